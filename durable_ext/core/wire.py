@@ -1,0 +1,186 @@
+"""The only module that knows JSON shapes of history events.
+
+History events are written as DTFx writes them: PascalCase ``[DataMember]`` names, ``EventType``
+as its number, timestamps as ISO-8601 UTC with a ``Z``. The same dict shape serves storage and
+the SDK's orchestration context (which additionally wants ``IsPlayed``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from durable_ext.core.events import (
+    EVENT_CLASSES,
+    EventType,
+    ExecutionCompleted,
+    ExecutionStarted,
+    FailureDetails,
+    HistoryEvent,
+    ParentInstance,
+)
+from durable_ext.core.status import RuntimeStatus
+
+#: The SDK formats datetimes this way; we keep microseconds so replays see byte-identical values.
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def format_datetime(value: datetime) -> str:
+    """UTC ISO-8601 with microseconds and ``Z`` (naive values are taken as UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime(DATETIME_FORMAT)
+
+
+def format_datetime_seconds(value: datetime) -> str:
+    """``yyyy-MM-ddTHH:mm:ssZ``: the status API's format (no fraction)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse ISO-8601 (``Z`` or offset, up to 7 fraction digits) into an aware UTC datetime."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # .NET writes 7 fraction digits; Python takes at most 6.
+    dot = text.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        if end - dot - 1 > 6:
+            text = text[: dot + 7] + text[end:]
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+# Our field names whose DTFx names are not the plain PascalCase of ours.
+_RENAMES = {"status": "OrchestrationStatus", "parent": "ParentInstance", "instance_id": "InstanceId"}
+
+
+@cache
+def _field_map(cls: type[HistoryEvent]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for f in fields(cls):
+        if f.name in ("event_id", "timestamp"):
+            continue
+        out.append((f.name, _RENAMES.get(f.name, _pascal(f.name))))
+    return tuple(out)
+
+
+def _encode_value(name: str, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, RuntimeStatus):
+        return value.value
+    if isinstance(value, ParentInstance):
+        return {
+            "Name": value.name,
+            "Version": value.version,
+            "TaskScheduleId": value.task_scheduled_id,
+            "OrchestrationInstance": {"InstanceId": value.instance_id, "ExecutionId": value.execution_id},
+        }
+    if isinstance(value, FailureDetails):
+        return {"ErrorType": value.error_type, "ErrorMessage": value.error_message, "StackTrace": value.stack_trace}
+    return value
+
+
+def event_to_dict(event: HistoryEvent) -> dict[str, Any]:
+    """DTFx-shaped dict of one event (without ``IsPlayed``)."""
+    out: dict[str, Any] = {
+        "EventType": int(event.TYPE),
+        "EventId": event.event_id,
+        "Timestamp": format_datetime(event.timestamp),
+    }
+    if isinstance(event, ExecutionStarted):
+        out["OrchestrationInstance"] = {"InstanceId": event.instance_id, "ExecutionId": event.execution_id}
+        out["ParentInstance"] = _encode_value("parent", event.parent)
+        out["Name"] = event.name
+        # The SDK requires the key, null allowed (sdk-contract §2.1).
+        out["Version"] = event.version
+        out["Input"] = event.input
+        out["Tags"] = event.tags
+        if event.scheduled_start_time is not None:
+            out["ScheduledStartTime"] = format_datetime(event.scheduled_start_time)
+        out["Generation"] = event.generation
+        return out
+    for attr, key in _field_map(type(event)):
+        out[key] = _encode_value(attr, getattr(event, attr))
+    return out
+
+
+def event_from_dict(data: dict[str, Any]) -> HistoryEvent:
+    """Inverse of :func:`event_to_dict`; raises ``ValueError`` for an unknown or malformed event."""
+    try:
+        event_type = EventType(int(data["EventType"]))
+        cls = EVENT_CLASSES[event_type]
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"unknown history event type: {data.get('EventType')!r}") from exc
+    common = {"event_id": int(data.get("EventId", -1)), "timestamp": parse_datetime(data["Timestamp"])}
+    if cls is ExecutionStarted:
+        inst = data.get("OrchestrationInstance") or {}
+        parent = data.get("ParentInstance")
+        return ExecutionStarted(
+            **common,
+            name=data["Name"],
+            instance_id=inst.get("InstanceId", ""),
+            execution_id=inst.get("ExecutionId", ""),
+            input=data.get("Input"),
+            version=data.get("Version"),
+            parent=_decode_parent(parent) if parent else None,
+            tags=data.get("Tags"),
+            scheduled_start_time=parse_datetime(data["ScheduledStartTime"]) if data.get("ScheduledStartTime") else None,
+            generation=int(data.get("Generation") or 0),
+        )
+    kwargs: dict[str, Any] = {}
+    for attr, key in _field_map(cls):
+        if key not in data:
+            continue
+        value = data[key]
+        if attr == "fire_at" and value is not None:
+            value = parse_datetime(value)
+        elif attr == "status":
+            value = RuntimeStatus.parse(value)
+        elif attr == "failure_details" and value is not None:
+            value = FailureDetails(
+                error_type=value.get("ErrorType", ""),
+                error_message=value.get("ErrorMessage", ""),
+                stack_trace=value.get("StackTrace"),
+            )
+        kwargs[attr] = value
+    return cls(**common, **kwargs)
+
+
+def _decode_parent(data: dict[str, Any]) -> ParentInstance:
+    inst = data.get("OrchestrationInstance") or {}
+    return ParentInstance(
+        name=data.get("Name") or "",
+        version=data.get("Version"),
+        task_scheduled_id=int(data.get("TaskScheduleId", -1)),
+        instance_id=inst.get("InstanceId", ""),
+        execution_id=inst.get("ExecutionId", ""),
+    )
+
+
+def dumps_event(event: HistoryEvent) -> str:
+    return json.dumps(event_to_dict(event), separators=(",", ":"))
+
+
+def loads_event(text: str) -> HistoryEvent:
+    return event_from_dict(json.loads(text))
+
+
+def completed_status(event: HistoryEvent) -> RuntimeStatus | None:
+    """The final status an ``ExecutionCompleted`` event records, else None."""
+    return event.status if isinstance(event, ExecutionCompleted) else None

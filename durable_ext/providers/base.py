@@ -1,0 +1,148 @@
+"""The one Provider Protocol every task hub storage implements.
+
+Shaped after DurableTask's orchestration service (and the MSSQL provider's model): instances,
+a per-instance inbox of messages (with a visible time, for timers), a shared activity queue with
+leases, and an atomic checkpoint per episode. The contract suite in ``tests/providers`` runs
+against every provider; a provider passes it or it is not a provider.
+
+Guarantees a provider gives:
+
+* **Atomic checkpoint.** ``complete_orchestration`` appends history, updates the instance,
+  sends the outbound messages and activities and deletes the consumed messages as one unit.
+  A commit whose lock was lost (expired and taken by another worker) raises ``LockLostError``
+  and changes nothing visible (split-brain fence: a second commit of the same episode fails).
+* **Locks expire.** A work item not completed before ``lock_timeout`` becomes available again,
+  so the work of a killed process is retried. Activities are therefore at least once.
+* **Inbox order.** Messages of one instance are delivered in the order they were sent (FIFO),
+  except that a message is not delivered before its ``visible_at``.
+* **Hubs are isolated.** Two hubs in one store never see each other's instances or messages.
+
+Every method is a coroutine; providers that do blocking I/O run it off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from durable_ext.core.events import HistoryEvent
+from durable_ext.core.messages import (
+    ActivityWorkItem,
+    InstancePage,
+    InstanceQuery,
+    InstanceState,
+    OrchestrationCommit,
+    OrchestrationWorkItem,
+    TaskMessage,
+)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Task hub storage. ``hub`` names the task hub this object reads and writes."""
+
+    hub: str
+    #: Set (from the event loop) whenever this process enqueues work, so dispatchers wake at once.
+    work_signal: WorkSignal
+
+    async def create_hub(self) -> None:
+        """Create the hub's storage if missing; idempotent. Never deletes anything."""
+
+    async def delete_hub(self) -> None:
+        """Delete every instance, message and task of this hub (and its storage where it owns it)."""
+
+    async def close(self) -> None:
+        """Release connections; the object is unusable afterwards."""
+
+    # -- clients -------------------------------------------------------------------------------
+
+    async def create_instance(
+        self, start: TaskMessage, *, now: datetime, dedupe: bool = True, visible_at: datetime | None = None
+    ) -> None:
+        """Create (or re-create) an instance as Pending and enqueue its ExecutionStarted.
+
+        ``start.event`` is an ``ExecutionStarted``. If an instance with that id exists in a
+        running status (Pending, Running, Suspended, ContinuedAsNew) and ``dedupe`` is true, raise
+        ``InstanceExistsError``; a finished one is replaced (its history and messages are purged).
+        """
+
+    async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
+        """Append one message to an instance's inbox (raise event, terminate, suspend, …)."""
+
+    async def get_instance(self, instance_id: str) -> InstanceState | None: ...
+
+    async def get_history(self, instance_id: str) -> list[HistoryEvent]:
+        """The current execution's history in order; empty if none."""
+
+    async def query_instances(self, query: InstanceQuery) -> InstancePage:
+        """Instances matching ``query``, ordered by creation time then id, one page at a time."""
+
+    async def purge_instance(self, instance_id: str) -> int:
+        """Delete an instance, its history and its pending messages; returns 1 or 0."""
+
+    async def purge_instances(self, query: InstanceQuery) -> int:
+        """Delete every instance matching ``query`` (all pages); returns how many."""
+
+    # -- orchestration work --------------------------------------------------------------------
+
+    async def lock_next_orchestration(
+        self, *, now: datetime, lock_timeout: timedelta, worker_id: str, entities: bool | None = None
+    ) -> OrchestrationWorkItem | None:
+        """Lock one instance that has visible messages and return it, or None.
+
+        Instances locked by another live work item are skipped. A Suspended instance is only
+        returned for its ExecutionResumed / ExecutionTerminated messages; its other messages wait.
+        ``entities``: None = any instance, True = only entity ids (``@name@key``), False = none.
+        """
+
+    async def complete_orchestration(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, *, now: datetime
+    ) -> None:
+        """Commit an episode atomically and unlock the instance (see the module contract)."""
+
+    async def abandon_orchestration(self, item: OrchestrationWorkItem) -> None:
+        """Unlock without committing; the messages become available again."""
+
+    async def renew_orchestration_lock(
+        self, item: OrchestrationWorkItem, *, now: datetime, lock_timeout: timedelta
+    ) -> None: ...
+
+    # -- activity work -------------------------------------------------------------------------
+
+    async def lock_next_activity(
+        self, *, now: datetime, lock_timeout: timedelta, worker_id: str
+    ) -> ActivityWorkItem | None: ...
+
+    async def complete_activity(self, item: ActivityWorkItem, response: TaskMessage) -> None:
+        """Send the result to the orchestration's inbox and delete the task, atomically.
+
+        Raises ``LockLostError`` if the task's lock was lost (another worker may run it again).
+        """
+
+    async def abandon_activity(self, item: ActivityWorkItem, *, retry_at: datetime | None = None) -> None: ...
+
+    async def renew_activity_lock(self, item: ActivityWorkItem, *, now: datetime, lock_timeout: timedelta) -> None: ...
+
+    # -- scheduling hints ----------------------------------------------------------------------
+
+    async def next_visible_time(self) -> datetime | None:
+        """Earliest future ``visible_at`` of a pending message (the next timer), if any."""
+
+
+class WorkSignal:
+    """Wakes the dispatcher loops when this process has enqueued new work.
+
+    A plain ``asyncio.Event`` per consumer: ``notify`` sets all of them; each loop waits on its
+    own and clears it before it looks for work, so no wake-up is lost between look and wait.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    def event(self, name: str) -> asyncio.Event:
+        return self._events.setdefault(name, asyncio.Event())
+
+    def notify(self) -> None:
+        for event in self._events.values():
+            event.set()
