@@ -1,0 +1,321 @@
+"""host.json + local.settings.json + environment → one frozen :class:`HostConfig`.
+
+Follows what ``func start`` and the Durable Task extension do with the same files, so an app that runs
+there runs here with the same hub, port and routes:
+
+* host.json is read in the v2 shape (``extensions.durableTask``, ``extensions.http``) or the v1 shape
+  (top-level ``durableTask`` and ``http``). Option names are matched case-insensitively, because the .NET
+  host binds options that way. A missing host.json means all defaults.
+* local.settings.json is optional. Its ``Values`` are app settings; an environment variable of the same
+  name wins over them, as with ``func start``.
+* The environment also supplies ``DURABLE_EXT_SQLITE_PATH`` and ``DURABLE_EXT_HOST``.
+
+Every invalid input raises :class:`~durable_ext.errors.ConfigError` with a message that names the file and
+the setting.
+"""
+
+import json
+import os
+import re
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from durable_ext.errors import ConfigError
+
+HOST_JSON = "host.json"
+LOCAL_SETTINGS_JSON = "local.settings.json"
+DEFAULT_HUB_NAME = "TestHubName"
+DEFAULT_CONNECTION_NAME = "AzureWebJobsStorage"
+DEFAULT_ROUTE_PREFIX = "api"
+DEFAULT_BIND_HOST = "127.0.0.1"
+DEFAULT_PORT = 7071
+DEFAULT_PARTITION_COUNT = 4
+DEFAULT_ENTITY_BATCH_SIZE = 5000
+DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
+SQLITE_PATH_ENV = "DURABLE_EXT_SQLITE_PATH"
+BIND_HOST_ENV = "DURABLE_EXT_HOST"
+
+_HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
+_WHOLE_SETTING = re.compile(r"%([^%]+)%")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+# storageProvider.type, lower-cased → StorageConfig.kind.
+_STORAGE_KINDS = {"sqlite": "sqlite", "azurestorage": "azure_storage", "memory": "memory"}
+_SUPPORTED_TYPES = '"sqlite" (the default), "AzureStorage", "memory"'
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    """Where the task hub lives (``extensions.durableTask.storageProvider``)."""
+
+    kind: str  # "sqlite" | "azure_storage" | "memory"
+    sqlite_path: Path | None  # sqlite only: absolute path of the task hub file (not created here)
+    connection_name: str  # name of the app setting holding the Azure Storage connection string
+    connection_string: str | None  # its value (environment first, then Values); None if unset
+    partition_count: int  # azure_storage: control queues, 1..16
+    options: Mapping[str, Any]  # the storageProvider object as written, for provider-specific knobs
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """Everything the host needs from configuration, resolved and validated."""
+
+    app_dir: Path
+    hub_name: str
+    storage: StorageConfig
+    max_concurrent_activities: int
+    max_concurrent_orchestrations: int
+    max_concurrent_entities: int
+    max_entity_batch_size: int
+    default_version: str | None
+    route_prefix: str  # without leading or trailing slashes; "" means routes sit at the root
+    host: str
+    port: int
+    values: Mapping[str, str]  # local.settings.json "Values"
+
+
+class _Section:
+    """One JSON object of a config file, read case-insensitively; knows its dotted path for messages."""
+
+    __slots__ = ("_file", "_items", "_path", "raw")
+
+    def __init__(self, file: str, path: str, raw: Any) -> None:
+        raw = {} if raw is None else raw
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{file} ({path}) must be a JSON object, got {_show(raw)}.")
+        self._file = file
+        self._path = path
+        self._items = {key.lower(): value for key, value in raw.items()}
+        self.raw = raw
+
+    def get(self, name: str) -> Any:
+        return self._items.get(name.lower())
+
+    def has(self, name: str) -> bool:
+        return name.lower() in self._items
+
+    def where(self, name: str) -> str:
+        """``file (dotted.path.name)``, the form every message uses to name a setting."""
+        return f"{self._file} ({self._path + '.' if self._path else ''}{name})"
+
+    def section(self, name: str) -> "_Section":
+        return _Section(self._file, f"{self._path + '.' if self._path else ''}{name}", self.get(name))
+
+    def integer(self, name: str, default: int, *, high: int | None = None) -> int:
+        """The option as an int in 1..high (or any positive int); numeric strings count, as in .NET."""
+        raw = self.get(name)
+        if raw is None:
+            return default
+        value = _to_int(raw)
+        if value is None or value < 1 or (high is not None and value > high):
+            wanted = f"an integer between 1 and {high}" if high is not None else "a positive integer"
+            raise ConfigError(f"{self.where(name)} must be {wanted}, got {_show(raw)}.")
+        return value
+
+    def string(self, name: str) -> str | None:
+        raw = self.get(name)
+        if raw is not None and not isinstance(raw, str):
+            raise ConfigError(f"{self.where(name)} must be a string, got {_show(raw)}.")
+        return raw
+
+
+def load_config(
+    app_dir: str | Path,
+    *,
+    port: int | None = None,
+    host: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> HostConfig:
+    """Read ``app_dir``'s host.json and local.settings.json and resolve them against ``environ``.
+
+    ``port`` and ``host`` are command-line overrides and win over the files. ``environ`` defaults to
+    ``os.environ``; it is only read. Nothing is created on disk. Raises ConfigError on any invalid input.
+    """
+    env = os.environ if environ is None else environ
+    root = Path(app_dir).expanduser().resolve()
+    if not root.is_dir():
+        raise ConfigError(f"App directory {root} does not exist or is not a directory.")
+    values, settings_port = _read_local_settings(root / LOCAL_SETTINGS_JSON)
+    durable, http = _host_sections(_read_json(root / HOST_JSON))
+    # Defaults of the extension outside the Consumption plan.
+    per_cpu = 10 * (os.cpu_count() or 1)
+    return HostConfig(
+        app_dir=root,
+        hub_name=_hub_name(durable, values, env),
+        storage=_storage(durable.section("storageProvider"), root, values, env),
+        max_concurrent_activities=durable.integer("maxConcurrentActivityFunctions", per_cpu),
+        max_concurrent_orchestrations=durable.integer("maxConcurrentOrchestratorFunctions", per_cpu),
+        max_concurrent_entities=durable.integer("maxConcurrentEntityFunctions", per_cpu),
+        max_entity_batch_size=durable.integer("maxEntityOperationBatchSize", DEFAULT_ENTITY_BATCH_SIZE),
+        default_version=durable.string("defaultVersion"),
+        route_prefix=_route_prefix(http),
+        host=_bind_host(host, env),
+        port=_port(port, settings_port),
+        values=MappingProxyType(values),
+    )
+
+
+def export_values(config: HostConfig, environ: MutableMapping[str, str] = os.environ) -> None:
+    """Put local.settings.json ``Values`` into ``environ`` for user code; variables already set win."""
+    for name, value in config.values.items():
+        environ.setdefault(name, value)
+
+
+def _read_json(path: Path) -> Any:
+    """The parsed file, or None when it does not exist. A UTF-8 BOM is tolerated (editors on Windows)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from exc
+
+
+def _host_sections(doc: Any) -> tuple[_Section, _Section]:
+    """The durableTask and http sections of host.json, from the v2 or the v1 shape."""
+    root = _Section(HOST_JSON, "", doc)
+    if not root.has("extensions") and (root.has("durableTask") or root.has("http")):
+        return root.section("durableTask"), root.section("http")
+    extensions = root.section("extensions")
+    return extensions.section("durableTask"), extensions.section("http")
+
+
+def _hub_name(durable: _Section, values: Mapping[str, str], env: Mapping[str, str]) -> str:
+    raw = durable.string("hubName")
+    if raw is None:
+        return DEFAULT_HUB_NAME
+    name, via = raw, ""
+    # Like the extension's TryResolveWholeString: only a value that is entirely %Setting% is resolved.
+    match = _WHOLE_SETTING.fullmatch(raw)
+    if match:
+        setting = match.group(1)
+        name = _app_setting(setting, values, env)
+        if name is None:
+            raise ConfigError(
+                f"{durable.where('hubName')} refers to app setting '{setting}', which is set neither in "
+                f"the environment nor in {LOCAL_SETTINGS_JSON} Values."
+            )
+        via = f" (from app setting '{setting}')"
+    if not _HUB_NAME.fullmatch(name):
+        raise ConfigError(
+            f"Task hub name {name!r}{via} in {durable.where('hubName')} is invalid: it should contain only "
+            "alphanumeric characters, start with a letter, and have length between 3 and 45."
+        )
+    return name
+
+
+def _storage(
+    provider: _Section, app_dir: Path, values: Mapping[str, str], env: Mapping[str, str]
+) -> StorageConfig:
+    raw_type = provider.get("type")
+    kind = "sqlite" if raw_type is None else _STORAGE_KINDS.get(str(raw_type).lower())
+    if kind is None:
+        raise ConfigError(
+            f"{provider.where('type')} is {_show(raw_type)}, which durable_ext does not support; "
+            f"supported values: {_SUPPORTED_TYPES}."
+        )
+    connection_name = provider.string("connectionName")
+    if connection_name is None:
+        connection_name = provider.string("connectionStringName")  # obsolete alias, still in samples
+    connection_name = connection_name or DEFAULT_CONNECTION_NAME
+    is_azure = kind == "azure_storage"
+    return StorageConfig(
+        kind=kind,
+        sqlite_path=_sqlite_path(provider, app_dir, env) if kind == "sqlite" else None,
+        connection_name=connection_name,
+        connection_string=_app_setting(connection_name, values, env),
+        partition_count=(
+            provider.integer("partitionCount", DEFAULT_PARTITION_COUNT, high=16)
+            if is_azure
+            else DEFAULT_PARTITION_COUNT
+        ),
+        options=MappingProxyType(dict(provider.raw)),
+    )
+
+
+def _sqlite_path(provider: _Section, app_dir: Path, env: Mapping[str, str]) -> Path:
+    """storageProvider.path (relative to the app), else $DURABLE_EXT_SQLITE_PATH (relative to the
+    working directory, as a shell user expects), else <app_dir>/.durable_ext/taskhub.sqlite."""
+    configured = provider.string("path")
+    if configured:
+        return (app_dir / Path(configured).expanduser()).resolve()
+    from_env = env.get(SQLITE_PATH_ENV)
+    if from_env:
+        return Path(from_env).expanduser().resolve()
+    return app_dir / DEFAULT_SQLITE_FILE
+
+
+def _route_prefix(http: _Section) -> str:
+    prefix = http.string("routePrefix")
+    return DEFAULT_ROUTE_PREFIX if prefix is None else prefix.strip("/")
+
+
+def _bind_host(host: str | None, env: Mapping[str, str]) -> str:
+    return host or env.get(BIND_HOST_ENV) or DEFAULT_BIND_HOST
+
+
+def _port(port: int | None, settings_port: int | None) -> int:
+    if port is None:
+        return settings_port if settings_port is not None else DEFAULT_PORT
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(f"Port must be an integer between 1 and 65535, got {port!r}.")
+    return port
+
+
+def _read_local_settings(path: Path) -> tuple[dict[str, str], int | None]:
+    """(Values, Host.LocalHttpPort) of local.settings.json; ({}, None) when the file does not exist."""
+    doc = _read_json(path)
+    if doc is None:
+        return {}, None
+    root = _Section(LOCAL_SETTINGS_JSON, "", doc)
+    if root.get("IsEncrypted") in (True, "true", "True"):
+        raise ConfigError(
+            f"Encrypted {LOCAL_SETTINGS_JSON} is not supported; run `func settings decrypt` in {path.parent}."
+        )
+    values = {
+        name: _setting_text(value)
+        for name, value in root.section("Values").raw.items()
+        # A null value leaves the setting unset, as func does.
+        if value is not None
+    }
+    host = root.section("Host")
+    port = host.integer("LocalHttpPort", DEFAULT_PORT, high=65535) if host.has("LocalHttpPort") else None
+    return values, port
+
+
+def _app_setting(name: str, values: Mapping[str, str], env: Mapping[str, str]) -> str | None:
+    """An app setting: the environment wins over local.settings.json Values, as with ``func start``."""
+    if name in env:
+        return env[name]
+    return values.get(name)
+
+
+def _setting_text(value: Any) -> str:
+    # func wants strings; we accept what users write (5, true) and store it as its JSON text.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _to_int(raw: Any) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
+        return int(raw)
+    return None
+
+
+def _show(raw: Any) -> str:
+    """A value as the user wrote it in JSON, for messages."""
+    try:
+        return json.dumps(raw)
+    except (TypeError, ValueError):
+        return repr(raw)
