@@ -97,7 +97,8 @@ class OrchestrationCommit:
     * ``new_history`` is appended after the work item's history, unless ``replace_history``
       is set (continue-as-new, rewind), in which case it replaces the stored history of the
       instance and ``state.execution_id`` names the new execution.
-    * ``state`` is the instance row after the episode; the provider unlocks the instance.
+    * ``state`` is the instance row after the episode, or None to leave the row as it is (an
+      episode that only dropped stale messages); the provider unlocks the instance either way.
     * ``messages`` go to instance inboxes (timers, sub-orchestration starts and results, events
       to other instances); a start message to an instance that does not exist creates it
       (Pending).
@@ -105,7 +106,7 @@ class OrchestrationCommit:
     * every message of the work item counts as consumed.
     """
 
-    state: InstanceState
+    state: InstanceState | None
     new_history: list[HistoryEvent]
     messages: list[OutboundMessage] = field(default_factory=list)
     activities: list[TaskMessage] = field(default_factory=list)

@@ -1,0 +1,3 @@
+from durable_ext.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""Instance management over a provider: what the SDK client and the HTTP API call.
+
+Payloads arrive here already as the JSON text the host stores (``ExecutionStarted.Input``,
+``EventRaised.Input``, …); the web layer does the decoding rules of sdk-contract.md §4.2.
+Errors are typed so the web layer can map them to status codes: ``NotFoundError`` → 404,
+``GoneError`` → 410, ``BadRequestError`` → 400, ``InstanceExistsError`` → 409/500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import replace
+from datetime import datetime
+
+from durable_ext.core import events as e
+from durable_ext.core.clock import Clock, new_id
+from durable_ext.core.messages import InstancePage, InstanceQuery, InstanceState, TaskMessage
+from durable_ext.core.status import RuntimeStatus
+from durable_ext.errors import DurableExtError
+from durable_ext.providers.base import Provider
+
+
+class ClientError(DurableExtError):
+    """A management request that cannot be done; the message is meant for the caller."""
+
+
+class BadRequestError(ClientError):
+    pass
+
+
+class NotFoundError(ClientError):
+    pass
+
+
+class GoneError(ClientError):
+    """The instance exists but is in a state that no longer accepts the request."""
+
+
+_BAD_ID_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+MAX_INSTANCE_ID_LENGTH = 256
+
+
+def validate_instance_id(instance_id: str) -> None:
+    """The extension's instance id rules (sdk-contract.md §4.3)."""
+    if not instance_id:
+        raise BadRequestError("Instance ID must not be empty.")
+    if instance_id.startswith("@"):
+        raise BadRequestError(f"Orchestration instance ID '{instance_id}' must not start with '@'.")
+    if _BAD_ID_CHARS.search(instance_id):
+        raise BadRequestError(
+            f"Orchestration instance ID '{instance_id}' contains invalid characters: "
+            "'/', '\\', '#', '?' and control characters are not allowed."
+        )
+    if len(instance_id) > MAX_INSTANCE_ID_LENGTH:
+        raise BadRequestError(f"Orchestration instance ID must not exceed {MAX_INSTANCE_ID_LENGTH} characters.")
+
+
+class DurableClient:
+    """``known_orchestrators`` resolves a name case-insensitively to its declared spelling."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        clock: Clock,
+        *,
+        default_version: str | None = None,
+        orchestrator_names: list[str] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.clock = clock
+        self.default_version = default_version
+        self._orchestrators = {n.lower(): n for n in orchestrator_names} if orchestrator_names is not None else None
+
+    # -- orchestrations ------------------------------------------------------------------------
+
+    def resolve_orchestrator(self, name: str) -> str:
+        if self._orchestrators is None:
+            return name
+        resolved = self._orchestrators.get(name.lower())
+        if resolved is None:
+            known = ", ".join(f"'{n}'" for n in self._orchestrators.values())
+            raise BadRequestError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                f"Additional info: The following are the known orchestrator functions: {known}."
+            )
+        return resolved
+
+    async def start_new(
+        self,
+        name: str,
+        instance_id: str | None = None,
+        input_text: str | None = None,
+        *,
+        version: str | None = None,
+        start_at: datetime | None = None,
+    ) -> str:
+        """Create and schedule an instance; returns its id. ``input_text`` is stored as is."""
+        name = self.resolve_orchestrator(name)
+        instance_id = instance_id if instance_id is not None else new_id()
+        validate_instance_id(instance_id)
+        now = self.clock.now()
+        started = e.ExecutionStarted(
+            timestamp=now,
+            name=name,
+            instance_id=instance_id,
+            execution_id=new_id(),
+            input=input_text,
+            version=version if version is not None else self.default_version,
+            scheduled_start_time=start_at,
+        )
+        await self.provider.create_instance(
+            TaskMessage(instance_id, started, started.execution_id), now=now, visible_at=start_at
+        )
+        return instance_id
+
+    async def get_status(self, instance_id: str) -> InstanceState | None:
+        return await self.provider.get_instance(instance_id)
+
+    async def get_history(self, instance_id: str) -> list[e.HistoryEvent]:
+        return await self.provider.get_history(instance_id)
+
+    async def query(self, query: InstanceQuery) -> InstancePage:
+        return await self.provider.query_instances(query)
+
+    async def _existing(self, instance_id: str) -> InstanceState:
+        state = await self.provider.get_instance(instance_id)
+        if state is None:
+            raise NotFoundError(f"No instance with ID '{instance_id}' was found.")
+        return state
+
+    async def raise_event(self, instance_id: str, event_name: str, data_text: str | None) -> None:
+        if not event_name:
+            raise BadRequestError("The event name must not be empty.")
+        state = await self._existing(instance_id)
+        if state.runtime_status.is_terminal:
+            raise GoneError(
+                f"Instance '{instance_id}' is {state.runtime_status.value} and can no longer receive events."
+            )
+        event = e.EventRaised(timestamp=self.clock.now(), name=event_name, input=data_text)
+        await self.provider.send_message(TaskMessage(instance_id, event))
+
+    async def terminate(self, instance_id: str, reason: str | None) -> None:
+        state = await self._existing(instance_id)
+        if state.runtime_status.is_terminal:
+            raise GoneError(f"Instance '{instance_id}' is already {state.runtime_status.value}.")
+        event = e.ExecutionTerminated(timestamp=self.clock.now(), input=reason)
+        await self.provider.send_message(TaskMessage(instance_id, event))
+
+    async def suspend(self, instance_id: str, reason: str | None) -> None:
+        state = await self._existing(instance_id)
+        if state.runtime_status.is_terminal:
+            raise GoneError(f"Instance '{instance_id}' is {state.runtime_status.value} and cannot be suspended.")
+        event = e.ExecutionSuspended(timestamp=self.clock.now(), reason=reason)
+        await self.provider.send_message(TaskMessage(instance_id, event))
+
+    async def resume(self, instance_id: str, reason: str | None) -> None:
+        state = await self._existing(instance_id)
+        if state.runtime_status.is_terminal:
+            raise GoneError(f"Instance '{instance_id}' is {state.runtime_status.value} and cannot be resumed.")
+        event = e.ExecutionResumed(timestamp=self.clock.now(), reason=reason)
+        await self.provider.send_message(TaskMessage(instance_id, event))
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
+        state = await self._existing(instance_id)
+        if state.runtime_status is not RuntimeStatus.Failed:
+            raise GoneError(
+                f"Instance '{instance_id}' is {state.runtime_status.value}; only Failed instances can be rewound."
+            )
+        event = e.ExecutionRewound(timestamp=self.clock.now(), reason=reason)
+        await self.provider.send_message(TaskMessage(instance_id, event))
+
+    async def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
+        """Start the instance's orchestrator again with its original input."""
+        state = await self.provider.get_instance(instance_id)
+        if state is None:
+            raise BadRequestError("InstanceId does not match a valid orchestration instance.")
+        history = await self.provider.get_history(instance_id)
+        started = next((ev for ev in history if isinstance(ev, e.ExecutionStarted)), None)
+        input_text = started.input if started else state.input
+        version = started.version if started else state.version
+        if not new_instance_id and state.runtime_status.is_running:
+            raise BadRequestError(
+                f"Instance '{instance_id}' is {state.runtime_status.value}; it cannot be restarted in place."
+            )
+        target = None if new_instance_id else instance_id
+        return await self.start_new(state.name, target, input_text, version=version)
+
+    async def purge(self, instance_id: str) -> int:
+        return await self.provider.purge_instance(instance_id)
+
+    async def purge_by(self, query: InstanceQuery) -> int:
+        return await self.provider.purge_instances(replace(query, continuation_token=None))
+
+    async def wait_for_completion(self, instance_id: str, *, timeout: float, interval: float) -> InstanceState | None:
+        """Poll until the instance is terminal or ``timeout`` seconds passed; returns the last state."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            state = await self.provider.get_instance(instance_id)
+            if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
+                return state
+            await asyncio.sleep(max(0.01, min(interval, deadline - loop.time())))

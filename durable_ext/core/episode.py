@@ -1,0 +1,164 @@
+"""Run one orchestration episode through the SDK and turn what it returns into data.
+
+``run_episode`` builds the orchestration-trigger JSON the Durable Functions host sends
+(sdk-contract.md §2.1), calls the injected orchestrator (the SDK's ``handle``), parses the
+``OrchestratorState`` it returns (or the ``$OutOfProcData$`` state of a failure, §2.4) and lines
+the actions up with history (``core.shim``). It never raises: every failure of user code, of the
+SDK or of determinism becomes an :class:`EpisodeOutcome` with ``failed`` set.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable_ext.core import events as e
+from durable_ext.core.actions import ActionParseError, parse_actions
+from durable_ext.core.shim import Decision, align
+from durable_ext.core.wire import event_to_dict
+
+_ERROR_LABEL = "\n\n$OutOfProcData$:"
+
+#: ``orchestrator(context_json) -> state_json``; raises as the SDK's ``handle`` does.
+Invoke = Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeOutcome:
+    """What one episode decided.
+
+    ``output`` and ``custom_status`` are JSON texts. When ``failed``, ``error`` is the failure
+    message (as the SDK reported it) and ``details`` a stack trace or explanation.
+    """
+
+    decisions: list[Decision] = field(default_factory=list)
+    is_done: bool = False
+    output: str | None = None
+    custom_status: str | None = None
+    continue_as_new_input: str | None = None
+    continued_as_new: bool = False
+    failed: bool = False
+    error: str = ""
+    details: str = ""
+
+
+def context_input(execution_input: str | None) -> Any:
+    """The ``input`` value of the trigger JSON for a stored ``ExecutionStarted.Input``.
+
+    The host sends the parsed JSON token; the SDK turns a dict back into text and ``df_loads``
+    everything else, so a number or a list would break it. Those are passed as their JSON text,
+    which decodes to the same value.
+    """
+    if execution_input is None:
+        return None
+    try:
+        value = json.loads(execution_input)
+    except ValueError:
+        return execution_input
+    if isinstance(value, str | dict) or value is None:
+        return value
+    return execution_input
+
+
+def build_context(
+    past: list[e.HistoryEvent],
+    new: list[e.HistoryEvent],
+    *,
+    instance_id: str,
+    parent_instance_id: str | None,
+    execution_input: str | None,
+) -> str:
+    """The orchestration-trigger JSON for one episode (past events are marked played)."""
+    history = []
+    for event in past:
+        d = event_to_dict(event)
+        d["IsPlayed"] = True
+        history.append(d)
+    for event in new:
+        d = event_to_dict(event)
+        d["IsPlayed"] = False
+        history.append(d)
+    return json.dumps(
+        {
+            "history": history,
+            "input": context_input(execution_input),
+            "instanceId": instance_id,
+            "isReplaying": bool(past),
+            "parentInstanceId": parent_instance_id,
+            # What the extension sends so the SDK emits schema V3 actions.
+            "upperSchemaVersion": 1,
+            "upperSchemaVersionNew": 2,
+            # Null keeps the SDK from splitting long timers into chains of its own.
+            "longRunningTimerIntervalDuration": None,
+            "maximumShortTimerDuration": None,
+            "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
+        }
+    )
+
+
+def _parse_state(raw: str) -> dict[str, Any]:
+    state = json.loads(raw)
+    if not isinstance(state, dict):
+        raise ValueError(f"orchestrator returned {type(state).__name__}, expected an object")
+    return state
+
+
+def _invoke(invoke: Invoke, context_json: str) -> tuple[dict[str, Any] | None, str, str]:
+    """Call the orchestrator: (state, error, details). State is None if there is none to use."""
+    try:
+        return _parse_state(invoke(context_json)), "", ""
+    except Exception as exc:  # user code and SDK failures are data here
+        message = str(exc)
+        cause = exc.__cause__ or exc
+        details = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+        cut = message.rfind(_ERROR_LABEL)
+        if cut == -1:
+            return None, message or type(exc).__name__, details
+        try:
+            state = _parse_state(message[cut + len(_ERROR_LABEL) :])
+        except ValueError:
+            return None, message[:cut], details
+        return state, str(state.get("error") or message[:cut]), details
+
+
+def run_episode(
+    invoke: Invoke,
+    past: list[e.HistoryEvent],
+    new: list[e.HistoryEvent],
+    *,
+    instance_id: str,
+    execution_id: str,
+    parent_instance_id: str | None,
+    execution_input: str | None,
+) -> EpisodeOutcome:
+    """Replay ``past + new`` through the orchestrator; never raises."""
+    context_json = build_context(
+        past, new, instance_id=instance_id, parent_instance_id=parent_instance_id, execution_input=execution_input
+    )
+    state, error, details = _invoke(invoke, context_json)
+    if state is None:
+        return EpisodeOutcome(failed=True, error=error, details=details)
+    custom = state.get("customStatus")
+    custom_status = json.dumps(custom) if custom is not None else None
+    if error:
+        return EpisodeOutcome(failed=True, error=error, details=details, custom_status=custom_status)
+    try:
+        action_list = parse_actions(state.get("actions"), state.get("schemaVersion"))
+    except (ActionParseError, KeyError, TypeError) as exc:
+        return EpisodeOutcome(failed=True, error=f"The orchestrator returned an invalid action: {exc}")
+    aligned = align(action_list, past + new, execution_id)
+    if aligned.non_determinism:
+        return EpisodeOutcome(failed=True, error=aligned.non_determinism, details=aligned.non_determinism)
+    is_done = bool(state.get("isDone"))
+    can = aligned.continue_as_new
+    return EpisodeOutcome(
+        decisions=aligned.decisions,
+        is_done=is_done,
+        output=json.dumps(state["output"]) if is_done and "output" in state else None,
+        custom_status=custom_status,
+        continued_as_new=is_done and can is not None,
+        continue_as_new_input=json.dumps(can.input) if can is not None and can.input is not None else None,
+    )

@@ -1,0 +1,133 @@
+"""Activity work items: run the function, send TaskCompleted / TaskFailed, delete the task.
+
+Activities are at least once: a task whose worker dies is locked again after its lock expires.
+While one runs, its lock is renewed so a long activity is not handed to a second worker.
+Failures are shaped as the Durable Functions host shapes them (sdk-contract.md §7.3) so that
+user code parsing ``e.args[0].split("\\n")[1]`` keeps working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from concurrent.futures import Executor
+from datetime import timedelta
+
+from durable_ext.core import events as e
+from durable_ext.core.clock import Clock
+from durable_ext.core.messages import ActivityWorkItem, TaskMessage
+from durable_ext.core.shim import HTTP_ACTIVITY_NAME
+from durable_ext.dispatcher.http_activity import call_http
+from durable_ext.dispatcher.log import invocation, logger
+from durable_ext.dispatcher.loop import WorkLoop
+from durable_ext.errors import LockLostError
+from durable_ext.functions.invoke import ActivityFailure, run_activity
+from durable_ext.functions.registry import Registry
+from durable_ext.providers.base import Provider
+
+_RPC_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException"
+
+
+def failure_details(message: str, stack: str) -> str:
+    """The one-line JSON object the .NET host puts in ``TaskFailed.Details``."""
+    return json.dumps(
+        {
+            "ClassName": _RPC_EXCEPTION,
+            "Message": message,
+            "Data": None,
+            "InnerException": None,
+            "HelpURL": None,
+            "StackTraceString": stack,
+            "RemoteStackTraceString": None,
+            "RemoteStackIndex": 0,
+            "ExceptionMethod": None,
+            "HResult": -2146233088,
+            "Source": None,
+        }
+    )
+
+
+class ActivityDispatcher:
+    def __init__(
+        self,
+        provider: Provider,
+        registry: Registry,
+        clock: Clock,
+        executor: Executor,
+        *,
+        concurrency: int,
+        worker_id: str,
+        lock_timeout: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.provider = provider
+        self.registry = registry
+        self.clock = clock
+        self.executor = executor
+        self.worker_id = worker_id
+        self.lock_timeout = lock_timeout
+        self.loop = WorkLoop(
+            "activities", provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
+        )
+
+    async def _fetch(self) -> ActivityWorkItem | None:
+        return await self.provider.lock_next_activity(
+            now=self.clock.now(), lock_timeout=self.lock_timeout, worker_id=self.worker_id
+        )
+
+    async def _handle(self, item: ActivityWorkItem) -> None:
+        scheduled = item.message.event
+        assert isinstance(scheduled, e.TaskScheduled)
+        renewer = asyncio.create_task(self._renew(item))
+        try:
+            result = await self._execute(scheduled, item)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        response = TaskMessage(item.message.instance_id, result, item.message.execution_id)
+        try:
+            await self.provider.complete_activity(item, response)
+        except LockLostError:
+            logger.warning(
+                "Activity '%s' of '%s': lock lost; the result was dropped", scheduled.name, item.message.instance_id
+            )
+
+    async def _execute(self, scheduled: e.TaskScheduled, item: ActivityWorkItem) -> e.HistoryEvent:
+        task_id = scheduled.event_id
+        if scheduled.name == HTTP_ACTIVITY_NAME:
+            return await call_http(scheduled, self.clock.now)
+        info = self.registry.activity(scheduled.name)
+        if info is None:
+            message = f" The function '{scheduled.name}' doesn't exist, is disabled, or is not an activity function."
+            return self._failed(scheduled, message, "")
+        with invocation(info.function_name, reason="(null)") as inv:
+            try:
+                output = await run_activity(info, scheduled.input, executor=self.executor, invocation_id=inv.id)
+            except ActivityFailure as failure:
+                inv.succeeded = False
+                logger.info(
+                    "Activity '%s' of '%s' failed: %s", info.function_name, item.message.instance_id, failure.message
+                )
+                return self._failed(scheduled, " " + failure.message, failure.details)
+        return e.TaskCompleted(timestamp=self.clock.now(), task_scheduled_id=task_id, result=output)
+
+    def _failed(self, scheduled: e.TaskScheduled, message: str, stack: str) -> e.TaskFailed:
+        # "failed: " + " ValueError: boom" gives the host's double space (sdk-contract §7.3).
+        return e.TaskFailed(
+            timestamp=self.clock.now(),
+            task_scheduled_id=scheduled.event_id,
+            reason=f"Activity function '{scheduled.name}' failed: {message}",
+            details=failure_details(message, stack),
+        )
+
+    async def _renew(self, item: ActivityWorkItem) -> None:
+        interval = max(1.0, self.lock_timeout.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.provider.renew_activity_lock(item, now=self.clock.now(), lock_timeout=self.lock_timeout)
+            except LockLostError:
+                return
+            except Exception:
+                logger.exception("renewing the lock of an activity failed")

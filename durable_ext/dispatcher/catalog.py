@@ -1,0 +1,32 @@
+"""The app's registry seen through the core's :class:`~durable_ext.core.transitions.Catalog`."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from durable_ext.core.episode import Invoke
+from durable_ext.functions.invoke import call_orchestrator
+from durable_ext.functions.registry import Registry
+
+
+class RegistryCatalog:
+    def __init__(self, registry: Registry, default_version: str | None) -> None:
+        self.registry = registry
+        self.default_version = default_version
+
+    def orchestrator(self, name: str) -> Invoke | None:
+        info = self.registry.orchestrator(name)
+        return partial(call_orchestrator, info) if info is not None else None
+
+    def has_activity(self, name: str) -> bool:
+        return self.registry.activity(name) is not None
+
+    def has_entity(self, name: str) -> bool:
+        return self.registry.entity(name) is not None
+
+    def names(self, kind: str) -> list[str]:
+        return {
+            "activity": self.registry.activity_names,
+            "orchestrator": self.registry.orchestrator_names,
+            "entity": self.registry.entity_names,
+        }[kind]()

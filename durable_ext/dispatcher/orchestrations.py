@@ -1,0 +1,94 @@
+"""Orchestration episodes: lock an instance, run the pure episode in a worker thread, commit.
+
+The episode (replaying history through the SDK) is CPU work in user code, so it runs on the
+thread pool; the commit is one provider call. A commit rejected because the lock was lost
+(another worker took the instance) is dropped: that worker's commit wins, exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor
+from datetime import timedelta
+
+from durable_ext.core.clock import Clock, new_id
+from durable_ext.core.messages import OrchestrationWorkItem
+from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
+from durable_ext.dispatcher.log import invocation, logger
+from durable_ext.dispatcher.loop import WorkLoop
+from durable_ext.errors import LockLostError
+from durable_ext.providers.base import Provider
+
+
+class OrchestrationDispatcher:
+    def __init__(
+        self,
+        provider: Provider,
+        catalog: Catalog,
+        clock: Clock,
+        executor: Executor,
+        *,
+        concurrency: int,
+        worker_id: str,
+        lock_timeout: timedelta = timedelta(minutes=2),
+        entities: bool | None = False,
+        name: str = "orchestrations",
+    ) -> None:
+        self.provider = provider
+        self.catalog = catalog
+        self.clock = clock
+        self.executor = executor
+        self.worker_id = worker_id
+        self.lock_timeout = lock_timeout
+        self.entities = entities
+        self.loop = WorkLoop(name, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle)
+
+    async def _fetch(self) -> OrchestrationWorkItem | None:
+        return await self.provider.lock_next_orchestration(
+            now=self.clock.now(), lock_timeout=self.lock_timeout, worker_id=self.worker_id, entities=self.entities
+        )
+
+    async def _handle(self, item: OrchestrationWorkItem) -> None:
+        loop = asyncio.get_running_loop()
+        now = self.clock.now()
+        name = item.state.name if item.state else _start_name(item)
+        if name:
+            with invocation(name, reason="(null)") as inv:
+                report = await loop.run_in_executor(self.executor, self._process, item, now)
+                inv.succeeded = not (report.outcome and report.outcome.failed)
+        else:
+            report = await loop.run_in_executor(self.executor, self._process, item, now)
+        _log_report(item, report)
+        try:
+            await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
+        except LockLostError:
+            logger.warning("Instance '%s': lock lost before commit; another worker owns it now", item.instance_id)
+
+    def _process(self, item: OrchestrationWorkItem, now) -> EpisodeReport:
+        return process_work_item(item, now=now, catalog=self.catalog, new_id=new_id)
+
+
+def _start_name(item: OrchestrationWorkItem) -> str | None:
+    for _, message in item.messages:
+        name = getattr(message.event, "name", None)
+        if message.event.TYPE == 0 and name:
+            return name
+    return None
+
+
+def _log_report(item: OrchestrationWorkItem, report: EpisodeReport) -> None:
+    status = report.status
+    if status in (RuntimeStatus.Completed, RuntimeStatus.Failed, RuntimeStatus.Terminated):
+        state = report.commit.state
+        detail = f" Output: {_clip(state.output)}" if state and state.output else ""
+        logger.info(
+            "Orchestration '%s' (%s) %s.%s", item.instance_id, state.name if state else "", status.value, detail
+        )
+    for note in report.notes:
+        logger.debug("Instance '%s': %s", item.instance_id, note)
+
+
+def _clip(text: str | None, limit: int = 300) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,167 @@
+"""The composition root: config → provider → registry → dispatchers → web server.
+
+Nothing else in the package wires parts together. ``Host.run`` is what ``python -m durable_ext
+start`` does: load the app, open the task hub, serve HTTP, dispatch work, and on SIGINT/SIGTERM
+stop taking work, let running work finish (briefly), and close the hub. Work that does not
+finish is not lost: its locks expire and it runs again on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from aiohttp import web
+
+from durable_ext import __version__
+from durable_ext.client import DurableClient
+from durable_ext.config import HostConfig, export_values
+from durable_ext.core.clock import Clock, SystemClock
+from durable_ext.dispatcher.activities import ActivityDispatcher
+from durable_ext.dispatcher.catalog import RegistryCatalog
+from durable_ext.dispatcher.log import logger
+from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
+from durable_ext.functions.loader import load_app
+from durable_ext.functions.registry import FunctionKind, Registry
+from durable_ext.providers.base import Provider
+from durable_ext.providers.factory import create_provider, describe_storage
+from durable_ext.web.app import create_web_app
+
+
+class Host:
+    def __init__(self, config: HostConfig, *, clock: Clock | None = None, shutdown_grace: float = 5.0) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.shutdown_grace = shutdown_grace
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.registry: Registry | None = None
+        self.provider: Provider | None = None
+        self.client: DurableClient | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.runner: web.AppRunner | None = None
+        self.loops: list = []
+        self.tasks: list[asyncio.Task] = []
+        self.started_at = time.monotonic()
+
+    async def start(self) -> None:
+        config = self.config
+        export_values(config)
+        self.registry = load_app(config.app_dir)
+        self.provider = create_provider(config)
+        await self.provider.create_hub()
+        workers = config.max_concurrent_activities + config.max_concurrent_orchestrations
+        self.executor = ThreadPoolExecutor(max_workers=min(workers, 256), thread_name_prefix="durable-user")
+        catalog = RegistryCatalog(self.registry, config.default_version)
+        self.client = DurableClient(
+            self.provider,
+            self.clock,
+            default_version=config.default_version,
+            orchestrator_names=self.registry.orchestrator_names(),
+        )
+        orchestrations = OrchestrationDispatcher(
+            self.provider,
+            catalog,
+            self.clock,
+            self.executor,
+            concurrency=config.max_concurrent_orchestrations,
+            worker_id=self.worker_id,
+            lock_timeout=_seconds("DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS", 120),
+        )
+        activities = ActivityDispatcher(
+            self.provider,
+            self.registry,
+            self.clock,
+            self.executor,
+            concurrency=config.max_concurrent_activities,
+            worker_id=self.worker_id,
+            lock_timeout=_seconds("DURABLE_EXT_ACTIVITY_LOCK_SECONDS", 300),
+        )
+        self.loops = [orchestrations.loop, activities.loop]
+        app = create_web_app(
+            config=config,
+            client=self.client,
+            registry=self.registry,
+            executor=self.executor,
+            dispatcher_status=self.status,
+        )
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, config.host, config.port, reuse_address=True)
+        await site.start()
+        self._print_banner()
+        self.tasks = [asyncio.create_task(loop.run(), name=loop.name) for loop in self.loops]
+        logger.info("Host started. Task hub '%s' is ready.", config.hub_name)
+
+    def status(self) -> dict:
+        return {
+            "hubName": self.config.hub_name,
+            "storageProvider": describe_storage(self.config),
+            "workerId": self.worker_id,
+            "processUptime": round((time.monotonic() - self.started_at) * 1000),
+        }
+
+    async def stop(self) -> None:
+        logger.info("Stopping host...")
+        for loop in self.loops:
+            await loop.stop(self.shutdown_grace)
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.provider is not None:
+            await self.provider.close()
+        logger.info("Host stopped.")
+
+    async def run(self) -> None:
+        """Start, serve until SIGINT/SIGTERM, stop."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+    def _print_banner(self) -> None:
+        config, registry = self.config, self.registry
+        assert registry is not None
+        lines = [
+            f"durable_ext {__version__} — Azure Durable Functions for Python, no .NET host needed",
+            f"Task hub: {config.hub_name} ({describe_storage(config)})",
+            "",
+            "Functions:",
+            "",
+        ]
+        base = f"http://{_display_host(config.host)}:{config.port}"
+        prefix = f"/{config.route_prefix}" if config.route_prefix else ""
+        for info in registry.functions:
+            if info.kind is FunctionKind.HTTP:
+                methods = ",".join(info.methods) if info.methods else "GET,POST,PUT,DELETE,HEAD,PATCH,OPTIONS"
+                lines.append(f"        {info.function_name}: [{methods}] {base}{prefix}/{info.route}")
+            else:
+                lines.append(f"        {info.function_name}: {info.trigger_type or info.kind.value}")
+            lines.append("")
+        for line in lines:
+            print(line, flush=True)
+
+
+def _display_host(host: str) -> str:
+    return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host
+
+
+def _seconds(env: str, default: float) -> timedelta:
+    """Lock timeouts can be shortened (tests of crash recovery) through the environment."""
+    return timedelta(seconds=float(os.environ.get(env, default)))
