@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what durable_ext needs into the repo: a .venv with the runtime's packages
+# (and, with --dev, the test tools and Azurite from npm into node_modules/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+  echo "durable_ext needs Python >= 3.11 (found: $("$PY" --version 2>&1))" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv || {
+    # Debian ships venv separately.
+    if command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3-venv; fi
+    "$PY" -m venv .venv
+  }
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+if [ "${1:-}" = "--dev" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  if ! command -v npm >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq nodejs npm
+  fi
+  if [ ! -x node_modules/.bin/azurite ]; then
+    npm install --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+else
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+fi

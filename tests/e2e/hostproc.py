@@ -1,0 +1,153 @@
+"""Start the real host (``python -m durable_ext start``) as a child process and talk to it.
+
+Each test gets its own copy of the app directory, so its SQLite task hub starts empty, and a
+free loopback port. ``kill()`` is SIGKILL: nothing gets to clean up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_app(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".durable_ext", "__pycache__", "*.sqlite*"))
+    return dest
+
+
+class HostProcess:
+    def __init__(self, app_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None) -> None:
+        self.app_dir = Path(app_dir)
+        self.port = port or free_port()
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.app_dir / f"host-{self.port}.log"
+        self.session = requests.Session()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> HostProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "durable_ext", "start", "--app-dir", str(self.app_dir), "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"host exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                r = self.session.get(f"{self.base_url}/admin/host/status", timeout=2)
+                if r.status_code == 200 and r.json().get("state") == "Running":
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"host did not become ready:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL, as an out-of-memory killer or a pulled plug would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait: the clean shutdown path."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode if self.proc else None
+
+    # -- HTTP helpers -------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def start_orchestration(self, name: str, body=None, route: str = "api/orchestrators") -> dict:
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        r = self.session.post(self.url(f"{route}/{name}"), data=data, headers=headers, timeout=30)
+        assert r.status_code == 202, (r.status_code, r.text, self.log()[-3000:])
+        return r.json()
+
+    def status(self, instance_id: str, **params) -> requests.Response:
+        return self.session.get(self.url(f"runtime/webhooks/durabletask/instances/{instance_id}"), params=params, timeout=30)
+
+    def wait(self, instance_id: str, timeout: float = 60.0, statuses=("Completed", "Failed", "Terminated")) -> dict:
+        deadline = time.monotonic() + timeout
+        body = None
+        while time.monotonic() < deadline:
+            r = self.status(instance_id)
+            if r.status_code in (200, 202) and r.text:
+                body = r.json()
+                if body["runtimeStatus"] in statuses:
+                    return body
+            time.sleep(0.05)
+        raise AssertionError(f"instance {instance_id} not done in {timeout}s: {body}\n{self.log()[-4000:]}")
+
+    def client_binding(self, hub: str) -> str:
+        """The durableClient binding JSON a function would receive (for the SDK client)."""
+        base = f"{self.base_url}/runtime/webhooks/durabletask"
+        q = f"taskHub={hub}&connection=Storage"
+        return json.dumps(
+            {
+                "taskHubName": hub,
+                "creationUrls": {
+                    "createNewInstancePostUri": f"{base}/orchestrators/{{functionName}}[/{{instanceId}}]",
+                    "createAndWaitOnNewInstancePostUri": f"{base}/orchestrators/{{functionName}}[/{{instanceId}}]?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}",
+                },
+                "managementUrls": {
+                    "id": "INSTANCEID",
+                    "statusQueryGetUri": f"{base}/instances/INSTANCEID?{q}",
+                    "sendEventPostUri": f"{base}/instances/INSTANCEID/raiseEvent/{{eventName}}?{q}",
+                    "terminatePostUri": f"{base}/instances/INSTANCEID/terminate?reason={{text}}&{q}",
+                    "rewindPostUri": f"{base}/instances/INSTANCEID/rewind?reason={{text}}&{q}",
+                    "purgeHistoryDeleteUri": f"{base}/instances/INSTANCEID?{q}",
+                    "restartPostUri": f"{base}/instances/INSTANCEID/restart?{q}",
+                    "suspendPostUri": f"{base}/instances/INSTANCEID/suspend?reason={{text}}&{q}",
+                    "resumePostUri": f"{base}/instances/INSTANCEID/resume?reason={{text}}&{q}",
+                },
+                "baseUrl": base,
+                "requiredQueryStringParameters": "",
+                "rpcBaseUrl": f"{base}/",
+                "httpBaseUrl": None,
+            }
+        )
+
+
+def run_async(coro):
+    """Run SDK-client coroutines on one loop per test (the SDK caches an aiohttp session per loop)."""
+    return asyncio.run(coro)
