@@ -1,0 +1,73 @@
+"""The aiohttp application: built-in durable API, admin endpoints and the app's HTTP functions.
+
+Matching order, so built-ins always win over an app route with the same path:
+
+1. ``/admin/host/status`` and ``/`` (admin),
+2. ``/runtime/webhooks/durabletask/…`` in any letter case (the durable HTTP API and the SDK
+   client's RPC calls),
+3. the app's HTTP functions under ``/<routePrefix>/``,
+4. anything else: 404 with an empty body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from aiohttp import web
+
+from durable_ext.client import DurableClient
+from durable_ext.config import HostConfig
+from durable_ext.functions.registry import Registry
+from durable_ext.web import responses
+from durable_ext.web.admin import add_admin_routes
+from durable_ext.web.functions_routes import FUNCTION_ROUTES, FunctionRoutes, handle_function
+from durable_ext.web.links import client_binding_json
+from durable_ext.web.state import STATE, WebState
+from durable_ext.web.webhooks import handle_webhook, is_webhook_path
+
+__all__ = ["client_binding_json", "create_web_app", "host_id"]
+
+
+def create_web_app(
+    *,
+    config: HostConfig,
+    client: DurableClient,
+    registry: Registry,
+    executor: Executor | None,
+    dispatcher_status: Callable[[], dict] | None = None,
+) -> web.Application:
+    """The host's HTTP surface; links it hands out use the origin of the request being answered."""
+    app = web.Application(client_max_size=responses.MAX_BODY_BYTES)
+    app[STATE] = WebState(
+        config=config,
+        client=client,
+        registry=registry,
+        executor=executor,
+        dispatcher_status=dispatcher_status,
+        started_at=time.monotonic(),
+        host_id=host_id(config),
+    )
+    app[FUNCTION_ROUTES] = FunctionRoutes(registry.http_functions(), config.route_prefix)
+    add_admin_routes(app)
+    app.router.add_route("*", "/{tail:.*}", _dispatch)
+    return app
+
+
+def host_id(config: HostConfig) -> str:
+    """Stable across restarts of the same app on the same machine; 32 lower-case hex digits."""
+    seed = f"{socket.gethostname().lower()}|{config.app_dir}|{config.hub_name}"
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
+
+
+async def _dispatch(request: web.Request) -> web.StreamResponse:
+    raw_path = request.rel_url.raw_path
+    if is_webhook_path(raw_path):
+        return await handle_webhook(request)
+    found = request.app[FUNCTION_ROUTES].match(request.method, raw_path)
+    if found is None:
+        return web.Response(status=404)
+    return await handle_function(request, *found)

@@ -1,0 +1,102 @@
+"""Query-string and body parsing for the built-in HTTP API.
+
+Parameter names are matched case-insensitively, as ASP.NET's query collection does. Booleans, ints
+and time spans that do not parse fall back to their default (the extension uses ``TryParse``);
+dates and statuses that do not parse are a 400, so a typo never widens a query or a purge.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.wire import parse_datetime
+from durable_ext.web.responses import WebError, bad_request, invalid_json, too_large
+
+Query = CIMultiDictProxy[str]
+
+
+def query_of(request: web.Request) -> Query:
+    return CIMultiDictProxy(CIMultiDict(request.query))
+
+
+def get_bool(query: Query, name: str, default: bool) -> bool:
+    value = (query.get(name) or "").strip().lower()
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    return default
+
+
+def get_int(query: Query, name: str, default: int) -> int:
+    try:
+        return int((query.get(name) or "").strip())
+    except ValueError:
+        return default
+
+
+def get_seconds(query: Query, name: str) -> float | None:
+    """A non-negative number of seconds, or None when absent or not a number."""
+    try:
+        value = float((query.get(name) or "").strip())
+    except ValueError:
+        return None
+    return value if value >= 0 and value == value and value != float("inf") else None
+
+
+def get_date(query: Query, name: str) -> datetime | None:
+    """An ISO-8601 date (UTC when no offset is given); raises WebError(400) for garbage."""
+    text = query.get(name)
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        pass
+    # An unencoded "+01:00" offset arrives as " 01:00": a form-encoded "+" is a space.
+    try:
+        return parse_datetime(text.strip().replace(" ", "+"))
+    except ValueError:
+        raise WebError(
+            bad_request(f"The value '{text}' of the '{name}' parameter is not a valid ISO-8601 date and time.")
+        ) from None
+
+
+def get_statuses(query: Query, name: str) -> frozenset[RuntimeStatus] | None:
+    """A comma-separated list of runtime statuses (the parameter may repeat); None when absent."""
+    names = [part.strip() for value in query.getall(name, []) for part in value.split(",") if part.strip()]
+    if not names:
+        return None
+    try:
+        return frozenset(RuntimeStatus.parse(n) for n in names)
+    except ValueError as exc:
+        raise WebError(bad_request(f"Invalid '{name}' parameter: {exc}.")) from None
+
+
+async def read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise WebError(too_large()) from None
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request body; raises WebError(400 "Invalid JSON content")."""
+    try:
+        return json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise WebError(invalid_json(exc)) from None
+
+
+async def read_json_text(request: web.Request) -> str | None:
+    """``json.dumps(json.loads(body))`` of an optional JSON body; None when the body is empty."""
+    body = await read_body(request)
+    if not body.strip():
+        return None
+    return json.dumps(parse_json(body))

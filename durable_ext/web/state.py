@@ -1,0 +1,33 @@
+"""What every handler of the web layer needs, stored once on the aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from durable_ext.client import DurableClient
+from durable_ext.config import HostConfig
+from durable_ext.functions.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class WebState:
+    config: HostConfig
+    client: DurableClient
+    registry: Registry
+    executor: Executor | None
+    #: The host's live status (hub, storage, worker, uptime); None when the web app runs alone (tests).
+    dispatcher_status: Callable[[], dict] | None
+    #: ``time.monotonic()`` when the app was created: the uptime when no dispatcher status is given.
+    started_at: float
+    host_id: str
+
+
+STATE: web.AppKey[WebState] = web.AppKey("durable_ext_state", WebState)
+
+
+def state_of(request: web.Request) -> WebState:
+    return request.app[STATE]

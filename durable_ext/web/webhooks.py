@@ -1,0 +1,304 @@
+"""The built-in HTTP API under ``/runtime/webhooks/durabletask/`` (sdk-contract.md §5).
+
+The same handlers serve the public webhooks and the SDK client's RPC calls (the binding's
+``rpcBaseUrl`` points here). Routes, codes and bodies follow EXT ``HttpApiHandler``: paths match
+case-insensitively (``durableTask`` and ``durabletask``), a trailing slash is ignored, and every body
+is JSON or empty. Only the configured task hub is served; ``taskHub``/``connection`` query values
+are echoed into links but do not select another hub.
+
+Entities are not served yet: their routes answer 501 with a JSON message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from durable_ext.client import BadRequestError, GoneError, NotFoundError
+from durable_ext.core.messages import InstanceQuery
+from durable_ext.core.status import RuntimeStatus
+from durable_ext.dispatcher.log import logger
+from durable_ext.errors import InstanceExistsError
+from durable_ext.web.links import DEFAULT_CONNECTION, WEBHOOK_PATH, check_status_payload, request_origin
+from durable_ext.web.params import (
+    Query,
+    get_bool,
+    get_date,
+    get_int,
+    get_seconds,
+    get_statuses,
+    parse_json,
+    query_of,
+    read_body,
+    read_json_text,
+)
+from durable_ext.web.responses import (
+    SERVER_ERROR,
+    WebError,
+    argument_error,
+    bad_request,
+    empty_response,
+    error_response,
+    json_response,
+    server_error,
+)
+from durable_ext.web.state import WebState, state_of
+from durable_ext.web.status_payload import history_events, parse_token, status_payload
+
+#: Status code when starting an instance whose id is taken by a running instance. The extension
+#: versions the contract describes answer 500 (the exception reaches the catch-all handler); newer
+#: ones answer 409.
+INSTANCE_EXISTS_STATUS = 500
+DEFAULT_PAGE_SIZE = 100
+CONTINUATION_HEADER = "x-ms-continuation-token"
+_PREFIX = WEBHOOK_PATH.lower()
+
+Handler = Callable[..., Awaitable[web.Response]]
+
+
+def is_webhook_path(raw_path: str) -> bool:
+    lowered = raw_path.lower()
+    return lowered == _PREFIX or lowered.startswith(_PREFIX + "/")
+
+
+async def handle_webhook(request: web.Request) -> web.Response:
+    """Route one request of the built-in API; never raises (unexpected errors are a JSON 500)."""
+    relative = request.rel_url.raw_path[len(_PREFIX) :].strip("/")
+    try:
+        for pattern, methods in _ROUTES:
+            match = pattern.fullmatch(relative)
+            if match is None:
+                continue
+            handler = methods.get(request.method)
+            if handler is None:
+                return empty_response(404)
+            args = [unquote(group) if group is not None else None for group in match.groups()]
+            return await handler(request, state_of(request), *args)
+        return empty_response(404)
+    except WebError as exc:
+        return exc.response
+    except Exception as exc:
+        logger.exception("Durable HTTP API request %s %s failed", request.method, request.rel_url)
+        return server_error(exc)
+
+
+# -- orchestrators ---------------------------------------------------------------------------
+
+
+async def start_orchestration(
+    request: web.Request, state: WebState, function_name: str, instance_id: str | None
+) -> web.Response:
+    query = query_of(request)
+    input_text = await read_json_text(request)
+    try:
+        new_id = await state.client.start_new(function_name, instance_id, input_text, version=query.get("version"))
+    except BadRequestError as exc:
+        return argument_error(str(exc))
+    except InstanceExistsError as exc:
+        return _instance_exists(instance_id, exc)
+    return await _wait_or_check_status(request, state, new_id, query)
+
+
+# -- instances ---------------------------------------------------------------------------------
+
+
+async def get_instance(request: web.Request, state: WebState, instance_id: str) -> web.Response:
+    return await _status_response(request, state, instance_id, query_of(request))
+
+
+async def list_instances(request: web.Request, state: WebState) -> web.Response:
+    query = query_of(request)
+    show_input = get_bool(query, "showInput", True)
+    top = get_int(query, "top", DEFAULT_PAGE_SIZE)
+    page = await state.client.query(
+        InstanceQuery(
+            created_from=get_date(query, "createdTimeFrom"),
+            created_to=get_date(query, "createdTimeTo"),
+            statuses=get_statuses(query, "runtimeStatus"),
+            instance_id_prefix=query.get("instanceIdPrefix") or None,
+            page_size=top if top > 0 else DEFAULT_PAGE_SIZE,
+            continuation_token=_decode_token(request.headers.get(CONTINUATION_HEADER)),
+            include_input=show_input,
+        )
+    )
+    body = [status_payload(s, show_input=show_input) for s in page.instances]
+    headers = {CONTINUATION_HEADER: _encode_token(page.continuation_token)} if page.continuation_token else None
+    return json_response(body, 200, headers)
+
+
+async def purge_instance(request: web.Request, state: WebState, instance_id: str) -> web.Response:
+    deleted = await state.client.purge(instance_id)
+    return json_response({"instancesDeleted": deleted}) if deleted else empty_response(404)
+
+
+async def purge_instances(request: web.Request, state: WebState) -> web.Response:
+    query = query_of(request)
+    created_from = get_date(query, "createdTimeFrom")
+    if created_from is None:
+        return json_response("Please provide value for 'createdTimeFrom' parameter.", 400)
+    created_to = get_date(query, "createdTimeTo") or state.client.clock.now()
+    deleted = await state.client.purge_by(
+        InstanceQuery(created_from=created_from, created_to=created_to, statuses=get_statuses(query, "runtimeStatus"))
+    )
+    return json_response({"instancesDeleted": deleted}) if deleted else empty_response(404)
+
+
+async def raise_event(request: web.Request, state: WebState, instance_id: str, event_name: str) -> web.Response:
+    current = await state.client.get_status(instance_id)
+    if current is None:
+        return empty_response(404)
+    if current.runtime_status.is_terminal:
+        return empty_response(410)
+    if request.content_type.lower() != "application/json":
+        return bad_request("Only application/json request content is supported")
+    data_text = json.dumps(parse_json(await read_body(request)))
+    return await _lifecycle(state.client.raise_event(instance_id, event_name, data_text))
+
+
+async def terminate(request: web.Request, state: WebState, instance_id: str) -> web.Response:
+    return await _lifecycle(state.client.terminate(instance_id, query_of(request).get("reason")))
+
+
+async def suspend(request: web.Request, state: WebState, instance_id: str) -> web.Response:
+    return await _lifecycle(state.client.suspend(instance_id, query_of(request).get("reason")))
+
+
+async def resume(request: web.Request, state: WebState, instance_id: str) -> web.Response:
+    return await _lifecycle(state.client.resume(instance_id, query_of(request).get("reason")))
+
+
+async def rewind(request: web.Request, state: WebState, instance_id: str) -> web.Response:
+    return await _lifecycle(state.client.rewind(instance_id, query_of(request).get("reason")))
+
+
+async def restart(request: web.Request, state: WebState, instance_id: str) -> web.Response:
+    query = query_of(request)
+    new_instance_id = get_bool(query, "restartWithNewInstanceId", True)
+    current = await state.client.get_status(instance_id)
+    if current is None:
+        return error_response(
+            400,
+            "InstanceId does not match a valid orchestration instance.",
+            f"An orchestration with the instanceId {instance_id} was not found.",
+            "System.ArgumentException",
+        )
+    if not new_instance_id and current.runtime_status.is_running:
+        return _instance_exists(instance_id, None)
+    try:
+        new_id = await state.client.restart(instance_id, new_instance_id=new_instance_id)
+    except BadRequestError as exc:
+        return argument_error(str(exc))
+    except InstanceExistsError as exc:
+        return _instance_exists(instance_id, exc)
+    return await _wait_or_check_status(request, state, new_id, query)
+
+
+async def entities_unsupported(request: web.Request, state: WebState, path: str | None = None) -> web.Response:
+    return error_response(501, "Durable entities are not supported by the durable_ext HTTP API yet.")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+async def _lifecycle(operation: Awaitable[None]) -> web.Response:
+    """202 when the request was queued; 404 unknown instance; 410 no longer accepted."""
+    try:
+        await operation
+    except NotFoundError:
+        return empty_response(404)
+    except GoneError:
+        return empty_response(410)
+    return empty_response(202)
+
+
+async def _status_response(request: web.Request, state: WebState, instance_id: str, query: Query) -> web.Response:
+    current = await state.client.get_status(instance_id)
+    if current is None:
+        return empty_response(404)
+    show_input = get_bool(query, "showInput", True)
+    history = None
+    if get_bool(query, "showHistory", False) and current.runtime_status is not RuntimeStatus.Pending:
+        history = history_events(
+            await state.client.get_history(instance_id),
+            show_input=show_input,
+            show_output=get_bool(query, "showHistoryOutput", False),
+        )
+    body = status_payload(current, show_input=show_input, history=history)
+    status = current.runtime_status
+    if status.is_running:
+        return json_response(body, 202, {"Location": str(request.url), "Retry-After": "5"})
+    if status is RuntimeStatus.Failed and get_bool(query, "returnInternalServerErrorOnFailure", False):
+        return json_response(body, 500)
+    return json_response(body, 200)
+
+
+async def _wait_or_check_status(request: web.Request, state: WebState, instance_id: str, query: Query) -> web.Response:
+    """With ``timeout`` and ``pollingInterval`` (seconds): wait for the end; else the 202 check-status answer."""
+    timeout, interval = get_seconds(query, "timeout"), get_seconds(query, "pollingInterval")
+    if timeout is not None and interval is not None:
+        if interval > timeout:
+            return argument_error(f"Total timeout {timeout:g} should be bigger than retry timeout {interval:g}")
+        final = await state.client.wait_for_completion(instance_id, timeout=timeout, interval=interval)
+        if final is not None and final.runtime_status is RuntimeStatus.Completed:
+            return json_response(parse_token(final.output), 200)
+        if final is not None and final.runtime_status.is_terminal:
+            return await _status_response(request, state, instance_id, query)
+    hub = query.get("taskHub") or state.config.hub_name
+    connection = query.get("connection") or DEFAULT_CONNECTION
+    payload = check_status_payload(request_origin(request), hub, connection, instance_id)
+    return json_response(payload, 202, {"Location": payload["statusQueryGetUri"], "Retry-After": "10"})
+
+
+def _instance_exists(instance_id: str | None, exc: Exception | None) -> web.Response:
+    detail = f" ({exc})" if exc is not None and str(exc) else ""
+    return error_response(
+        INSTANCE_EXISTS_STATUS,
+        SERVER_ERROR,
+        f"An orchestration instance with the ID '{instance_id}' already exists and is not in a terminal state{detail}.",
+        "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
+    )
+
+
+def _encode_token(token: str) -> str:
+    """Provider continuation tokens are opaque; base64url keeps them header-safe."""
+    return base64.urlsafe_b64encode(token.encode("utf-8")).decode("ascii")
+
+
+def _decode_token(header: str | None) -> str | None:
+    if not header or not header.strip():
+        return None
+    try:
+        token = base64.b64decode(header.strip().encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeError):
+        token = ""
+    if not token:
+        raise WebError(bad_request(f"Invalid {CONTINUATION_HEADER} header."))
+    return token
+
+
+def _route(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+_SEGMENT = "([^/]+)"
+_ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
+    (_route(f"orchestrators/{_SEGMENT}(?:/{_SEGMENT})?"), {"POST": start_orchestration}),
+    (_route("instances"), {"GET": list_instances, "DELETE": purge_instances}),
+    (_route(f"instances/{_SEGMENT}"), {"GET": get_instance, "DELETE": purge_instance}),
+    (_route(f"instances/{_SEGMENT}/raiseEvent/{_SEGMENT}"), {"POST": raise_event}),
+    (_route(f"instances/{_SEGMENT}/terminate"), {"POST": terminate}),
+    (_route(f"instances/{_SEGMENT}/suspend"), {"POST": suspend}),
+    (_route(f"instances/{_SEGMENT}/resume"), {"POST": resume}),
+    (_route(f"instances/{_SEGMENT}/rewind"), {"POST": rewind}),
+    (_route(f"instances/{_SEGMENT}/restart"), {"POST": restart}),
+    (
+        _route("entities(?:/(.*))?"),
+        dict.fromkeys(("GET", "POST", "DELETE"), entities_unsupported),
+    ),
+]
