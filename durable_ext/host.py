@@ -27,6 +27,7 @@ from durable_ext.dispatcher.activities import ActivityDispatcher
 from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.log import logger
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
+from durable_ext.functions import speedups
 from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind, Registry
 from durable_ext.providers.base import Provider
@@ -53,6 +54,7 @@ class Host:
         config = self.config
         export_values(config)
         self.registry = load_app(config.app_dir)
+        speedups.install()
         self.provider = create_provider(config)
         await self.provider.create_hub()
         workers = config.max_concurrent_activities + config.max_concurrent_orchestrations

@@ -104,7 +104,9 @@ class HostProcess:
         return r.json()
 
     def status(self, instance_id: str, **params) -> requests.Response:
-        return self.session.get(self.url(f"runtime/webhooks/durabletask/instances/{instance_id}"), params=params, timeout=30)
+        return self.session.get(
+            self.url(f"runtime/webhooks/durabletask/instances/{instance_id}"), params=params, timeout=30
+        )
 
     def wait(self, instance_id: str, timeout: float = 60.0, statuses=("Completed", "Failed", "Terminated")) -> dict:
         deadline = time.monotonic() + timeout
