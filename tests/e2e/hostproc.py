@@ -151,5 +151,20 @@ class HostProcess:
 
 
 def run_async(coro):
-    """Run SDK-client coroutines on one loop per test (the SDK caches an aiohttp session per loop)."""
-    return asyncio.run(coro)
+    """Run SDK-client code on a fresh loop, closing the SDK's module-global aiohttp session after.
+
+    The SDK caches one session for the process (sdk-contract.md §1.3); a session from a closed
+    loop fails with "Event loop is closed", so each test's loop gets and closes its own.
+    """
+    from azure.durable_functions.models.utils import http_utils
+
+    async def run():
+        try:
+            return await coro
+        finally:
+            session = http_utils._client_session
+            http_utils._client_session = None
+            if session is not None:
+                await session.close()
+
+    return asyncio.run(run())
