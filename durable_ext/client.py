@@ -15,6 +15,7 @@ from datetime import datetime
 
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock, new_id
+from durable_ext.core.entities import OPERATION_EVENT, entity_id, request_message
 from durable_ext.core.messages import InstancePage, InstanceQuery, InstanceState, TaskMessage
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.errors import DurableExtError
@@ -201,3 +202,32 @@ class DurableClient:
             if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
                 return state
             await asyncio.sleep(max(0.01, min(interval, deadline - loop.time())))
+
+    # -- entities ------------------------------------------------------------------------------
+
+    async def signal_entity(self, name: str, key: str, operation: str, input_text: str | None) -> None:
+        """Queue a one-way operation for ``@name@key`` (the entity is created on first use)."""
+        if not name or key is None:
+            raise BadRequestError("An entity id needs a name and a key.")
+        if not operation:
+            raise BadRequestError("The operation name must not be empty.")
+        text = request_message(operation, input_text, new_id(), signal=True)
+        event = e.EventRaised(timestamp=self.clock.now(), name=OPERATION_EVENT, input=text)
+        await self.provider.send_message(TaskMessage(entity_id(name, key), event))
+
+    async def read_entity(self, name: str, key: str) -> InstanceState | None:
+        """The entity's row if it exists (its state is ``input``), else None."""
+        state = await self.provider.get_instance(entity_id(name, key))
+        if state is None or state.runtime_status is not RuntimeStatus.Running:
+            return None
+        return state
+
+    async def query_entities(self, name: str | None, query: InstanceQuery) -> InstancePage:
+        """Existing entities (optionally of one name), one page at a time."""
+        prefix = f"@{name.lower()}@" if name else "@"
+        page = await self.provider.query_instances(
+            replace(
+                query, instance_id_prefix=prefix, include_entities=True, statuses=frozenset({RuntimeStatus.Running})
+            )
+        )
+        return page

@@ -174,9 +174,7 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
-        ) from exc
+        raise ConfigError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from exc
 
 
 def _host_sections(doc: Any) -> tuple[_Section, _Section]:
@@ -212,9 +210,7 @@ def _hub_name(durable: _Section, values: Mapping[str, str], env: Mapping[str, st
     return name
 
 
-def _storage(
-    provider: _Section, app_dir: Path, values: Mapping[str, str], env: Mapping[str, str]
-) -> StorageConfig:
+def _storage(provider: _Section, app_dir: Path, values: Mapping[str, str], env: Mapping[str, str]) -> StorageConfig:
     raw_type = provider.get("type")
     kind = "sqlite" if raw_type is None else _STORAGE_KINDS.get(str(raw_type).lower())
     if kind is None:

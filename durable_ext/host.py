@@ -25,9 +25,11 @@ from durable_ext.config import HostConfig, export_values
 from durable_ext.core.clock import Clock, SystemClock
 from durable_ext.dispatcher.activities import ActivityDispatcher
 from durable_ext.dispatcher.catalog import RegistryCatalog
+from durable_ext.dispatcher.entities import EntityDispatcher
 from durable_ext.dispatcher.log import logger
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
 from durable_ext.functions import speedups
+from durable_ext.functions.invoke import close_client_session
 from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind, Registry
 from durable_ext.providers.base import Provider
@@ -57,7 +59,9 @@ class Host:
         speedups.install()
         self.provider = create_provider(config)
         await self.provider.create_hub()
-        workers = config.max_concurrent_activities + config.max_concurrent_orchestrations
+        workers = (
+            config.max_concurrent_activities + config.max_concurrent_orchestrations + config.max_concurrent_entities
+        )
         self.executor = ThreadPoolExecutor(max_workers=min(workers, 256), thread_name_prefix="durable-user")
         catalog = RegistryCatalog(self.registry, config.default_version)
         self.client = DurableClient(
@@ -84,7 +88,16 @@ class Host:
             worker_id=self.worker_id,
             lock_timeout=_seconds("DURABLE_EXT_ACTIVITY_LOCK_SECONDS", 300),
         )
-        self.loops = [orchestrations.loop, activities.loop]
+        entities = EntityDispatcher(
+            self.provider,
+            self.registry,
+            self.clock,
+            self.executor,
+            concurrency=config.max_concurrent_entities,
+            worker_id=self.worker_id,
+            lock_timeout=_seconds("DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS", 120),
+        )
+        self.loops = [orchestrations.loop, activities.loop, entities.loop]
         app = create_web_app(
             config=config,
             client=self.client,
@@ -118,6 +131,7 @@ class Host:
                 await task
         if self.runner is not None:
             await self.runner.cleanup()
+        await close_client_session()
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
         if self.provider is not None:

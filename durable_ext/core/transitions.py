@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from durable_ext.core import events as e
+from durable_ext.core.entities import OPERATION_EVENT, parse_entity_id, request_message
 from durable_ext.core.episode import EpisodeOutcome, Invoke, run_episode
 from durable_ext.core.messages import (
     InstanceState,
@@ -356,19 +357,18 @@ class _Episode:
 
     def _send_entity_request(self, d: Decision) -> None:
         assert self.state is not None and d.instance_id is not None
-        request: dict[str, object] = {"op": d.name}
-        if d.is_signal:
-            request["signal"] = True
-        if d.input is not None:
-            request["input"] = d.input
-        request["id"] = self.new_id()
-        request["parent"] = self.item.instance_id
-        request["parentExecution"] = self.state.execution_id
-        text = json.dumps(request)
+        text = request_message(
+            d.name,
+            d.input,
+            self.new_id(),
+            signal=d.is_signal,
+            parent=self.item.instance_id,
+            parent_execution=self.state.execution_id,
+        )
         self.new.append(
             e.EventSent(event_id=d.task_id, timestamp=self.now, instance_id=d.instance_id, name=d.name, input=text)
         )
-        self._send(d.instance_id, e.EventRaised(timestamp=self.now, name="op", input=text))
+        self._send(d.instance_id, e.EventRaised(timestamp=self.now, name=OPERATION_EVENT, input=text))
 
     def _parent(self) -> e.ParentInstance | None:
         for event in self.past + self.new:
@@ -392,8 +392,8 @@ class _Episode:
 
 
 def _entity_name(entity_id: str) -> str:
-    parts = entity_id.split("@")
-    return parts[1] if len(parts) >= 3 else entity_id
+    parsed = parse_entity_id(entity_id)
+    return parsed[0] if parsed else entity_id
 
 
 def _unknown(name: str, kind: str, known: list[str]) -> str:

@@ -156,3 +156,13 @@ def _run_sync(fn: Callable[..., Any], kwargs: dict[str, Any], context: Context |
         # The worker sets this in the executing thread so logging from user threads can correlate.
         context.thread_local_storage.invocation_id = context.invocation_id
     return fn(**kwargs)
+
+
+async def close_client_session() -> None:
+    """Close the SDK client's module-global aiohttp session (it caches one per process)."""
+    from azure.durable_functions.models.utils import http_utils
+
+    session = getattr(http_utils, "_client_session", None)
+    http_utils._client_session = None
+    if session is not None and not session.closed:
+        await session.close()

@@ -6,7 +6,7 @@ case-insensitively (``durableTask`` and ``durabletask``), a trailing slash is ig
 is JSON or empty. Only the configured task hub is served; ``taskHub``/``connection`` query values
 are echoed into links but do not select another hub.
 
-Entities are not served yet: their routes answer 501 with a JSON message.
+Entity routes live in ``web.entities``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from durable_ext.core.messages import InstanceQuery
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.dispatcher.log import logger
 from durable_ext.errors import InstanceExistsError
+from durable_ext.web import entities
 from durable_ext.web.links import DEFAULT_CONNECTION, WEBHOOK_PATH, check_status_payload, request_origin
 from durable_ext.web.params import (
     Query,
@@ -199,8 +200,22 @@ async def restart(request: web.Request, state: WebState, instance_id: str) -> we
     return await _wait_or_check_status(request, state, new_id, query)
 
 
-async def entities_unsupported(request: web.Request, state: WebState, path: str | None = None) -> web.Response:
-    return error_response(501, "Durable entities are not supported by the durable_ext HTTP API yet.")
+async def entity(request: web.Request, state: WebState, name: str, key: str) -> web.Response:
+    if request.method == "GET":
+        return await entities.read_entity(request, state, name, key)
+    return await entities.operation(request, state, name, key)
+
+
+async def entity_list(request: web.Request, state: WebState, name: str | None = None) -> web.Response:
+    return await entities.list_entities(
+        request,
+        state,
+        name,
+        request.headers.get(CONTINUATION_HEADER),
+        _decode_token,
+        _encode_token,
+        CONTINUATION_HEADER,
+    )
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -297,8 +312,6 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     (_route(f"instances/{_SEGMENT}/resume"), {"POST": resume}),
     (_route(f"instances/{_SEGMENT}/rewind"), {"POST": rewind}),
     (_route(f"instances/{_SEGMENT}/restart"), {"POST": restart}),
-    (
-        _route("entities(?:/(.*))?"),
-        dict.fromkeys(("GET", "POST", "DELETE"), entities_unsupported),
-    ),
+    (_route(f"entities/{_SEGMENT}/{_SEGMENT}"), dict.fromkeys(("GET", "POST", "DELETE"), entity)),
+    (_route(f"entities(?:/{_SEGMENT})?"), {"GET": entity_list}),
 ]

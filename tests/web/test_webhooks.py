@@ -344,11 +344,19 @@ def test_restart(harness: Harness):
 # -- odds and ends ------------------------------------------------------------------------------
 
 
-def test_unknown_routes_and_entities(harness: Harness):
+def test_unknown_routes(harness: Harness):
     assert harness.call("GET", f"{WH}/nothing-here").status == 404
     assert harness.call("PUT", f"{WH}/instances/x").status == 404
-    entity = harness.call("POST", f"{WH}/entities/counter/k1?op=add", json=1)
-    assert entity.status == 501 and "entities" in entity.json()["Message"].lower()
+    assert harness.call("PUT", f"{WH}/entities/counter/k1").status == 404
+
+
+def test_entity_signal_is_queued_and_unknown_entity_reads_404(harness: Harness):
+    assert harness.call("POST", f"{WH}/entities/counter/k1?op=add", json=1).status == 202
+    assert harness.call("POST", f"{WH}/entities/counter/k1").status == 400
+    assert harness.call("DELETE", f"{WH}/entities/counter/k1").status == 202
+    assert harness.call("GET", f"{WH}/entities/counter/k1").status == 404
+    listing = harness.call("GET", f"{WH}/entities/counter")
+    assert listing.status == 200 and listing.json() == []
 
 
 def test_unexpected_error_is_json_500(harness: Harness, monkeypatch):

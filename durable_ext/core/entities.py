@@ -1,0 +1,214 @@
+"""Durable entities: one batch of operations per episode, state committed once per batch.
+
+An entity is an instance whose id is ``@name@key`` (name lower-cased, as Durable Functions
+does). Its inbox holds ``EventRaised{Name: "op", Input: <RequestMessage JSON>}`` messages from
+orchestrations (``call_entity`` / ``signal_entity``) and clients (signals). ``process_entity_batch``
+hands every queued operation, in arrival order, to the entity function in one batch
+(sdk-contract.md §3.1), stores the returned state, and answers each call (not signal) with an
+``EventRaised{Name: <request id>}`` to the calling orchestration (§3.3).
+
+Storage shape: the entity's state is the instance row's ``input``; ``runtime_status`` is
+Running while the entity exists and Completed once deleted (or never created). Entities keep
+no history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from durable_ext.core import events as e
+from durable_ext.core.messages import (
+    InstanceState,
+    OrchestrationCommit,
+    OrchestrationWorkItem,
+    OutboundMessage,
+    TaskMessage,
+)
+from durable_ext.core.status import RuntimeStatus
+
+#: ``entity(batch_json) -> result_json``; raises as the SDK's ``Entity.handle`` does.
+InvokeEntity = Callable[[str], str]
+
+OPERATION_EVENT = "op"
+
+
+def entity_id(name: str, key: str) -> str:
+    return f"@{name.lower()}@{key}"
+
+
+def parse_entity_id(instance_id: str) -> tuple[str, str] | None:
+    """``@name@key`` → (name, key); the key may itself contain '@' (C# splits at the second '@')."""
+    if not instance_id.startswith("@"):
+        return None
+    cut = instance_id.find("@", 1)
+    if cut == -1:
+        return None
+    return instance_id[1:cut], instance_id[cut + 1 :]
+
+
+def is_entity_id(instance_id: str) -> bool:
+    return parse_entity_id(instance_id) is not None
+
+
+def request_message(
+    operation: str,
+    input_text: str | None,
+    request_id: str,
+    *,
+    signal: bool,
+    parent: str | None = None,
+    parent_execution: str | None = None,
+) -> str:
+    """The C# ``RequestMessage`` JSON (keys omitted when default)."""
+    message: dict[str, Any] = {"op": operation}
+    if signal:
+        message["signal"] = True
+    if input_text is not None:
+        message["input"] = input_text
+    message["id"] = request_id
+    if parent is not None:
+        message["parent"] = parent
+    if parent_execution is not None:
+        message["parentExecution"] = parent_execution
+    return json.dumps(message)
+
+
+@dataclass(slots=True)
+class _Request:
+    operation: str
+    input: str | None
+    id: str
+    signal: bool
+    parent: str | None
+    parent_execution: str | None
+
+
+@dataclass(slots=True)
+class EntityReport:
+    commit: OrchestrationCommit
+    name: str
+    operations: int = 0
+    failed_operations: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _requests(item: OrchestrationWorkItem) -> tuple[list[_Request], list[str]]:
+    requests, notes = [], []
+    for _, message in item.messages:
+        event = message.event
+        if not isinstance(event, e.EventRaised) or event.name != OPERATION_EVENT:
+            notes.append(f"ignored a {event.TYPE.name} message sent to an entity")
+            continue
+        try:
+            data = json.loads(event.input or "")
+            requests.append(
+                _Request(
+                    operation=str(data["op"]),
+                    input=data.get("input"),
+                    id=str(data.get("id", "")),
+                    signal=bool(data.get("signal", False)),
+                    parent=data.get("parent"),
+                    parent_execution=data.get("parentExecution"),
+                )
+            )
+        except (ValueError, KeyError, TypeError):
+            notes.append(f"dropped a malformed entity request: {event.input!r:.200}")
+    return requests, notes
+
+
+def process_entity_batch(
+    item: OrchestrationWorkItem, *, now: datetime, invoke: InvokeEntity | None, known_names: list[str]
+) -> EntityReport:
+    """Run every queued operation of one entity as one batch; never raises."""
+    parsed = parse_entity_id(item.instance_id)
+    name, key = parsed if parsed else (item.instance_id, "")
+    requests, notes = _requests(item)
+    state = item.state
+    exists = state is not None and state.runtime_status is RuntimeStatus.Running
+    if not requests:
+        return EntityReport(OrchestrationCommit(state=None, new_history=[]), name, notes=notes)
+    if invoke is None:
+        listed = ", ".join(f"'{n}'" for n in known_names)
+        error = (
+            f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
+            f"Additional info: The following are the known entity functions: {listed}."
+        )
+        return _answer_all_with_error(item, requests, error, name, now, notes)
+    batch = {
+        "self": {"name": name, "key": key},
+        "exists": exists,
+        "state": state.input if exists and state else None,
+        # The request input is the caller's df_dumps text; the SDK wants it JSON-encoded again.
+        "batch": [
+            {"name": r.operation, "input": json.dumps(r.input) if r.input is not None else None, "isSignal": r.signal}
+            for r in requests
+        ],
+    }
+    try:
+        result = json.loads(invoke(json.dumps(batch)))
+        results = result["results"]
+        if len(results) != len(requests):
+            raise ValueError(f"the entity returned {len(results)} results for {len(requests)} operations")
+    except Exception as exc:  # the entity function or the SDK broke the whole batch
+        return _answer_all_with_error(item, requests, f"{type(exc).__name__}: {exc}", name, now, notes)
+    messages = [
+        _response(r, res.get("result"), bool(res.get("isError")), now)
+        for r, res in zip(requests, results, strict=True)
+        if not r.signal and r.parent
+    ]
+    new_exists = bool(result.get("entityExists"))
+    new_state = _entity_state(item, name, now, new_exists, result.get("entityState"), state)
+    return EntityReport(
+        OrchestrationCommit(state=new_state, new_history=[], messages=messages),
+        name,
+        operations=len(requests),
+        failed_operations=sum(1 for res in results if res.get("isError")),
+        notes=notes,
+    )
+
+
+def _entity_state(
+    item: OrchestrationWorkItem,
+    name: str,
+    now: datetime,
+    exists: bool,
+    entity_state: str | None,
+    old: InstanceState | None,
+) -> InstanceState:
+    return InstanceState(
+        instance_id=item.instance_id,
+        name=name,
+        runtime_status=RuntimeStatus.Running if exists else RuntimeStatus.Completed,
+        created_time=old.created_time if old else now,
+        last_updated_time=now,
+        input=entity_state if exists else None,
+    )
+
+
+def _response(request: _Request, result: Any, is_error: bool, now: datetime) -> OutboundMessage:
+    # ``result`` must reach the SDK as a string (it calls .strip() on it).
+    body: dict[str, Any] = {"result": result if isinstance(result, str) else json.dumps(result)}
+    if is_error:
+        body["exceptionType"] = "Error"
+    event = e.EventRaised(timestamp=now, name=request.id, input=json.dumps(body))
+    return OutboundMessage(TaskMessage(request.parent or "", event, request.parent_execution))
+
+
+def _answer_all_with_error(
+    item: OrchestrationWorkItem, requests: list[_Request], error: str, name: str, now: datetime, notes: list[str]
+) -> EntityReport:
+    """Nothing ran: state unchanged; callers get the error so they do not wait forever."""
+    messages = [_response(r, json.dumps(error), True, now) for r in requests if not r.signal and r.parent]
+    return EntityReport(
+        OrchestrationCommit(state=None, new_history=[], messages=messages),
+        name,
+        operations=len(requests),
+        failed_operations=len(requests),
+        error=error,
+        notes=notes,
+    )
