@@ -1,0 +1,49 @@
+"""Build the configured Provider: the one place that maps a storage kind to a class.
+
+Concrete providers are imported lazily, so a host on SQLite never imports the Azure SDK.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from durable_ext.errors import ConfigError
+
+if TYPE_CHECKING:
+    from durable_ext.config import HostConfig
+    from durable_ext.providers.base import Provider
+
+DEFAULT_SQLITE_PATH = Path(".durable_ext") / "taskhub.sqlite"
+
+
+def create_provider(kind: str | HostConfig, hub: str | None = None, **opts: Any) -> Provider:
+    """A provider of ``kind`` for task hub ``hub``; nothing is opened or created yet.
+
+    ``kind`` may also be a ``HostConfig`` (what the host and the CLI pass): its storage kind,
+    hub name and storage options are used. Options per kind — sqlite: ``path``.
+    """
+    if not isinstance(kind, str):
+        config = kind
+        return create_provider(config.storage.kind, config.hub_name, **_config_options(config), **opts)
+    if not hub:
+        raise ConfigError("A task hub name is required to create a storage provider.")
+    if kind == "sqlite":
+        from durable_ext.providers.sqlite import SqliteProvider
+
+        return SqliteProvider(Path(opts.get("path") or DEFAULT_SQLITE_PATH), hub)
+    raise ConfigError(f"Storage provider '{kind}' is not available in this build of durable_ext.")
+
+
+def describe_storage(config: HostConfig) -> str:
+    """One human line naming where the task hub lives (banner and admin status)."""
+    storage = config.storage
+    if storage.kind == "sqlite":
+        return f"SQLite: {storage.sqlite_path}"
+    return storage.kind
+
+
+def _config_options(config: HostConfig) -> dict[str, Any]:
+    if config.storage.kind == "sqlite":
+        return {"path": config.storage.sqlite_path}
+    return {}

@@ -1,0 +1,485 @@
+"""The embedded SQLite task hub: the default provider.
+
+One file may hold several hubs (``hub`` leads every key; see ``sqlite_schema`` for the layout and
+why locks have their own table). Every provider object owns one connection, used only from its
+own single worker thread: sqlite3 connections are not safe to share, and one writer per
+connection is what SQLite serialises anyway. Each public coroutine ships a closure to that thread.
+
+Writes run as ``BEGIN IMMEDIATE … COMMIT``: the write lock is taken up front, so two providers
+(threads or host processes) sharing the file serialise on it and never both lock one instance,
+and a checkpoint is all or nothing. Events are serialised and parsed outside the write
+transaction, so other processes wait for the lock as little as possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import NamedTuple, TypeVar
+
+from durable_ext.core.events import ExecutionStarted, HistoryEvent
+from durable_ext.core.messages import (
+    ActivityWorkItem,
+    InstancePage,
+    InstanceQuery,
+    InstanceState,
+    OrchestrationCommit,
+    OrchestrationWorkItem,
+    TaskMessage,
+)
+from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.wire import dumps_event, loads_event
+from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError
+from durable_ext.providers import sqlite_schema as schema
+from durable_ext.providers.base import WorkSignal
+from durable_ext.providers.sqlite_schema import (
+    INSERT_EVENT,
+    INSERT_HISTORY,
+    INSERT_PENDING,
+    INSERT_PENDING_IF_MISSING,
+    INSERT_TASK,
+    INSTANCE_COLUMNS,
+    LOCK_TASK,
+    PICKS,
+    SELECT_HISTORY,
+    SELECT_INSTANCE,
+    SELECT_MESSAGES,
+    UPSERT_INSTANCE,
+    event_row,
+    from_micros,
+    instance_from_row,
+    instance_row,
+    micros_or_none,
+    pending_row,
+    task_row,
+    to_micros,
+)
+
+T = TypeVar("T")
+
+_RUNNING_STATUSES = tuple(s.value for s in RuntimeStatus if s.is_running)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class _Checkpoint(NamedTuple):
+    """The parameter rows of one checkpoint, serialised before the transaction starts."""
+
+    history: list[tuple]
+    state: tuple | None
+    messages: list[tuple]
+    pending: list[tuple]
+    tasks: list[tuple]
+    consumed: list[tuple]
+
+
+def _lock_lost(what: str) -> LockLostError:
+    return LockLostError(f"{what}: the lock expired and was taken by another worker, or the work was completed")
+
+
+class SqliteProvider:
+    """Task hub ``hub`` in the SQLite file ``path`` (created with its directories on first use)."""
+
+    def __init__(self, path: Path | str, hub: str, *, batch_size: int = 100) -> None:
+        self.path = Path(path)
+        self.hub = hub
+        #: Most messages one orchestration work item carries.
+        self.batch_size = batch_size
+        self.work_signal = WorkSignal()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"durable-sqlite-{hub}")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SqliteProvider({str(self.path)!r}, {self.hub!r})"
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` on the worker thread; sqlite3 errors become ``ProviderError``."""
+        if self._closed:
+            raise ProviderError(f"{self!r} is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._on_worker, fn)
+
+    def _on_worker(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            if self._conn is None:
+                self._conn = schema.connect(self.path)
+            return fn(self._conn)
+        except sqlite3.Error as exc:
+            raise ProviderError(f"SQLite task hub {self.path} (hub '{self.hub}'): {exc}") from exc
+
+    @staticmethod
+    def _transaction(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
+        """Run ``fn`` inside BEGIN IMMEDIATE … COMMIT; roll back if anything raises."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(lambda conn: self._transaction(conn, lambda: fn(conn)))
+
+    # -- hub lifecycle ---------------------------------------------------------------------------
+
+    async def create_hub(self) -> None:
+        """Create the file, the schema and the hub's row; idempotent."""
+        now = _now_us()
+        await self._write(
+            lambda conn: conn.execute("INSERT OR IGNORE INTO hubs (hub, created_time) VALUES (?, ?)", (self.hub, now))
+        )
+
+    async def delete_hub(self) -> None:
+        """Delete every row of this hub; other hubs in the file are untouched."""
+
+        def delete(conn: sqlite3.Connection) -> None:
+            for table in schema.HUB_TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE hub = ?", (self.hub,))
+
+        await self._write(delete)
+
+    async def close(self) -> None:
+        """Close the connection and stop the worker thread; idempotent."""
+        if self._closed:
+            return
+        self._closed = True  # first, so no call can slip in after the close and reopen the file
+
+        def close_conn() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, close_conn)
+        # Nothing is queued any more (one worker, FIFO), so this does not block.
+        self._executor.shutdown(wait=True)
+
+    # -- clients ---------------------------------------------------------------------------------
+
+    async def create_instance(
+        self, start: TaskMessage, *, now: datetime, dedupe: bool = True, visible_at: datetime | None = None
+    ) -> None:
+        """Create (or replace a finished) instance as Pending and enqueue its ExecutionStarted."""
+        event = start.event
+        if not isinstance(event, ExecutionStarted):
+            raise TypeError(f"create_instance needs an ExecutionStarted message, got {type(event).__name__}")
+        now_us = to_micros(now)
+        pending = pending_row(self.hub, start.instance_id, event, now_us)
+        message = event_row(self.hub, start, micros_or_none(visible_at), now_us)
+
+        def create(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT runtime_status FROM instances WHERE hub = ? AND instance_id = ?", (self.hub, start.instance_id)
+            ).fetchone()
+            if row is not None:
+                if dedupe and row[0] in _RUNNING_STATUSES:
+                    raise InstanceExistsError(f"An instance with ID '{start.instance_id}' already exists ({row[0]}).")
+                self._purge(conn, [start.instance_id])
+            conn.execute(INSERT_PENDING, pending)
+            conn.execute(INSERT_EVENT, message)
+
+        await self._write(create)
+        self.work_signal.notify()
+
+    async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
+        """Append to the inbox; does not check that the instance exists (the client does)."""
+        row = event_row(self.hub, message, micros_or_none(visible_at), _now_us())
+        await self._write(lambda conn: conn.execute(INSERT_EVENT, row))
+        self.work_signal.notify()
+
+    async def get_instance(self, instance_id: str) -> InstanceState | None:
+        row = await self._run(lambda conn: conn.execute(SELECT_INSTANCE, (self.hub, instance_id)).fetchone())
+        return None if row is None else instance_from_row(row)
+
+    async def get_history(self, instance_id: str) -> list[HistoryEvent]:
+        """The current execution's history (the execution the instance row names)."""
+
+        def read(conn: sqlite3.Connection) -> list[HistoryEvent]:
+            rows = conn.execute(
+                "SELECT h.event_json FROM history AS h JOIN instances AS i ON i.hub = h.hub "
+                "AND i.instance_id = h.instance_id AND h.execution_id = coalesce(i.execution_id, '') "
+                "WHERE h.hub = ? AND h.instance_id = ? ORDER BY h.sequence_number",
+                (self.hub, instance_id),
+            ).fetchall()
+            return [loads_event(r[0]) for r in rows]
+
+        return await self._run(read)
+
+    async def query_instances(self, query: InstanceQuery) -> InstancePage:
+        """One page ordered by (created_time, instance_id); keyset paging, so pages never skip or
+        repeat rows when instances are created or purged between calls."""
+        where, params = schema.instance_filter(self.hub, query)
+        if query.continuation_token:
+            created_us, last_id = schema.decode_token(query.continuation_token)
+            where += " AND (created_time, instance_id) > (?, ?)"
+            params += [created_us, last_id]
+        size = max(1, query.page_size)
+        sql = f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE {where} ORDER BY created_time, instance_id LIMIT ?"
+        rows = await self._run(lambda conn: conn.execute(sql, (*params, size + 1)).fetchall())
+        more = len(rows) > size
+        rows = rows[:size]
+        instances = [instance_from_row(r, include_input=query.include_input) for r in rows]
+        token = schema.encode_token(rows[-1][3], rows[-1][0]) if more else None
+        return InstancePage(instances, token)
+
+    async def purge_instance(self, instance_id: str) -> int:
+        return await self._write(lambda conn: self._purge(conn, [instance_id]))
+
+    async def purge_instances(self, query: InstanceQuery) -> int:
+        """Every match (all pages, ignoring the continuation token), in one transaction."""
+        where, params = schema.instance_filter(self.hub, query)
+
+        def purge(conn: sqlite3.Connection) -> int:
+            ids = [r[0] for r in conn.execute(f"SELECT instance_id FROM instances WHERE {where}", params)]
+            return self._purge(conn, ids)
+
+        return await self._write(purge)
+
+    def _purge(self, conn: sqlite3.Connection, instance_ids: Iterable[str]) -> int:
+        """Delete instances with everything they own (and their locks, so a worker still holding
+        one cannot commit them back to life); returns how many instance rows went."""
+        keys = [(self.hub, iid) for iid in instance_ids]
+        if not keys:
+            return 0
+        for table in ("locks", "new_tasks", "new_events", "history"):
+            conn.executemany(f"DELETE FROM {table} WHERE hub = ? AND instance_id = ?", keys)
+        return conn.executemany("DELETE FROM instances WHERE hub = ? AND instance_id = ?", keys).rowcount
+
+    # -- orchestration work ----------------------------------------------------------------------
+
+    async def lock_next_orchestration(
+        self, *, now: datetime, lock_timeout: timedelta, worker_id: str, entities: bool | None = None
+    ) -> OrchestrationWorkItem | None:
+        """Lock the first eligible instance (see ``sqlite_schema.PICK``) and load its messages,
+        state and current execution's history; the lock is a ``locks`` row with a fresh token."""
+        now_us = to_micros(now)
+        expires_us = now_us + lock_timeout // timedelta(microseconds=1)
+        token = uuid.uuid4().hex
+        hub = self.hub
+
+        def lock(conn: sqlite3.Connection) -> tuple | None:
+            params = {"hub": hub, "now": now_us}
+            instance_id = None
+            for sql in PICKS[entities]:
+                row = conn.execute(sql, params).fetchone()
+                if row is not None:
+                    instance_id = row[0]
+                    break
+            if instance_id is None:
+                return None
+            conn.execute(
+                "INSERT OR REPLACE INTO locks (hub, instance_id, lock_token, locked_by, lock_expiration) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (hub, instance_id, token, worker_id, expires_us),
+            )
+            messages = conn.execute(SELECT_MESSAGES, (hub, instance_id, now_us, self.batch_size)).fetchall()
+            state = conn.execute(SELECT_INSTANCE, (hub, instance_id)).fetchone()
+            history = (
+                [] if state is None else conn.execute(SELECT_HISTORY, (hub, instance_id, state[5] or "")).fetchall()
+            )
+            return instance_id, messages, state, history
+
+        def lock_and_parse(conn: sqlite3.Connection) -> OrchestrationWorkItem | None:
+            rows = self._transaction(conn, lambda: lock(conn))
+            if rows is None:
+                return None
+            instance_id, messages, state, history = rows
+            return OrchestrationWorkItem(
+                instance_id=instance_id,
+                lock_token=token,
+                state=None if state is None else instance_from_row(state),
+                history=[loads_event(r[0]) for r in history],
+                messages=[(str(seq), TaskMessage(instance_id, loads_event(js), ex)) for seq, ex, js in messages],
+                locked_until=from_micros(expires_us),
+            )
+
+        return await self._run(lock_and_parse)
+
+    async def complete_orchestration(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, *, now: datetime
+    ) -> None:
+        """Checkpoint one episode in one transaction, then unlock (see base.py's module contract).
+
+        Raises ``LockLostError`` (and changes nothing) if our lock row is gone or carries another
+        token, or if the history rows already exist (a second commit of the same episode).
+        """
+        now_us = to_micros(now)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            rows = self._checkpoint_rows(item, commit, now_us)  # serialise before taking the write lock
+            self._transaction(conn, lambda: self._checkpoint(conn, item, commit.replace_history, rows))
+            return bool(rows.messages or rows.tasks)
+
+        if await self._run(work):
+            self.work_signal.notify()
+
+    def _checkpoint_rows(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, now_us: int) -> _Checkpoint:
+        hub = self.hub
+        state = commit.state or item.state
+        execution_id = (state.execution_id if state else None) or ""
+        first = 0 if commit.replace_history else len(item.history)
+        return _Checkpoint(
+            history=[
+                (hub, item.instance_id, execution_id, first + i, int(ev.TYPE), dumps_event(ev))
+                for i, ev in enumerate(commit.new_history)
+            ],
+            state=None if commit.state is None else instance_row(hub, commit.state),
+            messages=[event_row(self.hub, m.message, micros_or_none(m.visible_at), now_us) for m in commit.messages],
+            pending=[
+                pending_row(self.hub, m.message.instance_id, event, now_us)
+                for m in commit.messages
+                if isinstance(event := m.message.event, ExecutionStarted)
+            ],
+            tasks=[task_row(self.hub, m) for m in commit.activities],
+            consumed=[(int(message_id), hub) for message_id, _ in item.messages],
+        )
+
+    def _checkpoint(
+        self, conn: sqlite3.Connection, item: OrchestrationWorkItem, replace_history: bool, rows: _Checkpoint
+    ) -> None:
+        key = (self.hub, item.instance_id)
+        self._check_lock(conn, item)
+        if replace_history:
+            conn.execute("DELETE FROM history WHERE hub = ? AND instance_id = ?", key)
+        try:
+            conn.executemany(INSERT_HISTORY, rows.history)
+        except sqlite3.IntegrityError as exc:
+            raise LockLostError(f"Instance '{item.instance_id}': this episode was already committed") from exc
+        if rows.state is not None:
+            conn.execute(UPSERT_INSTANCE, rows.state)
+        conn.executemany(INSERT_EVENT, rows.messages)
+        # A sub-orchestration start creates its instance, Pending, if it does not exist yet.
+        conn.executemany(INSERT_PENDING_IF_MISSING, rows.pending)
+        conn.executemany(INSERT_TASK, rows.tasks)
+        conn.executemany("DELETE FROM new_events WHERE seq = ? AND hub = ?", rows.consumed)
+        conn.execute("DELETE FROM locks WHERE hub = ? AND instance_id = ?", key)
+
+    def _check_lock(self, conn: sqlite3.Connection, item: OrchestrationWorkItem) -> None:
+        row = conn.execute(
+            "SELECT lock_token FROM locks WHERE hub = ? AND instance_id = ?", (self.hub, item.instance_id)
+        ).fetchone()
+        if row is None or row[0] != item.lock_token:
+            raise _lock_lost(f"Instance '{item.instance_id}'")
+
+    async def abandon_orchestration(self, item: OrchestrationWorkItem) -> None:
+        """Release our lock (if we still hold it); the messages are available again at once."""
+        await self._write(
+            lambda conn: conn.execute(
+                "DELETE FROM locks WHERE hub = ? AND instance_id = ? AND lock_token = ?",
+                (self.hub, item.instance_id, item.lock_token),
+            )
+        )
+        self.work_signal.notify()
+
+    async def renew_orchestration_lock(
+        self, item: OrchestrationWorkItem, *, now: datetime, lock_timeout: timedelta
+    ) -> None:
+        """Extend our lock to ``now + lock_timeout``; ``LockLostError`` if it is no longer ours."""
+        expires = now + lock_timeout
+        cursor = await self._write(
+            lambda conn: conn.execute(
+                "UPDATE locks SET lock_expiration = ? WHERE hub = ? AND instance_id = ? AND lock_token = ?",
+                (to_micros(expires), self.hub, item.instance_id, item.lock_token),
+            )
+        )
+        if cursor.rowcount == 0:
+            raise _lock_lost(f"Instance '{item.instance_id}'")
+        item.locked_until = expires
+
+    # -- activity work ---------------------------------------------------------------------------
+
+    async def lock_next_activity(
+        self, *, now: datetime, lock_timeout: timedelta, worker_id: str
+    ) -> ActivityWorkItem | None:
+        """Lease the oldest visible task that is unlocked or whose lease expired."""
+        now_us = to_micros(now)
+        expires_us = now_us + lock_timeout // timedelta(microseconds=1)
+        token = uuid.uuid4().hex
+        params = {"hub": self.hub, "now": now_us, "worker": worker_id, "expires": expires_us, "token": token}
+
+        def lock(conn: sqlite3.Connection) -> ActivityWorkItem | None:
+            row = self._transaction(conn, lambda: conn.execute(LOCK_TASK, params).fetchone())
+            if row is None:
+                return None
+            seq, instance_id, execution_id, event_json, dequeue_count = row
+            return ActivityWorkItem(
+                id=str(seq),
+                lock_token=token,
+                message=TaskMessage(instance_id, loads_event(event_json), execution_id),
+                dequeue_count=dequeue_count,
+                locked_until=from_micros(expires_us),
+            )
+
+        return await self._run(lock)
+
+    async def complete_activity(self, item: ActivityWorkItem, response: TaskMessage) -> None:
+        """Delete our task and send ``response`` in one transaction; ``LockLostError`` if the task
+        is gone or leased by someone else."""
+        row = event_row(self.hub, response, None, _now_us())
+
+        def complete(conn: sqlite3.Connection) -> None:
+            deleted = conn.execute(
+                "DELETE FROM new_tasks WHERE seq = ? AND hub = ? AND lock_token = ?",
+                (int(item.id), self.hub, item.lock_token),
+            ).rowcount
+            if deleted == 0:
+                raise _lock_lost(f"Activity task {item.id}")
+            conn.execute(INSERT_EVENT, row)
+
+        await self._write(complete)
+        self.work_signal.notify()
+
+    async def abandon_activity(self, item: ActivityWorkItem, *, retry_at: datetime | None = None) -> None:
+        """Release our lease; the task is visible again at ``retry_at`` (at once if None)."""
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE new_tasks SET locked_by = NULL, lock_expiration = NULL, lock_token = NULL, visible_time = ? "
+                "WHERE seq = ? AND hub = ? AND lock_token = ?",
+                (micros_or_none(retry_at), int(item.id), self.hub, item.lock_token),
+            )
+        )
+        self.work_signal.notify()
+
+    async def renew_activity_lock(self, item: ActivityWorkItem, *, now: datetime, lock_timeout: timedelta) -> None:
+        expires = now + lock_timeout
+        cursor = await self._write(
+            lambda conn: conn.execute(
+                "UPDATE new_tasks SET lock_expiration = ? WHERE seq = ? AND hub = ? AND lock_token = ?",
+                (to_micros(expires), int(item.id), self.hub, item.lock_token),
+            )
+        )
+        if cursor.rowcount == 0:
+            raise _lock_lost(f"Activity task {item.id}")
+        item.locked_until = expires
+
+    # -- scheduling hints ------------------------------------------------------------------------
+
+    async def next_visible_time(self, now: datetime | None = None) -> datetime | None:
+        """Earliest ``visible_time`` after ``now`` (default: the wall clock) of a message or task.
+
+        Only future times count: a due message that waits for a lock or a resume must not make
+        an idle dispatcher spin.
+        """
+        now_us = _now_us() if now is None else to_micros(now)
+
+        def read(conn: sqlite3.Connection) -> int | None:
+            return conn.execute(
+                "SELECT min(t) FROM (SELECT min(visible_time) AS t FROM new_events WHERE hub = :hub AND visible_time > :now"
+                " UNION ALL SELECT min(visible_time) FROM new_tasks WHERE hub = :hub AND visible_time > :now)",
+                {"hub": self.hub, "now": now_us},
+            ).fetchone()[0]
+
+        due = await self._run(read)
+        return None if due is None else from_micros(due)

@@ -1,0 +1,89 @@
+"""Fixtures of the provider contract suite: one event loop per test, a store per provider kind.
+
+Every contract test takes ``provider`` (a fresh hub in a fresh store, closed afterwards) and
+``run`` (runs a coroutine on the test's loop). Tests that need a second provider on the same store
+(another hub, another "process", a reopen) ask ``store.open(hub)``.
+
+To run the suite against another provider, add its kind to ``STORE_KINDS`` and a branch to
+``Store.open``; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from durable_ext.providers.base import Provider
+
+T = TypeVar("T")
+
+STORE_KINDS = ["sqlite"]
+
+
+def new_hub_name() -> str:
+    """A hub name valid for every provider (letters and digits, starts with a letter)."""
+    return "hub" + uuid.uuid4().hex[:12]
+
+
+class Store:
+    """One backing store (a SQLite file, a storage account …) that providers are opened on."""
+
+    def __init__(self, kind: str, tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+        self.kind = kind
+        self.tmp_path = tmp_path
+        self.loop = loop
+        self.opened: list[Provider] = []
+
+    def open(self, hub: str | None = None, *, create: bool = True) -> Provider:
+        """A new provider object on this store (``create_hub`` already run unless ``create=False``)."""
+        hub = hub or new_hub_name()
+        if self.kind == "sqlite":
+            from durable_ext.providers.sqlite import SqliteProvider
+
+            provider: Provider = SqliteProvider(self.tmp_path / "store" / "taskhub.sqlite", hub)
+        else:  # pragma: no cover - a kind listed in STORE_KINDS without a branch here
+            raise AssertionError(f"unknown provider kind {self.kind!r}")
+        self.opened.append(provider)
+        if create:
+            self.loop.run_until_complete(provider.create_hub())
+        return provider
+
+    def close(self, provider: Provider) -> None:
+        self.opened.remove(provider)
+        self.loop.run_until_complete(provider.close())
+
+    def close_all(self) -> None:
+        while self.opened:
+            self.close(self.opened[-1])
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
+@pytest.fixture
+def run(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine[Any, Any, T]], T]:
+    """``run(coro)`` → its result, on this test's loop (providers may bind to one loop)."""
+    return loop.run_until_complete
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path, loop: asyncio.AbstractEventLoop) -> Iterator[Store]:
+    store = Store(request.param, tmp_path, loop)
+    yield store
+    store.close_all()
+
+
+@pytest.fixture
+def provider(store: Store) -> Provider:
+    """A fresh provider on a fresh hub; closed by ``store`` at teardown."""
+    return store.open()

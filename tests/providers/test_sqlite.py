@@ -1,0 +1,201 @@
+"""What the SQLite provider promises beyond the contract: file set-up, several providers (or
+processes) on one file, the history fence, schema versioning, index use, the factory."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from durable_ext.config import load_config
+from durable_ext.core import events as e
+from durable_ext.core.messages import OrchestrationCommit, TaskMessage
+from durable_ext.core.status import RuntimeStatus
+from durable_ext.errors import LockLostError, ProviderError
+from durable_ext.providers import sqlite_schema
+from durable_ext.providers.factory import create_provider, describe_storage
+from durable_ext.providers.sqlite import SqliteProvider
+from durable_ext.providers.sqlite_schema import from_micros, prefix_upper_bound, to_micros
+from tests.providers.test_contract import LOCK, episode, lock, start_message, start_running, state_after
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "deep" / "er" / "hub.sqlite"
+
+
+@pytest.fixture
+def open_provider(db: Path, run):
+    opened: list[SqliteProvider] = []
+
+    def open_(hub: str = "hubA") -> SqliteProvider:
+        provider = SqliteProvider(db, hub)
+        opened.append(provider)
+        run(provider.create_hub())
+        return provider
+
+    yield open_
+    for provider in opened:
+        run(provider.close())
+
+
+def test_the_file_and_its_directories_are_created_in_wal_mode(db, open_provider, run):
+    provider = open_provider()
+    assert db.exists()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    pragmas = run(
+        provider._run(lambda c: [c.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "busy_timeout")])
+    )
+    assert pragmas == [1, 30000]  # NORMAL
+
+
+def test_two_providers_on_one_file_never_lock_one_instance_twice(open_provider, run):
+    first, second = open_provider(), open_provider()
+    for i in range(60):
+        run(first.create_instance(start_message(f"i{i}", T0), now=T0))
+
+    # Taking turns: each sees the other's locks.
+    turns = [lock(run, provider, T0, worker=str(n)) for n, provider in enumerate([first, second] * 5)]
+    assert len({item.instance_id for item in turns}) == 10
+
+    async def drain(provider: SqliteProvider, worker: str) -> list[str]:
+        got = []
+        while (item := await provider.lock_next_orchestration(now=T0, lock_timeout=LOCK, worker_id=worker)) is not None:
+            got.append(item.instance_id)
+        return got
+
+    async def race() -> list[list[str]]:
+        return await asyncio.gather(*(drain(p, f"{n}") for n, p in enumerate([first, second, first, second])))
+
+    # Racing (SQLite's busy handler is not fair, so one side may win every lock): no duplicates.
+    locked = [iid for got in run(race()) for iid in got]
+    assert sorted(locked + [item.instance_id for item in turns]) == sorted(f"i{i}" for i in range(60))
+
+
+def test_a_killed_process_keeps_its_commits_and_its_lock_expires(db, open_provider, run):
+    provider = open_provider()
+    run(provider.create_instance(start_message("crash", T0), now=T0))
+    child = textwrap.dedent(
+        f"""
+        import asyncio, os, signal
+        from datetime import datetime, timedelta
+        from durable_ext.core import events as e
+        from durable_ext.core.messages import OrchestrationCommit, TaskMessage
+        from durable_ext.core.status import RuntimeStatus
+        from durable_ext.providers.sqlite import SqliteProvider
+        from tests.providers.test_contract import episode, state_after
+
+        async def main():
+            p = SqliteProvider({str(db)!r}, "hubA")
+            now = datetime.fromisoformat({T0.isoformat()!r})
+            item = await p.lock_next_orchestration(now=now, lock_timeout=timedelta(seconds=30), worker_id="child")
+            state = state_after(item, now, RuntimeStatus.Running)
+            commit = OrchestrationCommit(state, episode(now, item.messages[0][1].event))
+            await p.complete_orchestration(item, commit, now=now)
+            await p.send_message(TaskMessage("crash", e.EventRaised(timestamp=now, name="x")))
+            await p.lock_next_orchestration(now=now, lock_timeout=timedelta(seconds=30), worker_id="child")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == -9, result.stderr
+
+    assert run(provider.get_instance("crash")).runtime_status is RuntimeStatus.Running
+    assert len(run(provider.get_history("crash"))) == 3
+    assert lock(run, provider, T0 + timedelta(seconds=29)) is None
+    item = lock(run, provider, T0 + timedelta(seconds=31))
+    assert [m.event.name for _, m in item.messages] == ["x"]
+
+
+def test_a_commit_on_a_stale_history_hits_the_history_key_and_changes_nothing(open_provider, run):
+    provider = open_provider()
+    start_running(run, provider, "fence", T0)
+    run(provider.send_message(TaskMessage("fence", e.EventRaised(timestamp=T0, name="x"))))
+    item = lock(run, provider, T0)
+    stale = dataclasses.replace(item, history=[])  # as if the first episode had not been seen
+    commit = OrchestrationCommit(
+        state_after(item, T0, RuntimeStatus.Completed), episode(T0, e.EventRaised(timestamp=T0, name="x"))
+    )
+    with pytest.raises(LockLostError):
+        run(provider.complete_orchestration(stale, commit, now=T0))
+    assert run(provider.get_instance("fence")).runtime_status is RuntimeStatus.Running
+    assert run(provider.get_history("fence")) == item.history
+    run(provider.complete_orchestration(item, commit, now=T0))  # the lock and the message survived
+    assert run(provider.get_instance("fence")).runtime_status is RuntimeStatus.Completed
+
+
+def test_a_file_from_a_newer_schema_is_refused(db, open_provider, run):
+    run(open_provider().close())
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(ProviderError, match="schema version 99"):
+        open_provider("hubB")
+
+
+def test_a_closed_provider_refuses_work(open_provider, run):
+    provider = open_provider()
+    run(provider.close())
+    run(provider.close())  # idempotent
+    with pytest.raises(ProviderError, match="closed"):
+        run(provider.get_instance("x"))
+
+
+def test_the_lock_queries_walk_indexes_without_sorting(open_provider, run):
+    provider = open_provider()
+    plans = []
+    for sql in (*sqlite_schema.PICKS[False], sqlite_schema.LOCK_TASK):
+        rows = run(
+            provider._run(
+                lambda c, sql=sql: c.execute(
+                    "EXPLAIN QUERY PLAN " + sql,
+                    {"hub": "h", "now": 1, "worker": "w", "expires": 2, "token": "t"},
+                ).fetchall()
+            )
+        )
+        plans.append(" | ".join(r[3] for r in rows))
+    for plan in plans:
+        assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
+    assert "new_events_visible" in plans[0] and "new_events_visible" in plans[1]
+
+
+def test_times_round_trip_to_the_microsecond():
+    for value in (T0, datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2024, 1, 1)):
+        back = from_micros(to_micros(value))
+        assert back == value.replace(tzinfo=value.tzinfo or UTC) and back.tzinfo is UTC
+    assert to_micros(T0) < to_micros(T0 + timedelta(microseconds=1))
+
+
+@pytest.mark.parametrize(
+    ("prefix", "upper"),
+    [("abc", "abd"), ("a%", "a&"), ("z\U0010ffff", "{"), ("\U0010ffff", None), ("a\ud7ff", "a\ue000")],
+)
+def test_prefix_upper_bound(prefix, upper):
+    assert prefix_upper_bound(prefix) == upper
+
+
+def test_the_factory_builds_a_sqlite_provider(tmp_path, run):
+    provider = create_provider("sqlite", "FactoryHub", path=tmp_path / "f.sqlite")
+    assert isinstance(provider, SqliteProvider) and provider.hub == "FactoryHub"
+    run(provider.close())
+
+    app = tmp_path / "app"
+    app.mkdir()
+    config = load_config(app, environ={})
+    provider = create_provider(config)
+    assert isinstance(provider, SqliteProvider)
+    assert provider.hub == config.hub_name and provider.path == config.storage.sqlite_path
+    assert str(config.storage.sqlite_path) in describe_storage(config)
+    run(provider.close())
