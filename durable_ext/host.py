@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -28,6 +27,7 @@ from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
 from durable_ext.dispatcher.log import logger
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
+from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
 from durable_ext.functions import speedups
 from durable_ext.functions.invoke import close_client_session
 from durable_ext.functions.loader import load_app
@@ -42,7 +42,7 @@ class Host:
         self.config = config
         self.clock = clock or SystemClock()
         self.shutdown_grace = shutdown_grace
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker_id = current_worker_id()
         self.registry: Registry | None = None
         self.provider: Provider | None = None
         self.client: DurableClient | None = None
@@ -59,6 +59,9 @@ class Host:
         speedups.install()
         self.provider = create_provider(config)
         await self.provider.create_hub()
+        released = await self.provider.release_abandoned_locks(is_dead_local_worker)
+        if released:
+            logger.info("Took back %d work item(s) locked by a process that is no longer running.", released)
         workers = (
             config.max_concurrent_activities + config.max_concurrent_orchestrations + config.max_concurrent_entities
         )

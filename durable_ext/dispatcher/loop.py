@@ -80,7 +80,7 @@ class WorkLoop:
     async def _idle(self) -> None:
         timeout = self.max_poll
         try:
-            due = await self.provider.next_visible_time()
+            due = await self.provider.next_visible_time(self.clock.now())
         except Exception:
             due = None
         if due is not None:

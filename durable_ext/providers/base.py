@@ -23,6 +23,7 @@ Every method is a coroutine; providers that do blocking I/O run it off the event
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -126,8 +127,19 @@ class Provider(Protocol):
 
     # -- scheduling hints ----------------------------------------------------------------------
 
-    async def next_visible_time(self) -> datetime | None:
-        """Earliest future ``visible_at`` of a pending message (the next timer), if any."""
+    async def next_visible_time(self, now: datetime | None = None) -> datetime | None:
+        """Earliest ``visible_at`` after ``now`` of a pending message (the next timer), if any.
+
+        May return None when the provider cannot tell cheaply (callers then poll).
+        """
+
+    async def release_abandoned_locks(self, is_abandoned: Callable[[str], bool]) -> int:
+        """Unlock work whose ``worker_id`` ``is_abandoned`` says is dead; returns how many.
+
+        Lets a restarted host on the same machine take back a killed process's work at once
+        instead of waiting for its locks to expire. Providers whose ownership is leased
+        (Azure Storage) may do nothing and return 0.
+        """
 
 
 class WorkSignal:

@@ -464,6 +464,34 @@ class SqliteProvider:
             raise _lock_lost(f"Activity task {item.id}")
         item.locked_until = expires
 
+    async def release_abandoned_locks(self, is_abandoned: Callable[[str], bool]) -> int:
+        """Unlock instances and tasks held by workers ``is_abandoned`` reports dead."""
+
+        def release(conn: sqlite3.Connection) -> int:
+            owners = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT locked_by FROM locks WHERE hub = :hub UNION "
+                    "SELECT locked_by FROM new_tasks WHERE hub = :hub AND locked_by IS NOT NULL",
+                    {"hub": self.hub},
+                )
+            }
+            dead = [owner for owner in owners if owner and is_abandoned(owner)]
+            released = 0
+            for owner in dead:
+                released += conn.execute("DELETE FROM locks WHERE hub = ? AND locked_by = ?", (self.hub, owner)).rowcount
+                released += conn.execute(
+                    "UPDATE new_tasks SET locked_by = NULL, lock_expiration = NULL, lock_token = NULL "
+                    "WHERE hub = ? AND locked_by = ?",
+                    (self.hub, owner),
+                ).rowcount
+            return released
+
+        released = await self._write(release)
+        if released:
+            self.work_signal.notify()
+        return released
+
     # -- scheduling hints ------------------------------------------------------------------------
 
     async def next_visible_time(self, now: datetime | None = None) -> datetime | None:

@@ -227,6 +227,21 @@ def test_a_lock_excludes_other_workers_until_it_expires(provider, run, t0):
     assert [m for _, m in second.messages] == [m for _, m in first.messages]
 
 
+def test_locks_of_a_dead_worker_can_be_released_at_once(provider, run, t0):
+    """A restarted host takes back what a killed process held (providers with leases may skip it)."""
+    start_running(run, provider, "dead", t0, activities=1)
+    run(provider.create_instance(start_message("held", t0), now=t0))
+    assert lock(run, provider, t0, worker="dead-worker") is not None
+    assert lock_activity(run, provider, t0, worker="dead-worker") is not None
+    released = run(provider.release_abandoned_locks(lambda owner: owner == "dead-worker"))
+    if getattr(provider, "ownership_is_leased", False):
+        assert released == 0  # ownership comes back when the dead worker's lease expires
+        return
+    assert released == 2
+    assert lock(run, provider, t0, worker="w2").instance_id == "held"
+    assert lock_activity(run, provider, t0, worker="w2") is not None
+
+
 def test_abandon_releases_the_lock_and_keeps_the_messages(provider, run, t0):
     run(provider.create_instance(start_message("ab", t0), now=t0))
     first = lock(run, provider, t0)
