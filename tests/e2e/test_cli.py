@@ -1,0 +1,87 @@
+"""`python -m durable_ext start`: bad apps and settings fail with one clear line; SIGTERM is clean."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+
+from tests.e2e.hostproc import ROOT, HostProcess, free_port
+
+
+def start(app_dir, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "durable_ext", "start", "--app-dir", str(app_dir), "--port", str(free_port()), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write_app(path, code: str, host_json: dict | None = None):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "function_app.py").write_text(code)
+    (path / "host.json").write_text(json.dumps(host_json or {"version": "2.0"}))
+    return path
+
+
+GOOD = "import azure.durable_functions as df\napp = df.DFApp()\n"
+
+
+def test_import_error_in_the_app_is_one_clear_message(tmp_path):
+    app = write_app(
+        tmp_path / "broken", "import azure.durable_functions as df\nimport no_such_module\napp = df.DFApp()\n"
+    )
+    result = start(app)
+    assert result.returncode == 2
+    assert "no_such_module" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_app_objects_are_refused(tmp_path):
+    app = write_app(tmp_path / "two", GOOD + "other = df.DFApp()\n")
+    result = start(app)
+    assert result.returncode == 2 and "app" in result.stderr and "other" in result.stderr
+
+
+def test_duplicate_function_names_are_refused(tmp_path):
+    code = GOOD + (
+        "@app.activity_trigger(input_name='x')\ndef act(x):\n    return x\n\n"
+        "@app.activity_trigger(input_name='x', activity='ACT')\ndef act2(x):\n    return x\n"
+    )
+    result = start(write_app(tmp_path / "dup", code))
+    assert result.returncode == 2 and "act" in result.stderr.lower()
+
+
+def test_invalid_hub_name_names_the_setting(tmp_path):
+    app = write_app(tmp_path / "hub", GOOD, {"version": "2.0", "extensions": {"durableTask": {"hubName": "bad-hub"}}})
+    result = start(app)
+    assert result.returncode == 2
+    assert "hubName" in result.stderr and "bad-hub" in result.stderr
+
+
+def test_unsupported_storage_provider_names_the_setting(tmp_path):
+    host_json = {"version": "2.0", "extensions": {"durableTask": {"storageProvider": {"type": "Netherite"}}}}
+    result = start(write_app(tmp_path / "store", GOOD, host_json))
+    assert result.returncode == 2 and "storageProvider" in result.stderr
+
+
+def test_sigterm_stops_cleanly_and_the_next_start_resumes(tmp_path):
+    app = tmp_path / "features"
+    shutil.copytree(ROOT / "tests/fixtures/apps/features", app)
+    host = HostProcess(app, env={"FEATURES_FLAG_DIR": str(tmp_path)}).start()
+    links = host.start_orchestration("wait_for_go")
+    host.wait(links["id"], statuses=("Running",))
+    host.proc.send_signal(signal.SIGTERM)
+    assert host.proc.wait(30) == 0
+    assert "Host stopped." in host.log()
+
+    again = HostProcess(app, port=host.port, env={"FEATURES_FLAG_DIR": str(tmp_path)}).start()
+    try:
+        url = links["sendEventPostUri"].replace("{eventName}", "Go")
+        assert again.session.post(url, json="after restart", timeout=30).status_code == 202
+        assert again.wait(links["id"])["output"] == "after restart"
+    finally:
+        again.stop()
