@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
+# Some machines' pip configs name package folders that may not exist; pip warns once per package.
+quiet_pip() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 if ! "$PY" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
   echo "durable_ext needs Python >= 3.11 (found: $("$PY" --version 2>&1))" >&2
   exit 1
@@ -16,9 +18,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
   }
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 if [ "${1:-}" = "--dev" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
   if ! command -v npm >/dev/null; then
     apt-get update -qq && apt-get install -y -qq nodejs npm
   fi
@@ -26,5 +28,5 @@ if [ "${1:-}" = "--dev" ]; then
     npm install --no-audit --no-fund --loglevel=error >/dev/null
   fi
 else
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi
