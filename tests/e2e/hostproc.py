@@ -29,8 +29,25 @@ def free_port() -> int:
 
 
 def copy_app(source: Path, dest: Path) -> Path:
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".durable_ext", "__pycache__", "*.sqlite*"))
+    shutil.copytree(
+        source,
+        dest,
+        ignore=shutil.ignore_patterns(".durable_ext", "__pycache__", "*.sqlite*", "node_modules", ".venv", ".git", "tests"),
+    )
     return dest
+
+
+def use_azure_storage(app_dir: Path, connection_string: str, partition_count: int = 4) -> None:
+    """Point a copied app at Azure Storage (Azurite): host.json storageProvider + the connection setting."""
+    host_path = app_dir / "host.json"
+    host = json.loads(host_path.read_text()) if host_path.exists() else {"version": "2.0"}
+    durable = host.setdefault("extensions", {}).setdefault("durableTask", {})
+    durable["storageProvider"] = {"type": "AzureStorage", "partitionCount": partition_count}
+    host_path.write_text(json.dumps(host, indent=2))
+    settings_path = app_dir / "local.settings.json"
+    settings = json.loads(settings_path.read_text()) if settings_path.exists() else {"IsEncrypted": False}
+    settings.setdefault("Values", {})["AzureWebJobsStorage"] = connection_string
+    settings_path.write_text(json.dumps(settings, indent=2))
 
 
 class HostProcess:
