@@ -38,6 +38,7 @@ from durable_ext.core.wire import dumps_event, loads_event
 from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError
 from durable_ext.providers import sqlite_schema as schema
 from durable_ext.providers.base import WorkSignal
+from durable_ext.providers.sqlite_cache import HistoryCache
 from durable_ext.providers.sqlite_schema import (
     INSERT_EVENT,
     INSERT_HISTORY,
@@ -47,7 +48,6 @@ from durable_ext.providers.sqlite_schema import (
     INSTANCE_COLUMNS,
     LOCK_TASK,
     PICKS,
-    SELECT_HISTORY,
     SELECT_INSTANCE,
     SELECT_MESSAGES,
     UPSERT_INSTANCE,
@@ -95,6 +95,7 @@ class SqliteProvider:
         self.batch_size = batch_size
         self.work_signal = WorkSignal()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"durable-sqlite-{hub}")
+        self._histories = HistoryCache(hub, loads_event)
         self._conn: sqlite3.Connection | None = None
         self._closed = False
 
@@ -146,6 +147,7 @@ class SqliteProvider:
         """Delete every row of this hub; other hubs in the file are untouched."""
 
         def delete(conn: sqlite3.Connection) -> None:
+            self._histories.clear()
             for table in schema.HUB_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE hub = ?", (self.hub,))
 
@@ -253,6 +255,8 @@ class SqliteProvider:
         keys = [(self.hub, iid) for iid in instance_ids]
         if not keys:
             return 0
+        for _, iid in keys:
+            self._histories.forget(iid)
         for table in ("locks", "new_tasks", "new_events", "history"):
             conn.executemany(f"DELETE FROM {table} WHERE hub = ? AND instance_id = ?", keys)
         return conn.executemany("DELETE FROM instances WHERE hub = ? AND instance_id = ?", keys).rowcount
@@ -286,9 +290,7 @@ class SqliteProvider:
             )
             messages = conn.execute(SELECT_MESSAGES, (hub, instance_id, now_us, self.batch_size)).fetchall()
             state = conn.execute(SELECT_INSTANCE, (hub, instance_id)).fetchone()
-            history = (
-                [] if state is None else conn.execute(SELECT_HISTORY, (hub, instance_id, state[5] or "")).fetchall()
-            )
+            history = [] if state is None else self._histories.load(conn, instance_id, state[5] or "")
             return instance_id, messages, state, history
 
         def lock_and_parse(conn: sqlite3.Connection) -> OrchestrationWorkItem | None:
@@ -300,7 +302,7 @@ class SqliteProvider:
                 instance_id=instance_id,
                 lock_token=token,
                 state=None if state is None else instance_from_row(state),
-                history=[loads_event(r[0]) for r in history],
+                history=history,
                 messages=[(str(seq), TaskMessage(instance_id, loads_event(js), ex)) for seq, ex, js in messages],
                 locked_until=from_micros(expires_us),
             )
@@ -319,11 +321,23 @@ class SqliteProvider:
 
         def work(conn: sqlite3.Connection) -> bool:
             rows = self._checkpoint_rows(item, commit, now_us)  # serialise before taking the write lock
-            self._transaction(conn, lambda: self._checkpoint(conn, item, commit.replace_history, rows))
+            try:
+                self._transaction(conn, lambda: self._checkpoint(conn, item, commit.replace_history, rows))
+            except BaseException:
+                self._histories.forget(item.instance_id)
+                raise
+            self._remember_history(item, commit, rows)
             return bool(rows.messages or rows.tasks)
 
         if await self._run(work):
             self.work_signal.notify()
+
+    def _remember_history(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, rows: _Checkpoint) -> None:
+        if not rows.history:
+            return  # unchanged: what the cache holds (if anything) is still right
+        events = list(commit.new_history) if commit.replace_history else item.history + commit.new_history
+        execution_id = rows.history[-1][2]
+        self._histories.remember(item.instance_id, execution_id, events, rows.history[-1][5])
 
     def _checkpoint_rows(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, now_us: int) -> _Checkpoint:
         hub = self.hub
@@ -479,7 +493,9 @@ class SqliteProvider:
             dead = [owner for owner in owners if owner and is_abandoned(owner)]
             released = 0
             for owner in dead:
-                released += conn.execute("DELETE FROM locks WHERE hub = ? AND locked_by = ?", (self.hub, owner)).rowcount
+                released += conn.execute(
+                    "DELETE FROM locks WHERE hub = ? AND locked_by = ?", (self.hub, owner)
+                ).rowcount
                 released += conn.execute(
                     "UPDATE new_tasks SET locked_by = NULL, lock_expiration = NULL, lock_token = NULL "
                     "WHERE hub = ? AND locked_by = ?",
