@@ -453,6 +453,26 @@ def test_replace_history_rewrites_the_current_execution(provider, run, t0):
     assert run(provider.get_history("rw")) == rewritten
 
 
+def test_the_next_episode_sees_history_rewritten_by_another_worker(store, provider, run, t0):
+    """Whatever a provider keeps between episodes must notice a rewrite it did not make."""
+    state = start_running(run, provider, "rw2", t0)
+    run(provider.send_message(TaskMessage("rw2", e.EventRaised(timestamp=t0, name="a"))))
+    item = lock(run, provider, t0)
+    grown = episode(t0 + S, e.EventRaised(timestamp=t0, name="a"))
+    run(provider.complete_orchestration(item, OrchestrationCommit(state, grown), now=t0))
+    full = item.history + grown
+
+    other = store.open(provider.hub)
+    run(other.send_message(TaskMessage("rw2", e.ExecutionRewound(timestamp=t0))))
+    theirs = lock(run, other, t0 + S, worker="w2")
+    assert theirs.history == full
+    rewritten = [*full[:2], e.GenericEvent(timestamp=t0, data="Rewound"), *full[2:]]
+    run(other.complete_orchestration(theirs, OrchestrationCommit(state, rewritten, replace_history=True), now=t0))
+
+    run(provider.send_message(TaskMessage("rw2", e.EventRaised(timestamp=t0, name="b"))))
+    assert lock(run, provider, t0 + 2 * S).history == rewritten
+
+
 def test_history_survives_closing_and_reopening_the_store(store, provider, run, t0):
     start_running(run, provider, "durable", t0, activities=1)
     history = run(provider.get_history("durable"))
