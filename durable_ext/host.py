@@ -98,6 +98,7 @@ class Host:
             self.executor,
             concurrency=config.max_concurrent_entities,
             worker_id=self.worker_id,
+            max_batch=config.max_entity_batch_size,
             lock_timeout=_seconds("DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS", 120),
         )
         self.loops = [orchestrations.loop, activities.loop, entities.loop]

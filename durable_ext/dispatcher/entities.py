@@ -34,6 +34,7 @@ class EntityDispatcher:
         concurrency: int,
         worker_id: str,
         lock_timeout: timedelta = timedelta(minutes=2),
+        max_batch: int = 5000,
     ) -> None:
         self.provider = provider
         self.registry = registry
@@ -41,6 +42,7 @@ class EntityDispatcher:
         self.executor = executor
         self.worker_id = worker_id
         self.lock_timeout = lock_timeout
+        self.max_batch = max_batch
         self.loop = WorkLoop(
             "entities", provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
         )
@@ -51,6 +53,9 @@ class EntityDispatcher:
         )
 
     async def _handle(self, item: OrchestrationWorkItem) -> None:
+        # maxEntityOperationBatchSize: operations past the limit stay queued for the next batch
+        # (only the messages left in the work item are consumed by the commit).
+        del item.messages[self.max_batch :]
         parsed = parse_entity_id(item.instance_id)
         info = self.registry.entity(parsed[0]) if parsed else None
         invoke = partial(call_entity, info) if info is not None else None

@@ -21,7 +21,7 @@ def create_provider(kind: str | HostConfig, hub: str | None = None, **opts: Any)
     """A provider of ``kind`` for task hub ``hub``; nothing is opened or created yet.
 
     ``kind`` may also be a ``HostConfig`` (what the host and the CLI pass): its storage kind,
-    hub name and storage options are used. Options per kind — sqlite: ``path``.
+    hub name and storage options are used. Options per kind — sqlite: ``path``; azure_storage: ``storage`` (a StorageConfig).
     """
     if not isinstance(kind, str):
         config = kind
@@ -32,6 +32,12 @@ def create_provider(kind: str | HostConfig, hub: str | None = None, **opts: Any)
         from durable_ext.providers.sqlite import SqliteProvider
 
         return SqliteProvider(Path(opts.get("path") or DEFAULT_SQLITE_PATH), hub)
+    if kind == "azure_storage":
+        from durable_ext.providers.azure_storage import provider_from_config
+
+        if opts.get("storage") is None:
+            raise ConfigError("The Azure Storage provider needs the storageProvider settings (a StorageConfig).")
+        return provider_from_config(hub, opts["storage"])
     raise ConfigError(f"Storage provider '{kind}' is not available in this build of durable_ext.")
 
 
@@ -40,10 +46,14 @@ def describe_storage(config: HostConfig) -> str:
     storage = config.storage
     if storage.kind == "sqlite":
         return f"SQLite: {storage.sqlite_path}"
+    if storage.kind == "azure_storage":
+        return f"Azure Storage: connection '{storage.connection_name}', {storage.partition_count} partitions"
     return storage.kind
 
 
 def _config_options(config: HostConfig) -> dict[str, Any]:
     if config.storage.kind == "sqlite":
         return {"path": config.storage.sqlite_path}
+    if config.storage.kind == "azure_storage":
+        return {"storage": config.storage}
     return {}

@@ -22,7 +22,7 @@ from durable_ext.providers.base import Provider
 
 T = TypeVar("T")
 
-STORE_KINDS = ["sqlite"]
+STORE_KINDS = ["sqlite", "azure_storage"]
 
 
 def new_hub_name() -> str:
@@ -33,8 +33,11 @@ def new_hub_name() -> str:
 class Store:
     """One backing store (a SQLite file, a storage account …) that providers are opened on."""
 
-    def __init__(self, kind: str, tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, kind: str, tmp_path: Path, loop: asyncio.AbstractEventLoop, connection_string: str | None = None
+    ) -> None:
         self.kind = kind
+        self.connection_string = connection_string
         self.tmp_path = tmp_path
         self.loop = loop
         self.opened: list[Provider] = []
@@ -46,6 +49,11 @@ class Store:
             from durable_ext.providers.sqlite import SqliteProvider
 
             provider: Provider = SqliteProvider(self.tmp_path / "store" / "taskhub.sqlite", hub)
+        elif self.kind == "azure_storage":
+            from tests.azurite import azure_provider
+
+            assert self.connection_string is not None
+            provider = azure_provider(self.connection_string, hub)
         else:  # pragma: no cover - a kind listed in STORE_KINDS without a branch here
             raise AssertionError(f"unknown provider kind {self.kind!r}")
         self.opened.append(provider)
@@ -76,9 +84,20 @@ def run(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine[Any, Any, T]], T
     return loop.run_until_complete
 
 
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Any]:
+    """One Azurite emulator (npm, in memory, loopback, random ports) for the whole session."""
+    from tests.azurite import Azurite
+
+    emulator = Azurite.start()
+    yield emulator
+    emulator.stop()
+
+
 @pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path, loop: asyncio.AbstractEventLoop) -> Iterator[Store]:
-    store = Store(request.param, tmp_path, loop)
+    connection = request.getfixturevalue("azurite").connection_string if request.param == "azure_storage" else None
+    store = Store(request.param, tmp_path, loop, connection)
     yield store
     store.close_all()
 
