@@ -9,7 +9,10 @@ hands every queued operation, in arrival order, to the entity function in one ba
 
 Storage shape: the entity's state is the instance row's ``input``; ``runtime_status`` is
 Running while the entity exists and Completed once deleted (or never created). Entities keep
-no history.
+no history. The row's ``custom_status`` remembers the ids of the last operations applied
+(``{"recentRequests": [...]}``): a provider that delivers at least once (Azure Storage can
+deliver a message again when a worker dies between writing the state and deleting the message)
+then still applies each operation once.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from durable_ext.core.status import RuntimeStatus
 InvokeEntity = Callable[[str], str]
 
 OPERATION_EVENT = "op"
+#: How many applied request ids an entity remembers; more than one delivery batch, and small
+#: enough (≈ 17 KB) for a table property.
+RECENT_REQUESTS = 500
 
 
 def entity_id(name: str, key: str) -> str:
@@ -130,6 +136,12 @@ def process_entity_batch(
     requests, notes = _requests(item)
     state = item.state
     exists = state is not None and state.runtime_status is RuntimeStatus.Running
+    recent = _recent_requests(state)
+    seen = set(recent)
+    fresh = [r for r in requests if not r.id or r.id not in seen]
+    if len(fresh) < len(requests):
+        notes.append(f"skipped {len(requests) - len(fresh)} operation(s) already applied (delivered again)")
+    requests = fresh
     if not requests:
         return EntityReport(OrchestrationCommit(state=None, new_history=[]), name, notes=notes)
     if invoke is None:
@@ -162,7 +174,8 @@ def process_entity_batch(
         if not r.signal and r.parent
     ]
     new_exists = bool(result.get("entityExists"))
-    new_state = _entity_state(item, name, now, new_exists, result.get("entityState"), state)
+    recent = (recent + [r.id for r in requests if r.id])[-RECENT_REQUESTS:]
+    new_state = _entity_state(item, name, now, new_exists, result.get("entityState"), state, recent)
     return EntityReport(
         OrchestrationCommit(state=new_state, new_history=[], messages=messages),
         name,
@@ -179,6 +192,7 @@ def _entity_state(
     exists: bool,
     entity_state: str | None,
     old: InstanceState | None,
+    recent: list[str],
 ) -> InstanceState:
     return InstanceState(
         instance_id=item.instance_id,
@@ -187,7 +201,18 @@ def _entity_state(
         created_time=old.created_time if old else now,
         last_updated_time=now,
         input=entity_state if exists else None,
+        custom_status=json.dumps({"recentRequests": recent}),
     )
+
+
+def _recent_requests(state: InstanceState | None) -> list[str]:
+    if state is None or not state.custom_status:
+        return []
+    try:
+        recent = json.loads(state.custom_status).get("recentRequests", [])
+    except (ValueError, AttributeError):
+        return []
+    return [r for r in recent if isinstance(r, str)]
 
 
 def _response(request: _Request, result: Any, is_error: bool, now: datetime) -> OutboundMessage:

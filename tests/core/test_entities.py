@@ -94,3 +94,18 @@ def test_unknown_entity_answers_callers_with_an_error_and_changes_nothing():
     assert report.commit.state is None
     (response,) = report.commit.messages
     assert "doesn't exist" in json.loads(response.message.event.input)["result"]
+
+
+def test_an_operation_delivered_twice_is_applied_once():
+    add = request_message("add", "5", "same-id", signal=True)
+    first = process_entity_batch(item(None, add), now=NOW, invoke=HANDLE, known_names=[])
+    again = process_entity_batch(item(first.commit.state, add, add), now=NOW, invoke=HANDLE, known_names=[])
+    assert again.operations == 0 and again.commit.state is None
+    assert json.loads(first.commit.state.input) == 5
+    third = process_entity_batch(
+        item(first.commit.state, add, request_message("add", "1", "new-id", signal=True)),
+        now=NOW,
+        invoke=HANDLE,
+        known_names=[],
+    )
+    assert json.loads(third.commit.state.input) == 6
