@@ -79,7 +79,8 @@ def _start_name(item: OrchestrationWorkItem) -> str | None:
 
 def _log_report(item: OrchestrationWorkItem, report: EpisodeReport) -> None:
     status = report.status
-    if status in (RuntimeStatus.Completed, RuntimeStatus.Failed, RuntimeStatus.Terminated):
+    finished_now = bool(report.commit.new_history)  # not an episode that only dropped stale messages
+    if finished_now and status in (RuntimeStatus.Completed, RuntimeStatus.Failed, RuntimeStatus.Terminated):
         state = report.commit.state
         detail = f" Output: {_clip(state.output)}" if state and state.output else ""
         logger.info(
