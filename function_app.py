@@ -38,7 +38,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.route(route="orchestrators/{functionName}")
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client):
-    function_name = req.route_params.get('functionName')
+    function_name = req.route_params.get("functionName")
     body = req.get_body()
     payload = json.loads(body) if body else None
     instance_id = await client.start_new(function_name, client_input=payload)
@@ -48,15 +48,14 @@ async def http_start(req: func.HttpRequest, client):
 @app.route(route="orchestrators_wait/{functionName}")
 @app.durable_client_input(client_name="client")
 async def http_start_and_wait(req: func.HttpRequest, client):
-    function_name = req.route_params.get('functionName')
+    function_name = req.route_params.get("functionName")
     body = req.get_body()
     payload = json.loads(body) if body else None
-    timeout = int(req.params.get('timeout', '10000'))
+    timeout = int(req.params.get("timeout", "10000"))
     instance_id = await client.start_new(function_name, client_input=payload)
     return await client.wait_for_completion_or_create_check_status_response(
-        req, instance_id,
-        timeout_in_milliseconds=timeout,
-        retry_interval_in_milliseconds=min(250, timeout))
+        req, instance_id, timeout_in_milliseconds=timeout, retry_interval_in_milliseconds=min(250, timeout)
+    )
 
 
 # --- 1. Function chaining -------------------------------------------------------------------------
@@ -131,8 +130,7 @@ def monitor_orchestrator(context: df.DurableOrchestrationContext):
     iteration = 0
     while context.current_utc_datetime < expiry_time:
         context.set_custom_status({"iteration": iteration})
-        status = yield context.call_activity(
-            "check_status", {"job_id": job_id, "iteration": iteration, "polls": polls})
+        status = yield context.call_activity("check_status", {"job_id": job_id, "iteration": iteration, "polls": polls})
         iteration += 1
         if status == "done":
             return {"job_id": job_id, "iterations": iteration, "status": "done"}

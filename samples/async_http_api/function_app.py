@@ -26,7 +26,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.route(route="orchestrators/{functionName}")
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client):
-    function_name = req.route_params.get('functionName')
+    function_name = req.route_params.get("functionName")
     body = req.get_body()
     payload = json.loads(body) if body else None
     instance_id = await client.start_new(function_name, client_input=payload)
@@ -36,15 +36,14 @@ async def http_start(req: func.HttpRequest, client):
 @app.route(route="orchestrators_wait/{functionName}")
 @app.durable_client_input(client_name="client")
 async def http_start_and_wait(req: func.HttpRequest, client):
-    function_name = req.route_params.get('functionName')
+    function_name = req.route_params.get("functionName")
     body = req.get_body()
     payload = json.loads(body) if body else None
-    timeout = int(req.params.get('timeout', '10000'))
+    timeout = int(req.params.get("timeout", "10000"))
     instance_id = await client.start_new(function_name, client_input=payload)
     return await client.wait_for_completion_or_create_check_status_response(
-        req, instance_id,
-        timeout_in_milliseconds=timeout,
-        retry_interval_in_milliseconds=min(250, timeout))
+        req, instance_id, timeout_in_milliseconds=timeout, retry_interval_in_milliseconds=min(250, timeout)
+    )
 
 
 @app.orchestration_trigger(context_name="context")

@@ -70,5 +70,7 @@ async def read_counter(req: func.HttpRequest, client):
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client):
     body = req.get_body()
-    instance_id = await client.start_new(req.route_params["functionName"], client_input=json.loads(body) if body else None)
+    instance_id = await client.start_new(
+        req.route_params["functionName"], client_input=json.loads(body) if body else None
+    )
     return client.create_check_status_response(req, instance_id)

@@ -22,7 +22,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.route(route="orchestrators/{functionName}")
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client):
-    function_name = req.route_params.get('functionName')
+    function_name = req.route_params.get("functionName")
     body = req.get_body()
     payload = json.loads(body) if body else None
     instance_id = await client.start_new(function_name, client_input=payload)

@@ -23,7 +23,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.route(route="orchestrators/{functionName}")
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client):
-    function_name = req.route_params.get('functionName')
+    function_name = req.route_params.get("functionName")
     body = req.get_body()
     payload = json.loads(body) if body else None
     instance_id = await client.start_new(function_name, client_input=payload)
@@ -41,8 +41,7 @@ def monitor(context: df.DurableOrchestrationContext):
     iteration = 0
     while context.current_utc_datetime < expiry_time:
         context.set_custom_status({"iteration": iteration})
-        status = yield context.call_activity(
-            "check_status", {"job_id": job_id, "iteration": iteration, "polls": polls})
+        status = yield context.call_activity("check_status", {"job_id": job_id, "iteration": iteration, "polls": polls})
         iteration += 1
         if status == "done":
             return {"job_id": job_id, "iterations": iteration, "status": "done"}

@@ -30,7 +30,7 @@ RETRY_OPTIONS = df.RetryOptions(first_retry_interval_in_milliseconds=500, max_nu
 @app.route(route="orchestrators/{functionName}")
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client):
-    function_name = req.route_params.get('functionName')
+    function_name = req.route_params.get("functionName")
     body = req.get_body()
     payload = json.loads(body) if body else None
     instance_id = await client.start_new(function_name, client_input=payload)

@@ -403,9 +403,7 @@ def test_port_argument_wins_over_local_http_port(tmp_path: Path) -> None:
 @pytest.mark.parametrize("written", [0, 65536, "http"])
 def test_invalid_local_http_port_names_the_setting(tmp_path: Path, written: Any) -> None:
     settings(tmp_path, Host={"LocalHttpPort": written})
-    assert "local.settings.json (Host.LocalHttpPort) must be an integer between 1 and 65535" in config_error(
-        tmp_path
-    )
+    assert "local.settings.json (Host.LocalHttpPort) must be an integer between 1 and 65535" in config_error(tmp_path)
 
 
 @pytest.mark.parametrize("port", [0, 70000])

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -32,7 +33,9 @@ def copy_app(source: Path, dest: Path) -> Path:
     shutil.copytree(
         source,
         dest,
-        ignore=shutil.ignore_patterns(".durable_ext", "__pycache__", "*.sqlite*", "node_modules", ".venv", ".git", "tests"),
+        ignore=shutil.ignore_patterns(
+            ".durable_ext", "__pycache__", "*.sqlite*", "node_modules", ".venv", ".git", "tests"
+        ),
     )
     return dest
 
@@ -43,6 +46,8 @@ def use_azure_storage(app_dir: Path, connection_string: str, partition_count: in
     host = json.loads(host_path.read_text()) if host_path.exists() else {"version": "2.0"}
     durable = host.setdefault("extensions", {}).setdefault("durableTask", {})
     durable["storageProvider"] = {"type": "AzureStorage", "partitionCount": partition_count}
+    # One Azurite serves the whole session: a fresh hub name keeps each test's hub empty.
+    durable["hubName"] = f"E2e{uuid.uuid4().hex[:20]}"
     host_path.write_text(json.dumps(host, indent=2))
     settings_path = app_dir / "local.settings.json"
     settings = json.loads(settings_path.read_text()) if settings_path.exists() else {"IsEncrypted": False}

@@ -31,8 +31,8 @@ def wait_value(host: HostProcess, name: str, key: str, expected, timeout: float 
 
 
 @pytest.fixture
-def counter(host_factory):
-    return host_factory("samples/counter_entity")
+def counter(host_factory, storage):
+    return host_factory("samples/counter_entity", storage=storage)
 
 
 def test_signal_from_http_function_and_read_back(counter):
@@ -90,8 +90,8 @@ def _signal(host: HostProcess, key: str) -> int:
     return r.status_code
 
 
-def test_a_thousand_concurrent_signals_to_one_entity_arrive_exactly_once(host_factory):
-    host = host_factory("tests/fixtures/apps/entities_load")
+def test_a_thousand_concurrent_signals_to_one_entity_arrive_exactly_once(host_factory, storage):
+    host = host_factory("tests/fixtures/apps/entities_load", storage=storage)
     started = time.perf_counter()
     with ThreadPoolExecutor(16) as pool:
         codes = list(pool.map(lambda _: _signal(host, "one"), range(1000)))
@@ -101,8 +101,8 @@ def test_a_thousand_concurrent_signals_to_one_entity_arrive_exactly_once(host_fa
     print(f"\n1000 signals to one entity: {rate:.0f} signals/s end to end")
 
 
-def test_a_hundred_entities_in_parallel_each_end_exact(host_factory):
-    host = host_factory("tests/fixtures/apps/entities_load")
+def test_a_hundred_entities_in_parallel_each_end_exact(host_factory, storage):
+    host = host_factory("tests/fixtures/apps/entities_load", storage=storage)
     keys = [f"k{i}" for i in range(100)]
     with ThreadPoolExecutor(16) as pool:
         codes = list(pool.map(lambda i: _signal(host, keys[i % 100]), range(1000)))
@@ -111,9 +111,10 @@ def test_a_hundred_entities_in_parallel_each_end_exact(host_factory):
         wait_value(host, "Tally", key, 10, timeout=120)
 
 
-def test_kill_minus_nine_mid_backlog_loses_and_repeats_no_signal(host_factory):
-    env = {"TALLY_DELAY": "0.003"}
-    host = host_factory("tests/fixtures/apps/entities_load", env=env)
+def test_kill_minus_nine_mid_backlog_loses_and_repeats_no_signal(host_factory, storage):
+    # Slow the entity down so the backlog outlasts the sending (Azurite takes longer to send).
+    env = {"TALLY_DELAY": "0.03" if storage else "0.003"}
+    host = host_factory("tests/fixtures/apps/entities_load", env=env, storage=storage)
     keys = ["one"] + [f"p{i}" for i in range(100)]
     with ThreadPoolExecutor(16) as pool:
         codes = list(pool.map(lambda i: _signal(host, "one" if i < 1000 else keys[1 + i % 100]), range(2000)))
@@ -122,7 +123,7 @@ def test_kill_minus_nine_mid_backlog_loses_and_repeats_no_signal(host_factory):
     assert value < 1000, "the kill must land while signals are still queued"
     host.kill()
 
-    restarted = HostProcess(host.app_dir, port=host.port, env=env).start()
+    restarted = HostProcess(host.app_dir, port=host.port, env=host.env).start()
     try:
         wait_value(restarted, "Tally", "one", 1000, timeout=120)
         for key in keys[1:]:

@@ -16,8 +16,8 @@ def run(host: HostProcess, name: str, body=None, timeout: float = 60) -> dict:
     return done
 
 
-def test_function_chaining(host_factory):
-    host = host_factory("samples/function_chaining")
+def test_function_chaining(host_factory, storage):
+    host = host_factory("samples/function_chaining", storage=storage)
     assert run(host, "hello_orchestrator")["output"] == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
     ok = run(host, "chaining_with_compensation", {"account": "alice", "amount": 50})["output"]
     assert ok == {"status": "ok", "steps": ["reserved 50 for alice", "debited 50 from alice", "notified alice"]}
@@ -27,15 +27,15 @@ def test_function_chaining(host_factory):
     assert compensated["steps"] == ["reserved 150 for bob", "refunded 150 to bob"]
 
 
-def test_fan_out_fan_in(host_factory):
-    host = host_factory("samples/fan_out_fan_in")
+def test_fan_out_fan_in(host_factory, storage):
+    host = host_factory("samples/fan_out_fan_in", storage=storage)
     assert run(host, "fan_out_fan_in")["output"] == 285
     assert run(host, "fan_out_fan_in", 100)["output"] == 328350
     assert run(host, "fan_out_fan_in", 0)["output"] == 0
 
 
-def test_async_http_api(host_factory):
-    host = host_factory("samples/async_http_api")
+def test_async_http_api(host_factory, storage):
+    host = host_factory("samples/async_http_api", storage=storage)
     links = host.start_orchestration("slow_orchestrator", "report")
     first = host.session.get(links["statusQueryGetUri"], timeout=30)
     assert first.status_code == 202 and first.headers["Location"]
@@ -48,8 +48,8 @@ def test_async_http_api(host_factory):
     assert early.status_code == 202 and "statusQueryGetUri" in early.json()
 
 
-def test_monitor(host_factory):
-    host = host_factory("samples/monitor")
+def test_monitor(host_factory, storage):
+    host = host_factory("samples/monitor", storage=storage)
     done = run(host, "monitor", {"job_id": "job-7", "polls": 3, "interval_seconds": 1})
     assert done["output"] == {"job_id": "job-7", "iterations": 3, "status": "done"}
     assert done["customStatus"] == {"iteration": 2}
@@ -57,8 +57,8 @@ def test_monitor(host_factory):
     assert expired == {"job_id": "job-8", "iterations": 0, "status": "expired"}
 
 
-def test_human_interaction(host_factory):
-    host = host_factory("samples/human_interaction")
+def test_human_interaction(host_factory, storage):
+    host = host_factory("samples/human_interaction", storage=storage)
     links = host.start_orchestration("approval_workflow", {"timeout_seconds": 30})
     host.wait(links["id"], statuses=("Running",))
     url = links["sendEventPostUri"].replace("{eventName}", "Approval")
@@ -79,8 +79,8 @@ def test_human_interaction(host_factory):
     assert run(host, "approval_workflow", {"timeout_seconds": 1})["output"] == "timed out"
 
 
-def test_sub_orchestrations(host_factory):
-    host = host_factory("samples/sub_orchestrations")
+def test_sub_orchestrations(host_factory, storage):
+    host = host_factory("samples/sub_orchestrations", storage=storage)
     done = run(host, "parent")
     assert done["output"] == ["Hello Seattle!", "Hello London!"]
     child = host.status(f"{done['instanceId']}-child2").json()
@@ -90,13 +90,13 @@ def test_sub_orchestrations(host_factory):
 @pytest.mark.parametrize(
     ("failures", "expected"), [(0, "succeeded after 0 failures"), (2, "succeeded after 2 failures")]
 )
-def test_retries_succeed_within_the_attempts(host_factory, failures, expected):
-    host = host_factory("samples/retries")
+def test_retries_succeed_within_the_attempts(host_factory, storage, failures, expected):
+    host = host_factory("samples/retries", storage=storage)
     assert run(host, "retry_activity", {"failures": failures})["output"] == expected
 
 
-def test_retries_give_up_after_the_last_attempt(host_factory):
-    host = host_factory("samples/retries")
+def test_retries_give_up_after_the_last_attempt(host_factory, storage):
+    host = host_factory("samples/retries", storage=storage)
     out = run(host, "retry_activity", {"failures": 3})["output"]
     assert "attempt 3 failed" in out["error"]
     history = host.status(run(host, "retry_activity", {"failures": 5})["instanceId"], showHistory="true").json()
@@ -106,16 +106,16 @@ def test_retries_give_up_after_the_last_attempt(host_factory):
     assert sub == "succeeded after 1 failures"
 
 
-def test_eternal_continue_as_new(host_factory):
-    host = host_factory("samples/eternal")
+def test_eternal_continue_as_new(host_factory, storage):
+    host = host_factory("samples/eternal", storage=storage)
     done = run(host, "eternal_counter", {"count": 0, "max": 3})
     assert done["output"] == {"final": 3}
     # As on Azure, a continue-as-new input is the SDK's JSON text, shown as a JSON string.
     assert json.loads(done["input"]) == {"count": 3, "max": 3}
 
 
-def test_top_level_app_shows_the_five_patterns(host_factory):
-    host = host_factory(".")
+def test_top_level_app_shows_the_five_patterns(host_factory, storage):
+    host = host_factory(".", storage=storage)
     assert run(host, "hello_orchestrator")["output"] == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
     assert run(host, "fan_out_fan_in", 5)["output"] == 30
     assert run(host, "slow_orchestrator", "x")["output"] == "done: x"

@@ -53,7 +53,8 @@ class Store:
             from tests.azurite import azure_provider
 
             assert self.connection_string is not None
-            provider = azure_provider(self.connection_string, hub)
+            # One worker identity per store: a second provider on a hub is this worker restarted.
+            provider = azure_provider(self.connection_string, hub, worker_id=f"store-{id(self):x}")
         else:  # pragma: no cover - a kind listed in STORE_KINDS without a branch here
             raise AssertionError(f"unknown provider kind {self.kind!r}")
         self.opened.append(provider)
@@ -82,16 +83,6 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 def run(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine[Any, Any, T]], T]:
     """``run(coro)`` → its result, on this test's loop (providers may bind to one loop)."""
     return loop.run_until_complete
-
-
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[Any]:
-    """One Azurite emulator (npm, in memory, loopback, random ports) for the whole session."""
-    from tests.azurite import Azurite
-
-    emulator = Azurite.start()
-    yield emulator
-    emulator.stop()
 
 
 @pytest.fixture(params=STORE_KINDS)
