@@ -1,11 +1,13 @@
 """Benchmarks of the real host process on loopback; prints figures, asserts nothing.
 
-    .venv/bin/python bench/bench.py [--storage sqlite] [--workers 1] [--orchestrations 1000]
+    .venv/bin/python bench/bench.py [--storage sqlite|azurite|all] [--orchestrations 1000]
         [--latency-runs 100] [--fan-out 1000] [--sequential 1000]
 
-Each run starts fresh host process(es) on a fresh copy of bench/app (a new, empty task hub), drives
-them over HTTP (the same calls `curl` or the SDK client make) and stops them. All traffic stays on
-127.0.0.1; every loop is bounded in count and time.
+Each configuration starts fresh host process(es) on a fresh copy of bench/app (a new, empty task
+hub), drives them over HTTP (the same calls `curl` or the SDK client make) and stops them. With
+``azurite`` the hub lives in Azure Storage on an Azurite emulator this script starts on loopback
+(from node_modules/), measured with 1 worker and then 2 workers sharing the hub; ``all`` adds the
+SQLite figures, side by side. All traffic stays on 127.0.0.1; every loop is bounded.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.hostproc import HostProcess, copy_app  # noqa: E402
+from tests.e2e.hostproc import HostProcess, copy_app, use_azure_storage  # noqa: E402
 
 API = "api/orchestrators"
 
@@ -94,13 +96,15 @@ def timed(host: HostProcess, name: str, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def run(storage_env: dict[str, str], workers: int, args) -> dict[str, str]:
+def run(connection_string: str | None, workers: int, args) -> dict[str, str]:
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         app = copy_app(ROOT / "bench" / "app", Path(tmp) / "app")
         if args.host_json:
             (app / "host.json").write_text(args.host_json)
-        hosts = [HostProcess(app, env=storage_env).start() for _ in range(workers)]
+        if connection_string:
+            use_azure_storage(app, connection_string)
+        hosts = [HostProcess(app).start() for _ in range(workers)]
         try:
             figures["HelloSequence5 throughput"] = (
                 f"{throughput(hosts, args.orchestrations):.1f} orch/s ({args.orchestrations} orchestrations)"
@@ -117,17 +121,31 @@ def run(storage_env: dict[str, str], workers: int, args) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--storage", choices=("sqlite", "azurite", "all"), default="sqlite")
     parser.add_argument("--orchestrations", type=int, default=1000)
     parser.add_argument("--latency-runs", type=int, default=100)
     parser.add_argument("--fan-out", type=int, default=1000)
     parser.add_argument("--sequential", type=int, default=1000)
     parser.add_argument("--host-json", default=None, help="replace bench/app/host.json with this JSON text")
     args = parser.parse_args()
-    figures = run({}, args.workers, args)
-    print(json.dumps(figures, indent=2))
-    for key, value in figures.items():
-        print(f"{key:32} {value}")
+    columns: dict[str, dict[str, str]] = {}
+    if args.storage in ("sqlite", "all"):
+        columns["SQLite, 1 worker"] = run(None, 1, args)
+    if args.storage in ("azurite", "all"):
+        from tests.azurite import Azurite
+
+        emulator = Azurite.start()
+        try:
+            columns["Azurite, 1 worker"] = run(emulator.connection_string, 1, args)
+            columns["Azurite, 2 workers"] = run(emulator.connection_string, 2, args)
+        finally:
+            emulator.stop()
+    print(json.dumps(columns, indent=2))
+    rows = list(next(iter(columns.values())))
+    width = max(len(r) for r in rows) + 2
+    print("".ljust(width) + " | ".join(name.ljust(40) for name in columns))
+    for row in rows:
+        print(row.ljust(width) + " | ".join(columns[name].get(row, "").ljust(40) for name in columns))
 
 
 if __name__ == "__main__":

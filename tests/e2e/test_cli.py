@@ -85,3 +85,24 @@ def test_sigterm_stops_cleanly_and_the_next_start_resumes(tmp_path):
         assert again.wait(links["id"])["output"] == "after restart"
     finally:
         again.stop()
+
+
+def test_delete_hub_removes_every_instance_of_the_hub(host_factory, storage):
+    host = host_factory("samples/fan_out_fan_in", storage=storage)
+    instance_id = host.start_orchestration("fan_out_fan_in", 3)["id"]
+    assert host.wait(instance_id)["output"] == 5
+    host.stop()
+    result = subprocess.run(
+        [sys.executable, "-m", "durable_ext", "delete-hub", "--app-dir", str(host.app_dir), "--yes"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "deleted" in result.stdout
+    again = HostProcess(host.app_dir, port=host.port, env=host.env).start()
+    try:
+        assert again.status(instance_id).status_code == 404
+    finally:
+        again.stop()
