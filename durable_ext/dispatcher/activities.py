@@ -24,7 +24,7 @@ from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
 from durable_ext.functions.invoke import ActivityFailure, run_activity
 from durable_ext.functions.registry import Registry
-from durable_ext.providers.base import Provider
+from durable_ext.providers.base import Provider, WorkSignal
 
 _RPC_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException"
 
@@ -67,7 +67,7 @@ class ActivityDispatcher:
         self.worker_id = worker_id
         self.lock_timeout = lock_timeout
         self.loop = WorkLoop(
-            "activities", provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
+            WorkSignal.ACTIVITIES, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
         )
 
     async def _fetch(self) -> ActivityWorkItem | None:

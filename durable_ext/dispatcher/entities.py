@@ -20,7 +20,7 @@ from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
 from durable_ext.functions.invoke import call_entity
 from durable_ext.functions.registry import Registry
-from durable_ext.providers.base import Provider
+from durable_ext.providers.base import Provider, WorkSignal
 
 
 class EntityDispatcher:
@@ -44,7 +44,7 @@ class EntityDispatcher:
         self.lock_timeout = lock_timeout
         self.max_batch = max_batch
         self.loop = WorkLoop(
-            "entities", provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
+            WorkSignal.ENTITIES, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
         )
 
     async def _fetch(self) -> OrchestrationWorkItem | None:

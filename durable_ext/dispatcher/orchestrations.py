@@ -18,7 +18,7 @@ from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_it
 from durable_ext.dispatcher.log import invocation, logger
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
-from durable_ext.providers.base import Provider
+from durable_ext.providers.base import Provider, WorkSignal
 
 
 class OrchestrationDispatcher:
@@ -33,7 +33,7 @@ class OrchestrationDispatcher:
         worker_id: str,
         lock_timeout: timedelta = timedelta(minutes=2),
         entities: bool | None = False,
-        name: str = "orchestrations",
+        name: str = WorkSignal.ORCHESTRATIONS,
     ) -> None:
         self.provider = provider
         self.catalog = catalog

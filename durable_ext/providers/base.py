@@ -145,9 +145,15 @@ class Provider(Protocol):
 class WorkSignal:
     """Wakes the dispatcher loops when this process has enqueued new work.
 
-    A plain ``asyncio.Event`` per consumer: ``notify`` sets all of them; each loop waits on its
-    own and clears it before it looks for work, so no wake-up is lost between look and wait.
+    A plain ``asyncio.Event`` per consumer loop (named after the work it takes: ``orchestrations``,
+    ``entities``, ``activities``): ``notify`` sets the named ones (all when none are named); each
+    loop waits on its own and clears it before it looks for work, so no wake-up is lost between
+    look and wait, and a loop is not woken for work it does not take.
     """
+
+    ORCHESTRATIONS = "orchestrations"
+    ENTITIES = "entities"
+    ACTIVITIES = "activities"
 
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
@@ -155,6 +161,13 @@ class WorkSignal:
     def event(self, name: str) -> asyncio.Event:
         return self._events.setdefault(name, asyncio.Event())
 
-    def notify(self) -> None:
-        for event in self._events.values():
-            event.set()
+    def notify(self, *names: str) -> None:
+        for name in names or tuple(self._events):
+            event = self._events.get(name)
+            if event is not None:
+                event.set()
+
+    @classmethod
+    def inbox_of(cls, instance_id: str) -> str:
+        """Which loop takes messages for ``instance_id`` (entity ids look like ``@name@key``)."""
+        return cls.ENTITIES if instance_id.startswith("@") else cls.ORCHESTRATIONS

@@ -193,13 +193,13 @@ class SqliteProvider:
             conn.execute(INSERT_EVENT, message)
 
         await self._write(create)
-        self.work_signal.notify()
+        self.work_signal.notify(WorkSignal.inbox_of(start.instance_id))
 
     async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
         """Append to the inbox; does not check that the instance exists (the client does)."""
         row = event_row(self.hub, message, micros_or_none(visible_at), _now_us())
         await self._write(lambda conn: conn.execute(INSERT_EVENT, row))
-        self.work_signal.notify()
+        self.work_signal.notify(WorkSignal.inbox_of(message.instance_id))
 
     async def get_instance(self, instance_id: str) -> InstanceState | None:
         row = await self._run(lambda conn: conn.execute(SELECT_INSTANCE, (self.hub, instance_id)).fetchone())
@@ -330,7 +330,10 @@ class SqliteProvider:
             return bool(rows.messages or rows.tasks)
 
         if await self._run(work):
-            self.work_signal.notify()
+            loops = {WorkSignal.inbox_of(m.message.instance_id) for m in commit.messages}
+            if commit.activities:
+                loops.add(WorkSignal.ACTIVITIES)
+            self.work_signal.notify(*loops)
 
     def _remember_history(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, rows: _Checkpoint) -> None:
         if not rows.history:
@@ -395,7 +398,7 @@ class SqliteProvider:
                 (self.hub, item.instance_id, item.lock_token),
             )
         )
-        self.work_signal.notify()
+        self.work_signal.notify(WorkSignal.inbox_of(item.instance_id))
 
     async def renew_orchestration_lock(
         self, item: OrchestrationWorkItem, *, now: datetime, lock_timeout: timedelta
@@ -453,7 +456,7 @@ class SqliteProvider:
             conn.execute(INSERT_EVENT, row)
 
         await self._write(complete)
-        self.work_signal.notify()
+        self.work_signal.notify(WorkSignal.inbox_of(response.instance_id))
 
     async def abandon_activity(self, item: ActivityWorkItem, *, retry_at: datetime | None = None) -> None:
         """Release our lease; the task is visible again at ``retry_at`` (at once if None)."""
@@ -464,7 +467,7 @@ class SqliteProvider:
                 (micros_or_none(retry_at), int(item.id), self.hub, item.lock_token),
             )
         )
-        self.work_signal.notify()
+        self.work_signal.notify(WorkSignal.ACTIVITIES)
 
     async def renew_activity_lock(self, item: ActivityWorkItem, *, now: datetime, lock_timeout: timedelta) -> None:
         expires = now + lock_timeout
