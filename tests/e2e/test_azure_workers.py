@@ -32,7 +32,11 @@ def test_two_workers_share_a_hub_and_survive_a_sigkill(host_factory, azure, tmp_
 
     expected = sum(i * i for i in range(COUNT))
     for instance_id in ids:
-        done = second.wait(instance_id, timeout=180)
+        try:
+            done = second.wait(instance_id, timeout=180)
+        except AssertionError as stuck:  # say why: the instance's history and the dead worker's last lines
+            history = second.status(instance_id, showHistory="true", showHistoryOutput="true").text
+            raise AssertionError(f"{stuck}\nhistory: {history}\nkilled worker's log:\n{first.log()[-4000:]}") from None
         assert done["runtimeStatus"] == "Completed", done
         assert done["output"] == expected
     assert "Executing 'Functions.work'" in second.log()
