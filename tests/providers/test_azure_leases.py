@@ -183,6 +183,29 @@ def test_a_worker_that_shuts_down_hands_its_partitions_back_at_once(run, open_wo
     run(scenario())
 
 
+def test_shutdown_hands_back_a_lease_whose_last_renewal_was_cut_off(run, open_worker):
+    async def scenario():
+        hub = new_hub("Cutoff")
+        a = await open_worker(hub, "A", lease_interval=timedelta(seconds=30))
+        b = await open_worker(hub, "B")
+        try:
+            await lock(a)
+            assert owned(a) == ALL
+            # A renewal that reached storage but whose answer (the new ETag) A never saw: the
+            # lease loop was cancelled mid-write by the shutdown.
+            leases = a.sessions.leases
+            mine = leases.owned[0]
+            await leases._write(mine, owner=mine.owner, token=mine.token, epoch=mine.epoch, expires=mine.expires_at)
+            await a.close()
+            await lock(b)
+            assert await wait_until(lambda: owned(b) == ALL) < 10  # not after A's 30 s expiry
+        finally:
+            await a.close()
+            await b.close()
+
+    run(scenario())
+
+
 def test_a_stolen_partition_cannot_be_committed_twice(run, open_worker):
     async def scenario():
         hub = new_hub("Steal")

@@ -134,10 +134,9 @@ class PartitionManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if release:
-            for lease in list(self.owned.values()):
-                with contextlib.suppress(HttpResponseError):
-                    await self._write(lease, owner=None, token=None, epoch=lease.epoch, expires=None)
+        if release and self.worker_id is not None:
+            with contextlib.suppress(HttpResponseError):
+                await self._release_mine()
         lost = set(self.owned)
         self.owned.clear()
         self._changed(set(), lost)
@@ -163,6 +162,15 @@ class PartitionManager:
                 logger.warning(
                     "Partition lease maintenance for hub '%s' failed; retrying", self.names.hub, exc_info=True
                 )
+
+    async def _release_mine(self) -> None:
+        """Hand back every lease stored under this worker's name, read fresh: the loop just
+        cancelled may have been mid-write (a renewal or a take whose new ETag we never saw), and
+        a lease released with a stale ETag would keep the others waiting for its expiry."""
+        for lease in (await self.read_all()).values():
+            if lease.owner == self.worker_id:
+                with contextlib.suppress(ResourceModifiedError):  # taken meanwhile: no longer ours
+                    await self._write(lease, owner=None, token=None, epoch=lease.epoch, expires=None)
 
     # -- reading and writing leases ----------------------------------------------------------
 
