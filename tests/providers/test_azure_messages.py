@@ -20,7 +20,7 @@ from durable_ext.core import events as e
 from durable_ext.core.messages import InstanceState, OrchestrationCommit, TaskMessage
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.providers.azure_storage import envelope
-from tests.azurite import AzureHubs
+from tests.azurite import AzureHubs, new_hub
 
 LOCK = timedelta(seconds=30)
 
@@ -154,3 +154,45 @@ def test_a_work_item_that_keeps_failing_backs_off_and_is_reported(hubs, run, cap
     assert lock(run, provider, t0 + 4 * short, short) is None
     run(asyncio.sleep(2.2))
     assert lock(run, provider, t0 + 6 * short, short).instance_id == "flaky"
+
+
+def test_a_worker_dying_between_history_and_row_does_not_leave_an_ended_instance_running(hubs, run, caplog):
+    """DurableTask issue #1252: the final episode's history lands, the worker dies before the
+    Instances row; its messages come back as duplicates of history, and the next worker must
+    still bring the row to Completed."""
+    hub = new_hub()
+    crashed = hubs.open(hub, worker_id="crashed", control_visibility=timedelta(seconds=2))
+    t0 = datetime.now(UTC)
+    scheduled = e.TaskScheduled(event_id=0, timestamp=t0, name="Hello")
+    execution_id = begin(run, crashed, "ended", t0, scheduled)
+    done = e.TaskCompleted(timestamp=t0, task_scheduled_id=0, result='"r"')
+    send_as_worker(run, crashed, TaskMessage("ended", done, execution_id), episode=1)
+    item = wait_for_item(run, crashed)
+    assert [m.event for _, m in item.messages] == [done]
+
+    async def dies_here(*args, **kwargs):
+        raise SystemExit("killed between the history append and the row write")
+
+    crashed.storage.write_instance = dies_here
+    t1 = datetime.now(UTC)
+    final = InstanceState(
+        "ended", "Orch", RuntimeStatus.Completed, t0, t1, execution_id=execution_id, output='"r"', completed_time=t1
+    )
+    finished = e.ExecutionCompleted(timestamp=t1, status=RuntimeStatus.Completed, result='"r"')
+    episode = [e.OrchestratorStarted(timestamp=t1), done, finished, e.OrchestratorCompleted(timestamp=t1)]
+    with pytest.raises(SystemExit):
+        run(crashed.complete_orchestration(item, OrchestrationCommit(final, episode), now=t1))
+    run(crashed.sessions.stop(release=True))  # the partitions go to the next worker; the message stays
+    assert run(crashed.get_instance("ended")).runtime_status is RuntimeStatus.Running
+
+    survivor = hubs.open(hub, worker_id="survivor")
+    caplog.set_level(logging.WARNING, logger="durable_ext.azure_storage")
+    deadline = time.monotonic() + 15  # the dead worker's dequeue hides the message until its visibility lapses
+    while run(survivor.get_instance("ended")).runtime_status is not RuntimeStatus.Completed:
+        assert time.monotonic() < deadline, "the row was not repaired"
+        assert lock(run, survivor, datetime.now(UTC)) is None  # a duplicate: no episode to run
+        run(asyncio.sleep(0.2))
+    state = run(survivor.get_instance("ended"))
+    assert state.output == '"r"' and state.completed_time == t1 and state.execution_id == execution_id
+    assert "the row was repaired" in caplog.text and "'ended'" in caplog.text
+    assert queue_length(run, survivor, survivor.names.control_queue_of("ended")) == 0

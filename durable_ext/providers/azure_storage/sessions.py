@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
 from durable_ext.core.messages import OrchestrationWorkItem
+from durable_ext.core.reconcile import ended_state
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.errors import LockLostError
 from durable_ext.providers.azure_storage.cache import StateCache
@@ -218,6 +219,8 @@ class Sessions:
         self, session: Session, lock: Lock, messages: list[Received], now: datetime
     ) -> OrchestrationWorkItem | None:
         stored, history = await self._load(session.instance_id)
+        if ended_state(session.instance_id, history.events, stored.state if stored else None) is not None:
+            stored = await self._repair_ended(session.instance_id, history)
         deliver, drop, defer = self._screen(messages, stored, history)
         for message in defer:
             message.defers += 1
@@ -268,6 +271,33 @@ class Sessions:
         self.cache.drop(instance_id)
         stored, history = await asyncio.gather(self.hub.read_instance(instance_id), self.hub.read_history(instance_id))
         return stored, history
+
+    async def _repair_ended(self, instance_id: str, history: StoredHistory) -> StoredInstance | None:
+        """Write the Instances row of an execution whose history ended but whose row missed that
+        final checkpoint (the worker died between the two writes; see :mod:`core.reconcile`).
+
+        The row is read fresh and written ``If-Match`` its ETag: if the worker that ran the last
+        episode is alive and writes it meanwhile, its row (custom status included) wins.
+        """
+        self.cache.drop(instance_id)
+        stored = await self.hub.read_instance(instance_id)
+        state = ended_state(instance_id, history.events, stored.state if stored else None)
+        if state is None:
+            return stored
+        try:
+            await self.hub.write_instance(
+                state, preserved=stored.row if stored else None, guard=stored.etag if stored else None
+            )
+        except LockLostError:
+            return await self.hub.read_instance(instance_id)
+        logger.warning(
+            "Instance '%s': its history shows it %s but its Instances row said %s (a worker stopped between "
+            "the two writes); the row was repaired",
+            instance_id,
+            state.runtime_status.value,
+            stored.state.runtime_status.value if stored else "nothing",
+        )
+        return await self.hub.read_instance(instance_id)
 
     def _count_delivery(self, message: Received) -> None:
         message.deliveries += 1
