@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from durable_ext.core import events as e
 from durable_ext.core.messages import InstanceState
+from durable_ext.core.status import RuntimeStatus
 
 #: Bookkeeping events that may follow an execution's end in the same episode.
 _EPISODE_MARKERS = (e.OrchestratorStarted, e.OrchestratorCompleted)
@@ -31,8 +32,11 @@ def ended_state(instance_id: str, history: list[e.HistoryEvent], stored: Instanc
     started = next((ev for ev in history if isinstance(ev, e.ExecutionStarted)), None)
     if started is None:
         return None
-    if stored is not None and stored.runtime_status is last.status and stored.execution_id == started.execution_id:
-        return None
+    if stored is not None:
+        if stored.runtime_status is last.status and stored.execution_id == started.execution_id:
+            return None
+        if stored.runtime_status is RuntimeStatus.Pending and stored.execution_id not in (None, started.execution_id):
+            return None  # a re-created instance's new row, newer than this history
     base = stored or InstanceState(
         instance_id=instance_id,
         name=started.name,

@@ -61,3 +61,9 @@ def test_a_row_of_an_older_execution_is_repaired_to_the_one_history_holds():
     done = e.ExecutionCompleted(timestamp=T1, status=RuntimeStatus.Completed, result="1")
     older = replace(RUNNING, runtime_status=RuntimeStatus.Completed, execution_id="x0")
     assert ended_state("i", episode(done), older).execution_id == "x1"
+
+
+def test_the_pending_row_of_a_re_created_instance_is_newer_than_the_old_history():
+    done = e.ExecutionCompleted(timestamp=T1, status=RuntimeStatus.Completed, result="1")
+    recreated = replace(RUNNING, runtime_status=RuntimeStatus.Pending, execution_id="x2", created_time=T1)
+    assert ended_state("i", episode(done), recreated) is None
