@@ -206,6 +206,42 @@ def test_shutdown_hands_back_a_lease_whose_last_renewal_was_cut_off(run, open_wo
     run(scenario())
 
 
+def test_messages_dequeued_while_the_partition_was_being_stolen_go_straight_to_the_new_owner(run, open_worker):
+    async def scenario():
+        hub = new_hub("Inflight")
+        a = await open_worker(hub, "A", control_visibility=timedelta(seconds=30))
+        b, client = await open_worker(hub, "B"), await open_worker(hub, "C")
+        try:
+            await lock(a)
+            assert owned(a) == ALL
+            partition = a.names.partition_of("caught")
+            queues = a.storage.queues
+            real_receive = queues.receive
+
+            async def receive_during_the_steal(queue, count, visibility):
+                got = await real_receive(queue, count, visibility)
+                if queue == a.names.control_queue(partition) and a.sessions.leases.owns(partition):
+                    # B takes the partition while A's dequeue is in flight; A learns it at once.
+                    lease = (await b.sessions.leases.read_all())[partition]
+                    b.sessions.leases.worker_id = "B"
+                    assert await b.sessions.leases._take(lease)
+                    await a.sessions.leases.renew()
+                return got
+
+            queues.receive = receive_during_the_steal
+            await create(client, "caught")
+            await wait_until(lambda: partition not in owned(a))  # A's next dequeue of the partition
+            assert await lock(a) is None
+            # Hidden by A for 30 s unless A hands it back: B must get it well before that.
+            item = await lock_soon(b, timeout=10)
+            assert item is not None and item.instance_id == "caught"
+        finally:
+            for provider in (a, b, client):
+                await provider.close()
+
+    run(scenario())
+
+
 def test_a_stolen_partition_cannot_be_committed_twice(run, open_worker):
     async def scenario():
         hub = new_hub("Steal")

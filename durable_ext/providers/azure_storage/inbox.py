@@ -150,12 +150,17 @@ class Inbox:
             self._where.pop(message_id, None)
         return list(session.messages.values())
 
-    def evict(self, keep: set[int], max_future: int, now: datetime) -> None:
+    def evict(self, keep: set[int], max_future: int, now: datetime) -> list[Received]:
         """Bound memory: drop unlocked sessions outside ``keep`` (partitions this worker owns), and
-        the farthest future messages beyond ``max_future`` (they stay hidden in the queue until due)."""
+        the farthest future messages beyond ``max_future`` (they stay hidden in the queue until due).
+
+        Returns what was dropped from the sessions outside ``keep``: messages this worker may hold
+        hidden in a queue that is no longer its own, to be handed back to the new owner.
+        """
+        dropped: list[Received] = []
         for instance_id, session in list(self.sessions.items()):
             if session.partition not in keep and session.lock is None:
-                self.discard(instance_id)
+                dropped += self.discard(instance_id)
         future = sorted(
             (m.due, m.id)
             for s in self.sessions.values()
@@ -168,6 +173,7 @@ class Inbox:
         for instance_id, session in list(self.sessions.items()):
             if not session.messages and session.lock is None:
                 del self.sessions[instance_id]
+        return dropped
 
     def drop_partition(self, partition: int) -> list[Received]:
         """Forget the unlocked sessions of a partition this worker no longer owns; returns their messages.

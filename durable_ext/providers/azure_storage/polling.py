@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -84,9 +85,17 @@ class ControlPoller:
     """Dequeues the control queues of the partitions this worker owns into the inbox."""
 
     def __init__(
-        self, hub: AzureHub, settings: AzureSettings, clock: Clock, inbox: Inbox, leases: PartitionManager
+        self,
+        hub: AzureHub,
+        settings: AzureSettings,
+        clock: Clock,
+        inbox: Inbox,
+        leases: PartitionManager,
+        hand_back: Callable[[list[Received]], None],
     ) -> None:
         self.hub = hub
+        #: Makes messages of a partition this worker no longer owns visible to its new owner now.
+        self.hand_back = hand_back
         self.settings = settings
         self.clock = clock
         self.inbox = inbox
@@ -124,9 +133,14 @@ class ControlPoller:
                     logger.warning("Dequeue from %s failed: %s", self.hub.names.control_queue(partition), result)
                     continue
                 self.schedule.record(partition, bool(result))
+                if not self.leases.owns(partition):
+                    # Lost while the dequeue was in flight: buffered here, these would stay hidden
+                    # from the new owner until their visibility lapsed.
+                    self.hand_back([item for item in result if item.error is None])
+                    continue
                 for item in result:
                     added += await self._accept(item, partition)
-            self.inbox.evict(set(self.leases.owned), MAX_FUTURE_IN_MEMORY, self.clock.now())
+            self.hand_back(self.inbox.evict(set(self.leases.owned), MAX_FUTURE_IN_MEMORY, self.clock.now()))
         return added
 
     async def run(self, visibility: timedelta, on_work) -> None:

@@ -86,7 +86,7 @@ class Sessions:
         self.on_work = on_work
         self.inbox = Inbox()
         self.leases = PartitionManager(hub.leases_container, hub.names, settings, clock, on_change=self._leases_changed)
-        self.poller = ControlPoller(hub, settings, clock, self.inbox, self.leases)
+        self.poller = ControlPoller(hub, settings, clock, self.inbox, self.leases, self.hand_back)
         self.cache = StateCache()
         self._background: asyncio.Task | None = None
         self._handbacks: set[asyncio.Task] = set()
@@ -123,7 +123,7 @@ class Sessions:
         if item.instance_id is not None:
             self.inbox.add(item, self.hub.names.partition_of(item.instance_id))
             if len(self.inbox) > MAX_FUTURE_IN_MEMORY:  # a sender that never polls still stays bounded
-                self.inbox.evict(set(self.leases.owned), MAX_FUTURE_IN_MEMORY, self.clock.now())
+                self.hand_back(self.inbox.evict(set(self.leases.owned), MAX_FUTURE_IN_MEMORY, self.clock.now()))
 
     def _leases_changed(self, acquired: set[int], lost: set[int]) -> None:
         for partition in lost:
