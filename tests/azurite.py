@@ -1,9 +1,9 @@
 """Start and stop Azurite (the Azure Storage emulator) for tests.
 
 ``Azurite.start()`` runs the emulator installed by npm in ``node_modules/`` on loopback with ports
-chosen by the OS, in memory (nothing written to disk), waits until all three services listen and
-returns an object whose ``connection_string`` uses the well-known development account
-``devstoreaccount1``. ``stop()`` kills exactly that process. Set ``DURABLE_EXT_AZURITE`` to a
+chosen by the OS and its data in a temporary directory (removed by ``stop()``), waits until all
+three services listen and returns an object whose ``connection_string`` uses the well-known
+development account ``devstoreaccount1``. ``stop()`` kills exactly that process. Set ``DURABLE_EXT_AZURITE`` to a
 connection string to use an already running emulator instead (then nothing is started or stopped).
 
 ``azure_provider`` and ``AzureHubs`` open Azure Storage providers on it for tests.
@@ -61,10 +61,15 @@ class Azurite:
         if binary is None:
             raise RuntimeError("Azurite is not installed: run `npm install` in the repository (see README).")
         workdir = tempfile.mkdtemp(prefix="azurite-")
-        args = [str(binary), "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose"]
-        # In memory, so no --location; the empty working directory catches any debug file.
+        args = [str(binary), "--location", workdir, "--silent", "--skipApiVersionCheck", "--loose"]
+        # On disk, not --inMemoryPersistence: the in-memory extent store's garbage collection deletes
+        # dead extents (every consumed queue message is one) at ~8 ms each while the emulator
+        # serves nothing, freezing all three services for 15-20 s once a few thousand have piled
+        # up — stalls that looked like runtime bugs. The file store collects without freezing.
         for service in ("blob", "queue", "table"):
             args += [f"--{service}Host", "127.0.0.1", f"--{service}Port", "0"]
+        if os.environ.get("AZURITE_DEBUG_LOG"):  # Azurite's own request/GC log, to diagnose the emulator
+            args += ["--debug", os.environ["AZURITE_DEBUG_LOG"]]
         process = subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ports = _read_ports(process, timeout)
         if ports is None:
