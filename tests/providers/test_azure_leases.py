@@ -140,6 +140,23 @@ def test_two_workers_split_the_partitions_and_each_serves_its_own(run, open_work
     run(scenario())
 
 
+def test_a_worker_whose_loops_start_together_takes_one_share_once(run, open_worker):
+    async def scenario():
+        hub = new_hub("Together")
+        a, b = await open_worker(hub, "A"), await open_worker(hub, "B")
+        try:
+            await lock(a)
+            # The orchestration and entity loops of a host fetch their first work at the same time.
+            await asyncio.gather(lock(b), lock(b), lock(b))
+            assert len(owned(b)) == 1  # one balancing step (one steal), not one per loop
+            await wait_until(lambda: len(owned(a)) == 2 and len(owned(b)) == 2)
+        finally:
+            await a.close()
+            await b.close()
+
+    run(scenario())
+
+
 def test_a_dead_workers_partitions_and_messages_are_taken_over(run, open_worker):
     async def scenario():
         hub = new_hub("Failover")

@@ -76,6 +76,7 @@ class PartitionManager:
         self.owned: dict[int, Lease] = {}
         self._task: asyncio.Task | None = None
         self._io = asyncio.Lock()
+        self._starting = asyncio.Lock()
 
     # -- hub lifecycle -----------------------------------------------------------------------
 
@@ -121,11 +122,14 @@ class PartitionManager:
 
     async def start(self, worker_id: str) -> None:
         """Take a first share at once (so a lone worker can work immediately), then keep balancing."""
-        if self._task is not None:
-            return
-        self.worker_id = worker_id
-        await self.balance(reclaim=True)
-        self._task = asyncio.create_task(self._run(), name=f"leases-{self.names.hub}")
+        # Every dispatcher loop calls this on its first fetch: one of them starts, the others wait
+        # for that first share instead of each stealing a partition and each starting a loop.
+        async with self._starting:
+            if self._task is not None:
+                return
+            self.worker_id = worker_id
+            await self.balance(reclaim=True)
+            self._task = asyncio.create_task(self._run(), name=f"leases-{self.names.hub}")
 
     async def stop(self, *, release: bool = True) -> None:
         """Stop renewing; with ``release`` hand every owned partition back at once (graceful shutdown)."""
