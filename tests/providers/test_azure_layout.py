@@ -314,3 +314,17 @@ def test_a_commit_racing_another_writer_is_rejected_by_the_sentinel_etag(hubs, r
     with pytest.raises(LockLostError):
         run(provider.complete_orchestration(item, OrchestrationCommit(state, second), now=t0))
     assert run(provider.get_history("race")) == first
+
+
+def test_storage_calls_are_retried_within_seconds_not_after_the_sdk_default_of_fifteen():
+    """A worker's dequeue loop and lease renewals wait behind a retried call: the storage SDKs'
+    default first retry comes after 15-21 s, longer than a lease interval."""
+    from durable_ext.providers.azure_storage.clients import service_clients
+    from durable_ext.providers.azure_storage.settings import development_connection_string
+
+    _, blobs, queues = service_clients(development_connection_string())
+    for client in (blobs, queues):
+        policy = client._config.retry_policy
+        assert policy.total_retries == 5
+        assert max(policy.get_backoff_time({"count": 1}) for _ in range(50)) <= 2.1
+        assert max(policy.get_backoff_time({"count": 5}) for _ in range(50)) <= 11.0

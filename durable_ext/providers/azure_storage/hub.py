@@ -15,9 +15,6 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableServiceClient
-from azure.storage.blob.aio import BlobServiceClient
-from azure.storage.queue.aio import QueueServiceClient
 
 from durable_ext.core.clock import Clock
 from durable_ext.core.events import ExecutionStarted, HistoryEvent
@@ -27,6 +24,7 @@ from durable_ext.errors import LockLostError
 from durable_ext.providers.azure_storage import history as hist
 from durable_ext.providers.azure_storage import instances as inst
 from durable_ext.providers.azure_storage.blobs import LargeMessageStore
+from durable_ext.providers.azure_storage.clients import service_clients
 from durable_ext.providers.azure_storage.names import SENTINEL_ROW_KEY, HubNames, escape_key
 from durable_ext.providers.azure_storage.queues import HubQueues
 from durable_ext.providers.azure_storage.settings import AzureSettings
@@ -40,9 +38,7 @@ class AzureHub:
         self.names = names
         self.settings = settings
         self.clock = clock
-        self.table_service = TableServiceClient.from_connection_string(conn)
-        self.blob_service = BlobServiceClient.from_connection_string(conn)
-        self.queue_service = QueueServiceClient.from_connection_string(conn)
+        self.table_service, self.blob_service, self.queue_service = service_clients(conn)
         self.instances = self.table_service.get_table_client(names.instances_table)
         self.history = self.table_service.get_table_client(names.history_table)
         self.store = LargeMessageStore(self.blob_service.get_container_client(names.large_messages_container))
