@@ -319,12 +319,21 @@ def test_a_commit_racing_another_writer_is_rejected_by_the_sentinel_etag(hubs, r
 def test_storage_calls_are_retried_within_seconds_not_after_the_sdk_default_of_fifteen():
     """A worker's dequeue loop and lease renewals wait behind a retried call: the storage SDKs'
     default first retry comes after 15-21 s, longer than a lease interval."""
-    from durable_ext.providers.azure_storage.clients import service_clients
-    from durable_ext.providers.azure_storage.settings import development_connection_string
+    from azure.storage.queue import ExponentialRetry
 
-    _, blobs, queues = service_clients(development_connection_string())
-    for client in (blobs, queues):
-        policy = client._config.retry_policy
-        assert policy.total_retries == 5
-        assert max(policy.get_backoff_time({"count": 1}) for _ in range(50)) <= 2.1
-        assert max(policy.get_backoff_time({"count": 5}) for _ in range(50)) <= 11.0
+    from durable_ext.providers.azure_storage.clients import _RETRY
+
+    policy = ExponentialRetry(**_RETRY)
+    assert policy.total_retries == 5
+    assert max(policy.get_backoff_time({"count": 1}) for _ in range(50)) <= 2.1
+    assert max(policy.get_backoff_time({"count": 5}) for _ in range(50)) <= 11.0
+    assert min(ExponentialRetry().get_backoff_time({"count": 1}) for _ in range(50)) >= 15  # the default
+
+
+def test_the_http_transport_reads_proxy_settings_only_when_a_proxy_is_configured():
+    from durable_ext.providers.azure_storage.clients import proxy_configured
+
+    assert not proxy_configured({})
+    assert not proxy_configured({"HTTPS_PROXY": ""})
+    assert proxy_configured({"HTTPS_PROXY": "http://127.0.0.1:3128"})
+    assert proxy_configured({"all_proxy": "socks5://127.0.0.1:1080"})
