@@ -259,6 +259,34 @@ def test_messages_dequeued_while_the_partition_was_being_stolen_go_straight_to_t
     run(scenario())
 
 
+def test_a_worker_whose_commit_was_beaten_drops_the_stolen_partition_at_once(run, open_worker):
+    async def scenario():
+        hub = new_hub("Beaten")
+        slow = {"lease_interval": timedelta(seconds=60), "lease_renew_interval": timedelta(seconds=30)}
+        a = await open_worker(hub, "A", **slow, lease_acquire_interval=timedelta(seconds=30))
+        b, client = await open_worker(hub, "B"), await open_worker(hub, "C")
+        try:
+            await lock(a)
+            await create(client, "beaten")
+            first = await lock_soon(a)
+            partition = a.names.partition_of("beaten")
+            # B steals the partition; A, renewing only every 30 s, does not know yet.
+            lease = (await b.sessions.leases.read_all())[partition]
+            b.sessions.leases.worker_id = "B"
+            assert await b.sessions.leases._take(lease)
+            await b.sessions.leases.start("B")
+            second = await lock_soon(b, timeout=10)  # once A's 2 s visibility lapses
+            await finish(b, second, "B")
+            with pytest.raises(LockLostError):
+                await finish(a, first, "A")
+            assert await wait_until(lambda: partition not in owned(a), timeout=5) < 5  # not at the 30 s tick
+        finally:
+            for provider in (a, b, client):
+                await provider.close()
+
+    run(scenario())
+
+
 def test_a_stolen_partition_cannot_be_committed_twice(run, open_worker):
     async def scenario():
         hub = new_hub("Steal")

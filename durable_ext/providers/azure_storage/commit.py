@@ -75,6 +75,7 @@ class Committer:
             # Another worker committed this instance: what we buffered for it is stale, and the
             # messages go back to the queue at once for whoever owns the partition now.
             self.sessions.hand_back(self.sessions.forget(item.instance_id))
+            self.sessions.check_leases_soon()
             raise
         except Exception:
             # Part of the episode may be written (the row, say): the next attempt must read storage.

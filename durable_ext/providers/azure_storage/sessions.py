@@ -90,6 +90,7 @@ class Sessions:
         self.cache = StateCache()
         self._background: asyncio.Task | None = None
         self._handbacks: set[asyncio.Task] = set()
+        self._lease_check: asyncio.Task | None = None
 
     @property
     def hops(self) -> int:
@@ -104,6 +105,10 @@ class Sessions:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._background
             self._background = None
+        if self._lease_check is not None:
+            self._lease_check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lease_check
         await self.leases.stop(release=release)
         if self._handbacks:
             await asyncio.wait(set(self._handbacks), timeout=5)
@@ -143,6 +148,21 @@ class Sessions:
             task = asyncio.get_running_loop().create_task(self._show(waiting))
             self._handbacks.add(task)
             task.add_done_callback(self._handbacks.discard)
+
+    def check_leases_soon(self) -> None:
+        """Renew now rather than at the next renewal tick: another worker committed an instance
+        we were running, so one of our partitions has probably been taken. Until we notice, we
+        would keep dequeuing it and running episodes whose commits are then rejected."""
+        if self._lease_check is None or self._lease_check.done():
+            self._lease_check = asyncio.get_running_loop().create_task(self._check_leases())
+
+    async def _check_leases(self) -> None:
+        if self.leases.worker_id is None:
+            return
+        try:
+            await self.leases.renew()
+        except Exception:
+            logger.debug("Early lease check of hub '%s' failed", self.hub.names.hub, exc_info=True)
 
     async def _show(self, messages: list[Received]) -> None:
         for message in messages:
