@@ -17,13 +17,15 @@ from typing import Any
 
 from durable_ext.core import events as e
 from durable_ext.core.actions import ActionParseError, parse_actions
+from durable_ext.core.played import PlayedHistory, event_json
 from durable_ext.core.shim import Decision, align
-from durable_ext.core.wire import event_to_dict
 
 _ERROR_LABEL = "\n\n$OutOfProcData$:"
 
 #: ``orchestrator(context_json) -> state_json``; raises as the SDK's ``handle`` does.
 Invoke = Callable[[str], str]
+#: The played history JSON of recent instances, reused by their next episodes (see core.played).
+PLAYED = PlayedHistory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +72,19 @@ def build_context(
     instance_id: str,
     parent_instance_id: str | None,
     execution_input: str | None,
+    played: PlayedHistory | None = None,
 ) -> str:
-    """The orchestration-trigger JSON for one episode (past events are marked played)."""
-    history = []
-    for event in past:
-        d = event_to_dict(event)
-        d["IsPlayed"] = True
-        history.append(d)
-    for event in new:
-        d = event_to_dict(event)
-        d["IsPlayed"] = False
-        history.append(d)
-    return json.dumps(
+    """The orchestration-trigger JSON for one episode (past events are marked played).
+
+    ``played`` keeps the JSON of the instance's played history for its next episode.
+    """
+    if played is not None:
+        history = played.fragments(instance_id, past)
+    else:
+        history = [event_json(event, played=True) for event in past]
+    history = [*history, *(event_json(event, played=False) for event in new)]
+    rest = json.dumps(
         {
-            "history": history,
             "input": context_input(execution_input),
             "instanceId": instance_id,
             "isReplaying": bool(past),
@@ -97,6 +98,8 @@ def build_context(
             "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
         }
     )
+    # The same text json.dumps would write for {"history": [...], **rest}, without re-encoding history.
+    return '{"history": [' + ", ".join(history) + "], " + rest[1:]
 
 
 def _parse_state(raw: str) -> dict[str, Any]:
@@ -136,7 +139,12 @@ def run_episode(
 ) -> EpisodeOutcome:
     """Replay ``past + new`` through the orchestrator; never raises."""
     context_json = build_context(
-        past, new, instance_id=instance_id, parent_instance_id=parent_instance_id, execution_input=execution_input
+        past,
+        new,
+        instance_id=instance_id,
+        parent_instance_id=parent_instance_id,
+        execution_input=execution_input,
+        played=PLAYED,
     )
     state, error, details = _invoke(invoke, context_json)
     if state is None:
