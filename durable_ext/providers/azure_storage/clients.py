@@ -54,8 +54,11 @@ def _log_retry(*, retry_count: int = 0, request: Any = None, response: Any = Non
 
 
 def service_clients(connection_string: str) -> tuple[TableServiceClient, BlobServiceClient, QueueServiceClient]:
-    transport: dict[str, Any] = {"connection_timeout": CONNECTION_TIMEOUT, "read_timeout": READ_TIMEOUT}
-    transport["use_env_settings"] = proxy_configured(os.environ)
+    transport = {
+        "connection_timeout": CONNECTION_TIMEOUT,
+        "read_timeout": READ_TIMEOUT,
+        "use_env_settings": proxy_configured(os.environ),
+    }
     tables = TableServiceClient.from_connection_string(
         connection_string, retry_total=5, retry_backoff_factor=0.4, retry_backoff_max=15, **transport
     )

@@ -153,14 +153,9 @@ class Inbox:
     def evict(self, keep: set[int], max_future: int, now: datetime) -> list[Received]:
         """Bound memory: drop unlocked sessions outside ``keep`` (partitions this worker owns), and
         the farthest future messages beyond ``max_future`` (they stay hidden in the queue until due).
-
-        Returns what was dropped from the sessions outside ``keep``: messages this worker may hold
-        hidden in a queue that is no longer its own, to be handed back to the new owner.
+        Returns the messages of the dropped sessions (see :meth:`drop_unowned`).
         """
-        dropped: list[Received] = []
-        for instance_id, session in list(self.sessions.items()):
-            if session.partition not in keep and session.lock is None:
-                dropped += self.discard(instance_id)
+        dropped = self.drop_unowned(keep)
         future = sorted(
             (m.due, m.id)
             for s in self.sessions.values()
@@ -175,13 +170,14 @@ class Inbox:
                 del self.sessions[instance_id]
         return dropped
 
-    def drop_partition(self, partition: int) -> list[Received]:
-        """Forget the unlocked sessions of a partition this worker no longer owns; returns their messages.
+    def drop_unowned(self, keep: set[int]) -> list[Received]:
+        """Forget the unlocked sessions of partitions outside ``keep`` (those this worker owns);
+        returns their messages, which it may hold hidden in a queue that is no longer its own.
 
         A locked session finishes its work item; the history ETag decides whether it commits.
         """
         dropped: list[Received] = []
         for instance_id, session in list(self.sessions.items()):
-            if session.partition == partition and session.lock is None:
+            if session.partition not in keep and session.lock is None:
                 dropped += self.discard(instance_id)
         return dropped

@@ -122,6 +122,8 @@ class PartitionManager:
 
     async def start(self, worker_id: str) -> None:
         """Take a first share at once (so a lone worker can work immediately), then keep balancing."""
+        if self._task is not None:
+            return  # the common case: every fetch of every dispatcher loop calls this
         # Every dispatcher loop calls this on its first fetch: one of them starts, the others wait
         # for that first share instead of each stealing a partition and each starting a loop.
         async with self._starting:

@@ -131,8 +131,9 @@ class Sessions:
                 self.hand_back(self.inbox.evict(set(self.leases.owned), MAX_FUTURE_IN_MEMORY, self.clock.now()))
 
     def _leases_changed(self, acquired: set[int], lost: set[int]) -> None:
+        if lost:
+            self.hand_back(self.inbox.drop_unowned(set(self.leases.owned)))
         for partition in lost:
-            self.hand_back(self.inbox.drop_partition(partition))
             self.cache.drop_partition(self.hub.names.partition_of, partition)
         for partition in acquired:
             self.poller.schedule.reset(partition)
