@@ -97,3 +97,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, loop: asyncio.Abstract
 def provider(store: Store) -> Provider:
     """A fresh provider on a fresh hub; closed by ``store`` at teardown."""
     return store.open()
+
+
+@pytest.fixture
+def hubs(azurite, run):
+    """``hubs.open(hub=None, **settings)`` → Azure Storage providers on the session's Azurite,
+    closed after the test (for the Azure-only tests beside the contract suite)."""
+    from tests.azurite import AzureHubs
+
+    opened = AzureHubs(azurite.connection_string, run)
+    yield opened
+    opened.close_all()

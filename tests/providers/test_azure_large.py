@@ -12,22 +12,12 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from durable_ext.core import events as e
 from durable_ext.core.messages import InstanceState, OrchestrationCommit, TaskMessage
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.providers.azure_storage import envelope
-from tests.azurite import AzureHubs
 
 LOCK = timedelta(seconds=30)
-
-
-@pytest.fixture
-def hubs(azurite, run):
-    hubs = AzureHubs(azurite.connection_string, run)
-    yield hubs
-    hubs.close_all()
 
 
 def big_json(megabytes: float) -> str:

@@ -32,16 +32,9 @@ from durable_ext.providers.azure_storage.settings import (
     resolve_connection_string,
     settings_from_config,
 )
-from tests.azurite import AzureHubs, new_hub
+from tests.azurite import new_hub
 
 LOCK = timedelta(seconds=30)
-
-
-@pytest.fixture
-def hubs(azurite, run):
-    hubs = AzureHubs(azurite.connection_string, run)
-    yield hubs
-    hubs.close_all()
 
 
 def start(instance_id: str, at: datetime, input_text: str = '"in"') -> TaskMessage:

@@ -20,16 +20,9 @@ from durable_ext.core import events as e
 from durable_ext.core.messages import InstanceState, OrchestrationCommit, TaskMessage
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.providers.azure_storage import envelope
-from tests.azurite import AzureHubs, new_hub
+from tests.azurite import new_hub
 
 LOCK = timedelta(seconds=30)
-
-
-@pytest.fixture
-def hubs(azurite, run):
-    hubs = AzureHubs(azurite.connection_string, run)
-    yield hubs
-    hubs.close_all()
 
 
 def lock(run, provider, at, timeout=LOCK):
