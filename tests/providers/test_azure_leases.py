@@ -192,7 +192,12 @@ def test_a_worker_that_shuts_down_hands_its_partitions_back_at_once(run, open_wo
             await lock(b)
             await wait_until(lambda: len(owned(a)) == 2 and len(owned(b)) == 2)
             await b.close()  # releases: A needs no lease expiry (B's would be 30 s)
-            assert await wait_until(lambda: owned(a) == ALL) < 10  # well before the 30 s expiry
+            try:
+                assert await wait_until(lambda: owned(a) == ALL) < 10  # well before the 30 s expiry
+            except AssertionError as slow:  # say what the leases looked like
+                raise AssertionError(
+                    f"{slow}: A owns {owned(a)}; leases {await a.sessions.leases.read_all()}"
+                ) from None
         finally:
             await a.close()
             await b.close()

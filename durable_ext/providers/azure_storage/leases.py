@@ -30,7 +30,7 @@ from datetime import datetime
 from urllib.parse import quote, unquote
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceModifiedError
 from azure.storage.blob.aio import ContainerClient
 
 from durable_ext.core.clock import Clock
@@ -141,8 +141,7 @@ class PartitionManager:
                 await self._task
             self._task = None
         if release and self.worker_id is not None:
-            with contextlib.suppress(HttpResponseError):
-                await self._release_mine()
+            await self._release_mine()
         lost = set(self.owned)
         self.owned.clear()
         self._changed(set(), lost)
@@ -169,14 +168,29 @@ class PartitionManager:
                     "Partition lease maintenance for hub '%s' failed; retrying", self.names.hub, exc_info=True
                 )
 
-    async def _release_mine(self) -> None:
+    async def _release_mine(self, attempts: int = 3) -> None:
         """Hand back every lease stored under this worker's name, read fresh: the loop just
         cancelled may have been mid-write (a renewal or a take whose new ETag we never saw), and
-        a lease released with a stale ETag would keep the others waiting for its expiry."""
-        for lease in (await self.read_all()).values():
-            if lease.owner == self.worker_id:
-                with contextlib.suppress(ResourceModifiedError):  # taken meanwhile: no longer ours
-                    await self._write(lease, owner=None, token=None, epoch=lease.epoch, expires=None)
+        a lease released with a stale ETag would keep the others waiting for its expiry.
+
+        Any storage error is retried, then reported: the other workers then wait for expiry.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                for lease in (await self.read_all()).values():
+                    if lease.owner == self.worker_id:
+                        with contextlib.suppress(ResourceModifiedError):  # taken meanwhile: no longer ours
+                            await self._write(lease, owner=None, token=None, epoch=lease.epoch, expires=None)
+                return
+            except AzureError as exc:
+                if attempt == attempts:
+                    logger.warning(
+                        "Worker '%s' could not hand back its partitions of hub '%s' (%s); the other workers "
+                        "take them when the leases expire",
+                        self.worker_id,
+                        self.names.hub,
+                        exc,
+                    )
 
     # -- reading and writing leases ----------------------------------------------------------
 
