@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from durable_ext.config import load_config
-from durable_ext.dispatcher.log import configure_console
 from durable_ext.errors import DurableExtError
+from durable_ext.log import configure_console
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -195,12 +195,13 @@ def _hub_name(durable: _Section, values: Mapping[str, str], env: Mapping[str, st
     match = _WHOLE_SETTING.fullmatch(raw)
     if match:
         setting = match.group(1)
-        name = _app_setting(setting, values, env)
-        if name is None:
+        resolved = _app_setting(setting, values, env)
+        if resolved is None:
             raise ConfigError(
                 f"{durable.where('hubName')} refers to app setting '{setting}', which is set neither in "
                 f"the environment nor in {LOCAL_SETTINGS_JSON} Values."
             )
+        name = resolved
         via = f" (from app setting '{setting}')"
     if not _HUB_NAME.fullmatch(name):
         raise ConfigError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from durable_ext.core.events import HistoryEvent
 from durable_ext.core.status import RuntimeStatus
@@ -79,7 +80,7 @@ class OrchestrationWorkItem:
     history: list[HistoryEvent]
     messages: list[tuple[str, TaskMessage]]
     locked_until: datetime | None = None
-    provider_data: dict = field(default_factory=dict)
+    provider_data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,4 +123,4 @@ class ActivityWorkItem:
     message: TaskMessage
     dequeue_count: int = 1
     locked_until: datetime | None = None
-    provider_data: dict = field(default_factory=dict)
+    provider_data: dict[str, Any] = field(default_factory=dict)

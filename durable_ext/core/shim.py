@@ -19,6 +19,7 @@ Pure: no I/O, no clock (the episode's time comes from the OrchestratorStarted ev
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -158,6 +159,7 @@ class _Retry(_Node):
         # DTFx fires the timer after the last failure at once ("dummy timer for back-compat").
         delay = timedelta(0) if last else timedelta(milliseconds=self.options.first_retry_interval_ms)
         self.waiting_on_timer = True
+        assert shim.now is not None  # a failure event was replayed, so an OrchestratorStarted was too
         shim.attach(self, shim.new_leaf(TaskKind.TIMER, fire_at=shim.now + delay))
 
 
@@ -240,9 +242,9 @@ class _Shim:
                     self.waiters.setdefault(name, []).append(wait)
                 return wait
             case a.CallActivity(retry=retry) | a.CallSubOrchestrator(retry=retry) if retry is not None:
-                node = _Retry(action, retry)
-                self.attach(node, self.leaf_for(action))
-                return node
+                retrying = _Retry(action, retry)
+                self.attach(retrying, self.leaf_for(action))
+                return retrying
         return self.leaf_for(action)
 
     # -- walking the action list ---------------------------------------------------------------
@@ -312,7 +314,7 @@ class _Shim:
                 self.entity_requests[request_id] = leaf
         return None
 
-    def on_result(self, event: e.HistoryEvent) -> None:
+    def on_result(self, event: _Result) -> None:
         task_id = event.timer_id if isinstance(event, e.TimerFired) else event.task_scheduled_id
         leaf = self.leaves.get(task_id)
         if leaf is not None and leaf.recorded:
@@ -339,9 +341,10 @@ class _Shim:
 
 def _request_id(text: str | None) -> str | None:
     try:
-        return json.loads(text or "")["id"]
+        found = json.loads(text or "")["id"]
     except (ValueError, KeyError, TypeError):
         return None
+    return found if isinstance(found, str) else None
 
 
 def _is_entity_error(text: str | None) -> bool:
@@ -366,7 +369,10 @@ def _non_determinism(task_id: int, kind: TaskKind, name: str, found: Decision | 
     )
 
 
-_HANDLERS = {
+_Result = e.TaskCompleted | e.TaskFailed | e.SubOrchestrationInstanceCompleted | e.SubOrchestrationInstanceFailed | e.TimerFired
+
+# Handlers take the event type they are registered for; the table is keyed by that type.
+_HANDLERS: dict[e.EventType, Callable[[_Shim, Any], str | None]] = {
     e.EventType.OrchestratorStarted: _Shim.on_orchestrator_started,
     e.EventType.ExecutionStarted: _Shim.on_execution_started,
     e.EventType.TaskScheduled: _Shim.on_scheduled,

@@ -319,7 +319,9 @@ class _Episode:
         assert self.state is not None
         return TaskMessage(self.item.instance_id, scheduled, self.state.execution_id)
 
-    def _send(self, instance_id: str, event: e.HistoryEvent, *, visible_at=None, own=False) -> None:
+    def _send(
+        self, instance_id: str, event: e.HistoryEvent, *, visible_at: datetime | None = None, own: bool = False
+    ) -> None:
         execution_id = self.state.execution_id if own and self.state else None
         self.messages.append(OutboundMessage(TaskMessage(instance_id, event, execution_id), visible_at))
 

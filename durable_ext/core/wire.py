@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from durable_ext.core.events import (
@@ -69,14 +68,16 @@ def _pascal(name: str) -> str:
 _RENAMES = {"status": "OrchestrationStatus", "parent": "ParentInstance", "instance_id": "InstanceId"}
 
 
-@cache
+_FIELD_MAPS: dict[type[HistoryEvent], tuple[tuple[str, str], ...]] = {}
+
+
 def _field_map(cls: type[HistoryEvent]) -> tuple[tuple[str, str], ...]:
-    out = []
-    for f in fields(cls):
-        if f.name in ("event_id", "timestamp"):
-            continue
-        out.append((f.name, _RENAMES.get(f.name, _pascal(f.name))))
-    return tuple(out)
+    found = _FIELD_MAPS.get(cls)
+    if found is None:
+        skip = ("event_id", "timestamp")
+        found = _FIELD_MAPS[cls] = tuple((f.name, _RENAMES.get(f.name, _pascal(f.name)))
+                                         for f in fields(cls) if f.name not in skip)
+    return found
 
 
 def _encode_value(name: str, value: Any) -> Any:
@@ -127,7 +128,7 @@ def event_from_dict(data: dict[str, Any]) -> HistoryEvent:
         cls = EVENT_CLASSES[event_type]
     except (KeyError, ValueError) as exc:
         raise ValueError(f"unknown history event type: {data.get('EventType')!r}") from exc
-    common = {"event_id": int(data.get("EventId", -1)), "timestamp": parse_datetime(data["Timestamp"])}
+    common: dict[str, Any] = {"event_id": int(data.get("EventId", -1)), "timestamp": parse_datetime(data["Timestamp"])}
     if cls is ExecutionStarted:
         inst = data.get("OrchestrationInstance") or {}
         parent = data.get("ParentInstance")

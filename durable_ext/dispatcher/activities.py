@@ -19,11 +19,11 @@ from durable_ext.core.clock import Clock
 from durable_ext.core.messages import ActivityWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
 from durable_ext.dispatcher.http_activity import call_http
-from durable_ext.dispatcher.log import invocation, logger
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
 from durable_ext.functions.invoke import ActivityFailure, run_activity
 from durable_ext.functions.registry import Registry
+from durable_ext.log import invocation, logger
 from durable_ext.providers.base import Provider, WorkSignal
 
 _RPC_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException"

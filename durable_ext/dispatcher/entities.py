@@ -15,11 +15,11 @@ from functools import partial
 from durable_ext.core.clock import Clock
 from durable_ext.core.entities import EntityReport, parse_entity_id, process_entity_batch
 from durable_ext.core.messages import OrchestrationWorkItem
-from durable_ext.dispatcher.log import invocation, logger
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
 from durable_ext.functions.invoke import call_entity
 from durable_ext.functions.registry import Registry
+from durable_ext.log import invocation, logger
 from durable_ext.providers.base import Provider, WorkSignal
 
 

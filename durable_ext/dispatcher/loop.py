@@ -12,16 +12,16 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from durable_ext.core.clock import Clock
-from durable_ext.dispatcher.log import logger
+from durable_ext.log import logger
 from durable_ext.providers.base import Provider
 
 T = TypeVar("T")
 
 
-class WorkLoop:
+class WorkLoop(Generic[T]):
     def __init__(
         self,
         name: str,

@@ -15,9 +15,9 @@ from durable_ext.core.clock import Clock, new_id
 from durable_ext.core.messages import OrchestrationWorkItem
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
-from durable_ext.dispatcher.log import invocation, logger
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
+from durable_ext.log import invocation, logger
 from durable_ext.providers.base import Provider, WorkSignal
 
 

@@ -107,5 +107,5 @@ class Out(func.Out, Generic[T]):
     def set(self, val: T) -> None:
         self._value = val
 
-    def get(self) -> T | None:  # type: ignore[override]
+    def get(self) -> T | None:
         return self._value

@@ -108,7 +108,7 @@ async def run_http(
         if client_binding_json is None:
             raise ValueError(f"Function {info.function_name!r} needs its durable client binding JSON")
         kwargs[info.client_binding_name] = client_binding_json
-    outs = {name: Out() for name in info.out_binding_names}
+    outs: dict[str, Out[Any]] = {name: Out() for name in info.out_binding_names}
     kwargs.update(outs)
     # Bindings this runtime cannot serve (blob input, …) still need their parameter filled.
     kwargs.update(dict.fromkeys(info.unserved_input_names))

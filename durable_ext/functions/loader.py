@@ -141,7 +141,7 @@ def _location(exc: BaseException, app_dir: Path, path: Path) -> str:
         return f"{exc.filename}:{exc.lineno}"
     frames = traceback.extract_tb(exc.__traceback__)
     own = [f for f in frames if Path(f.filename).is_absolute() and Path(f.filename).is_relative_to(app_dir)]
-    frame = (own or frames or [None])[-1]
+    frame = (own or frames or [None])[-1]  # type: ignore[list-item]
     return f"{frame.filename}:{frame.lineno}" if frame is not None else str(path)
 
 

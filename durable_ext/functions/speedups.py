@@ -37,5 +37,5 @@ def install() -> None:
         return
     history_module = importlib.import_module("azure.durable_functions.models.history.HistoryEvent")
 
-    history_module.dt_parse = _fast_parser(history_module.dt_parse)
+    history_module.dt_parse = _fast_parser(history_module.dt_parse)  # type: ignore[attr-defined]
     _installed = True

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from aiohttp import web
 from multidict import CIMultiDict
 
-from durable_ext.dispatcher.log import invocation, logger
 from durable_ext.functions import FunctionInfo, make_request, response_parts, run_http
+from durable_ext.log import invocation, logger
 from durable_ext.web.links import client_binding_json, request_origin
 from durable_ext.web.params import read_body
 from durable_ext.web.responses import WebError

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
-from durable_ext.dispatcher.log import logger
+from durable_ext.log import logger
 
 _PARAMETER = re.compile(r"\{([^{}]*)\}")
 _CONSTRAINT = re.compile(r"([A-Za-z]+)(?:\((.*)\))?$")
@@ -188,9 +188,9 @@ def _value_check(kind: str, argument: str | None) -> Check | None:
         low, high = numbers[0], numbers[-1]
         return lambda v: low <= len(v) <= high
     if kind in ("min", "max", "range") and len(numbers) == (2 if kind == "range" else 1):
-        low = numbers[0] if kind != "max" else None
-        high = numbers[-1] if kind != "min" else None
-        return lambda v: _int_between(v, low, high)
+        lowest = numbers[0] if kind != "max" else None
+        highest = numbers[-1] if kind != "min" else None
+        return lambda v: _int_between(v, lowest, highest)
     return None
 
 

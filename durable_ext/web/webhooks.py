@@ -23,8 +23,8 @@ from aiohttp import web
 from durable_ext.client import BadRequestError, GoneError, NotFoundError
 from durable_ext.core.messages import InstanceQuery
 from durable_ext.core.status import RuntimeStatus
-from durable_ext.dispatcher.log import logger
 from durable_ext.errors import InstanceExistsError
+from durable_ext.log import logger
 from durable_ext.web import entities
 from durable_ext.web.links import DEFAULT_CONNECTION, WEBHOOK_PATH, check_status_payload, request_origin
 from durable_ext.web.params import (

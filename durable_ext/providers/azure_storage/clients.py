@@ -26,7 +26,7 @@ CONNECTION_TIMEOUT = 10
 READ_TIMEOUT = 60
 #: The storage clients' ExponentialRetry, built from these keywords: retry ``n`` waits
 #: ``initial + base ** n`` ± jitter seconds — about 1.6, 2.6, 4.1, 6.6 and 10.5 s.
-_RETRY = {"initial_backoff": 0, "increment_base": 1.6, "retry_total": 5, "random_jitter_range": 0.5}
+_RETRY: dict[str, Any] = {"initial_backoff": 0, "increment_base": 1.6, "retry_total": 5, "random_jitter_range": 0.5}
 
 
 #: With any of these set, aiohttp must read the environment (and honour the proxy) per request.
@@ -54,7 +54,7 @@ def _log_retry(*, retry_count: int = 0, request: Any = None, response: Any = Non
 
 
 def service_clients(connection_string: str) -> tuple[TableServiceClient, BlobServiceClient, QueueServiceClient]:
-    transport = {
+    transport: dict[str, Any] = {
         "connection_timeout": CONNECTION_TIMEOUT,
         "read_timeout": READ_TIMEOUT,
         "use_env_settings": proxy_configured(os.environ),

@@ -84,7 +84,7 @@ class AzureHub:
         except ResourceNotFoundError:
             return None
         state = await inst.entity_to_state(dict(row), self.store, with_input=with_input)
-        return inst.StoredInstance(state=state, etag=row.metadata["etag"], row=dict(row))
+        return inst.StoredInstance(state=state, etag=row.metadata["etag"] or "", row=dict(row))
 
     async def write_instance(
         self,
@@ -114,6 +114,7 @@ class AzureHub:
             if guard is None:
                 await self.instances.create_entity(entity)
             else:
+                assert isinstance(guard, str), "guard is an ETag, None or False"
                 await self.instances.update_entity(
                     entity, mode=UpdateMode.REPLACE, etag=guard, match_condition=MatchConditions.IfNotModified
                 )

@@ -231,6 +231,8 @@ class HubQueues:
             if _is_lost(exc):
                 raise LockLostError(f"queue message {item.id} is gone or was taken by another worker") from exc
             raise
+        # Update Message always answers with the new pop receipt and visibility time.
+        assert updated.pop_receipt is not None and updated.next_visible_on is not None
         item.pop_receipt = updated.pop_receipt
         item.next_visible_on = updated.next_visible_on
 

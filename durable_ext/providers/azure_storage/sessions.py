@@ -344,7 +344,9 @@ class Sessions:
             if isinstance(event, e.ExecutionStarted):
                 started.add(event.execution_id)
             by_id[(type(event), _event_key(event))] = event
-        deliver, drop, defer = [], [], []
+        deliver: list[Received] = []
+        drop: list[Received] = []
+        defer: list[Received] = []
         for message in messages:
             event = message.message.event
             verdict = "deliver"
