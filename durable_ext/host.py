@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from aiohttp import web
 
@@ -80,7 +78,7 @@ class Host:
             self.executor,
             concurrency=config.max_concurrent_orchestrations,
             worker_id=self.worker_id,
-            lock_timeout=_seconds("DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS", 120),
+            lock_timeout=config.orchestration_lock_timeout,
         )
         activities = ActivityDispatcher(
             self.provider,
@@ -89,7 +87,7 @@ class Host:
             self.executor,
             concurrency=config.max_concurrent_activities,
             worker_id=self.worker_id,
-            lock_timeout=_seconds("DURABLE_EXT_ACTIVITY_LOCK_SECONDS", 300),
+            lock_timeout=config.activity_lock_timeout,
         )
         entities = EntityDispatcher(
             self.provider,
@@ -99,7 +97,7 @@ class Host:
             concurrency=config.max_concurrent_entities,
             worker_id=self.worker_id,
             max_batch=config.max_entity_batch_size,
-            lock_timeout=_seconds("DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS", 120),
+            lock_timeout=config.orchestration_lock_timeout,
         )
         self.loops = [orchestrations.loop, activities.loop, entities.loop]
         app = create_web_app(
@@ -181,7 +179,3 @@ class Host:
 def _display_host(host: str) -> str:
     return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host
 
-
-def _seconds(env: str, default: float) -> timedelta:
-    """Lock timeouts can be shortened (tests of crash recovery) through the environment."""
-    return timedelta(seconds=float(os.environ.get(env, default)))
