@@ -23,12 +23,13 @@ from typing import Any
 import azure.functions as func
 from azure.functions._durable_functions import df_dumps, df_loads
 
+from durable_ext.errors import DurableExtError
 from durable_ext.functions.context import Context, Out
 from durable_ext.functions.http import to_http_response
 from durable_ext.functions.registry import FunctionInfo
 
 
-class ActivityFailure(Exception):
+class ActivityFailure(DurableExtError):
     """An activity invocation failed: the user function raised, or its input or output did not convert.
 
     ``message`` is the worker's ``f"{type(exc).__name__}: {exc}"``; ``details`` is the traceback.

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from durable_ext.errors import DurableExtError
+
 #: The largest request body accepted (bytes); bigger ones get a JSON 413.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -21,7 +23,7 @@ ARGUMENT_ERROR = "One or more of the arguments submitted is incorrect"
 SERVER_ERROR = "Something went wrong while processing your request"
 
 
-class WebError(Exception):
+class WebError(DurableExtError):
     """Raised by request parsing to answer with ``response`` instead of continuing."""
 
     def __init__(self, response: web.Response) -> None:

@@ -235,6 +235,9 @@ class Activities:
         """On shutdown, make unlocked buffered tasks visible at once for the other workers."""
         for task in list(self.tasks.values()):
             if task.token is None and task.received.due is None:
-                with contextlib.suppress(Exception):
+                try:
                     await self.hub.queues.hide(task.received, timedelta(0))
+                except Exception as exc:
+                    # It becomes visible when its visibility timeout lapses instead.
+                    logger.warning("Handing back activity message %s at shutdown failed: %r", task.received.id, exc)
         self.tasks.clear()

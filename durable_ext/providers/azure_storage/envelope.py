@@ -20,6 +20,7 @@ from typing import Any
 from durable_ext.core.events import EventType, HistoryEvent
 from durable_ext.core.messages import TaskMessage
 from durable_ext.core.wire import event_from_dict, event_to_dict
+from durable_ext.errors import ProviderError
 
 MESSAGE_DATA_TYPE = "DurableTask.AzureStorage.MessageData"
 TASK_MESSAGE_TYPE = "DurableTask.Core.TaskMessage"
@@ -34,7 +35,7 @@ EMPTY_ACTIVITY_ID = "00000000-0000-0000-0000-000000000000"
 _sequence = itertools.count(1)
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(ProviderError, ValueError):
     """A queue message that is not a readable ``MessageData`` (treated as a poison message)."""
 
 
