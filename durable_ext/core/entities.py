@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from durable_ext.core import events as e
+from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import (
     InstanceState,
     OrchestrationCommit,
@@ -54,10 +55,6 @@ def parse_entity_id(instance_id: str) -> tuple[str, str] | None:
     if cut == -1:
         return None
     return instance_id[1:cut], instance_id[cut + 1 :]
-
-
-def is_entity_id(instance_id: str) -> bool:
-    return parse_entity_id(instance_id) is not None
 
 
 def request_message(
@@ -145,11 +142,7 @@ def process_entity_batch(
     if not requests:
         return EntityReport(OrchestrationCommit(state=None, new_history=[]), name, notes=notes)
     if invoke is None:
-        listed = ", ".join(f"'{n}'" for n in known_names)
-        error = (
-            f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
-            f"Additional info: The following are the known entity functions: {listed}."
-        )
+        error = unknown_function(name, DurableKind.ENTITY, known_names)
         return _answer_all_with_error(item, requests, error, name, now, notes)
     batch = {
         "self": {"name": name, "key": key},

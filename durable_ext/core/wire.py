@@ -15,7 +15,6 @@ from typing import Any
 from durable_ext.core.events import (
     EVENT_CLASSES,
     EventType,
-    ExecutionCompleted,
     ExecutionStarted,
     FailureDetails,
     HistoryEvent,
@@ -181,7 +180,3 @@ def dumps_event(event: HistoryEvent) -> str:
 def loads_event(text: str) -> HistoryEvent:
     return event_from_dict(json.loads(text))
 
-
-def completed_status(event: HistoryEvent) -> RuntimeStatus | None:
-    """The final status an ``ExecutionCompleted`` event records, else None."""
-    return event.status if isinstance(event, ExecutionCompleted) else None

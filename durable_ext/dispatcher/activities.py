@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
+from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import ActivityWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
 from durable_ext.dispatcher.http_activity import call_http
@@ -99,7 +100,8 @@ class ActivityDispatcher:
             return await call_http(scheduled, self.clock.now)
         info = self.registry.activity(scheduled.name)
         if info is None:
-            message = f" The function '{scheduled.name}' doesn't exist, is disabled, or is not an activity function."
+            # The extension's text for a missing activity has this leading space and no list of names.
+            message = " " + unknown_function(scheduled.name, DurableKind.ACTIVITY)
             return self._failed(scheduled, message, "")
         with invocation(info.function_name, reason="(null)") as inv:
             try:

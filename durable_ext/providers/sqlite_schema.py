@@ -267,9 +267,6 @@ _PENDING_COLUMNS = (
 INSERT_PENDING = "INSERT " + _PENDING_COLUMNS
 INSERT_PENDING_IF_MISSING = "INSERT OR IGNORE " + _PENDING_COLUMNS
 SELECT_INSTANCE = f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE hub = ? AND instance_id = ?"
-SELECT_HISTORY = (
-    "SELECT event_json FROM history WHERE hub = ? AND instance_id = ? AND execution_id = ? ORDER BY sequence_number"
-)
 SELECT_MESSAGES = (
     "SELECT seq, execution_id, event_json FROM new_events WHERE hub = ? AND instance_id = ? "
     "AND (visible_time IS NULL OR visible_time <= ?) ORDER BY seq LIMIT ?"

@@ -151,15 +151,17 @@ async def purge_instances(request: web.Request, state: WebState) -> web.Response
 
 
 async def raise_event(request: web.Request, state: WebState, instance_id: str, event_name: str) -> web.Response:
-    current = await state.client.get_status(instance_id)
-    if current is None:
+    # The extension answers 404/410 before it looks at the body.
+    try:
+        await state.client.check_event_target(instance_id)
+    except NotFoundError:
         return empty_response(404)
-    if current.runtime_status.is_terminal:
+    except GoneError:
         return empty_response(410)
     if request.content_type.lower() != "application/json":
         return bad_request("Only application/json request content is supported")
     data_text = json.dumps(parse_json(await read_body(request)))
-    return await _lifecycle(state.client.raise_event(instance_id, event_name, data_text))
+    return await _lifecycle(state.client.send_event(instance_id, event_name, data_text))
 
 
 async def terminate(request: web.Request, state: WebState, instance_id: str) -> web.Response:
@@ -181,18 +183,16 @@ async def rewind(request: web.Request, state: WebState, instance_id: str) -> web
 async def restart(request: web.Request, state: WebState, instance_id: str) -> web.Response:
     query = query_of(request)
     new_instance_id = get_bool(query, "restartWithNewInstanceId", True)
-    current = await state.client.get_status(instance_id)
-    if current is None:
+    try:
+        new_id = await state.client.restart(instance_id, new_instance_id=new_instance_id)
+    except NotFoundError:
+        # The extension's ArgumentException for an unknown instance: a 400, not a 404.
         return error_response(
             400,
             "InstanceId does not match a valid orchestration instance.",
             f"An orchestration with the instanceId {instance_id} was not found.",
             "System.ArgumentException",
         )
-    if not new_instance_id and current.runtime_status.is_running:
-        return _instance_exists(instance_id, None)
-    try:
-        new_id = await state.client.restart(instance_id, new_instance_id=new_instance_id)
     except BadRequestError as exc:
         return argument_error(str(exc))
     except InstanceExistsError as exc:
