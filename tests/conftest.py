@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 
+# The test kit users get (durable_ext.testing); its fixtures serve the project's own sample tests.
+pytest_plugins = ["durable_ext.testing.pytest_plugin"]
+
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
 
 #: The provider kind whose parametrized tests need the emulator.

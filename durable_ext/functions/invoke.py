@@ -167,3 +167,14 @@ async def close_client_session() -> None:
     http_utils._client_session = None
     if session is not None and not session.closed:
         await session.close()
+
+
+def use_client_session(session: Any) -> None:
+    """Send the SDK client's HTTP calls through ``session`` (an ``aiohttp.ClientSession``) from now on.
+
+    The test kit uses it to route the client binding's RPC calls to an in-process server; the session
+    is closed by :func:`close_client_session`.
+    """
+    from azure.durable_functions.models.utils import http_utils
+
+    http_utils._client_session = session

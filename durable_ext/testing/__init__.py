@@ -1,0 +1,26 @@
+"""Test kit for Durable Functions apps: run ``function_app.py`` in-process, skip time, stub, replay.
+
+* :func:`run_app` / :class:`AsyncTestEnv` — the app on a temporary SQLite hub, a client to start
+  orchestrations, raise events, wait, read status, history and entities; HTTP functions in-process.
+* Time skipping — the clock is virtual; ``wait_for_completion`` jumps it to the next due timer
+  whenever nothing else can run, so a day-long monitor finishes in milliseconds.
+* Stubs — ``mock_activity`` / ``mock_orchestrator`` replace named functions for one environment.
+* The pytest plugin (``durable_ext.testing.pytest_plugin``) provides the ``durable_env`` fixture.
+
+Not here yet: OpenTelemetry traces (a later step of the same issue).
+"""
+
+from durable_ext.testing.clock import VirtualClock
+from durable_ext.testing.driver import HarnessError
+from durable_ext.testing.env import AsyncTestEnv, OrchestrationStatus, TestEnv, run_app
+from durable_ext.testing.http import HttpReply
+
+__all__ = [
+    "AsyncTestEnv",
+    "HarnessError",
+    "HttpReply",
+    "OrchestrationStatus",
+    "TestEnv",
+    "VirtualClock",
+    "run_app",
+]
