@@ -69,6 +69,8 @@ class ShimResult:
     decisions: list[Decision]
     non_determinism: str | None = None
     continue_as_new: a.ContinueAsNew | None = None
+    #: With ``non_determinism``: the history event the replay could not line up.
+    diverging_event: e.HistoryEvent | None = None
 
 
 class _Node:
@@ -275,14 +277,14 @@ class _Shim:
 
     # -- replaying history ---------------------------------------------------------------------
 
-    def replay(self, history: list[e.HistoryEvent]) -> str | None:
-        """Process every event; return a non-determinism message, or None."""
+    def replay(self, history: list[e.HistoryEvent]) -> tuple[str, e.HistoryEvent] | None:
+        """Process every event; return a non-determinism message and its event, or None."""
         for event in history:
             handler = _HANDLERS.get(event.TYPE)
             if handler is not None:
                 error = handler(self, event)
                 if error:
-                    return error
+                    return error, event
         return None
 
     def on_orchestrator_started(self, event: e.OrchestratorStarted) -> None:
@@ -391,7 +393,7 @@ _HANDLERS: dict[e.EventType, Callable[[_Shim, Any], str | None]] = {
 def align(action_list: list[a.Action], history: list[e.HistoryEvent], execution_id: str) -> ShimResult:
     """Replay ``history`` against the SDK's ``action_list``: new decisions or non-determinism."""
     shim = _Shim(action_list, execution_id)
-    error = shim.replay(history)
-    if error:
-        return ShimResult(decisions=[], non_determinism=error)
+    diverged = shim.replay(history)
+    if diverged:
+        return ShimResult(decisions=[], non_determinism=diverged[0], diverging_event=diverged[1])
     return shim.result()

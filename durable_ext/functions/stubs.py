@@ -72,3 +72,20 @@ def orchestrator_stub(name: str, stub: Callable[[Any], Any], replaces: FunctionI
         trigger_type=FunctionKind.ORCHESTRATOR.value,
     )
     return dataclasses.replace(base, user_function=handle)
+
+
+def orchestrator_invoke(orchestrator: Any) -> Callable[[str], str]:
+    """The episode entry point (context JSON → state JSON) of an orchestrator given in any user form.
+
+    Accepts what ``@app.orchestration_trigger`` left in the module (a ``FunctionBuilder``), the SDK's
+    ``handle`` (``df.Orchestrator.create(fn)``), or the plain orchestrator function (a generator
+    function of the context, or a plain function for one that finishes at once).
+    """
+    function = getattr(orchestrator, "_function", None)
+    if function is not None and hasattr(function, "get_user_function"):
+        return function.get_user_function()
+    if hasattr(orchestrator, "orchestrator_function"):  # already the SDK's handle
+        return orchestrator
+    if not callable(orchestrator):
+        raise TypeError(f"not an orchestrator function: {orchestrator!r}")
+    return df.Orchestrator.create(orchestrator)
