@@ -25,7 +25,7 @@ from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
 from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
-from durable_ext.functions import speedups
+from durable_ext.functions import replay_safe, speedups
 from durable_ext.functions.invoke import close_client_session
 from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind, Registry
@@ -55,6 +55,8 @@ class Host:
         export_values(config)
         self.registry = load_app(config.app_dir)
         speedups.install()
+        # After the app's import, so handlers it configured there are covered too.
+        replay_safe.install()
         self.provider = create_provider(config)
         await self.provider.create_hub()
         released = await self.provider.release_abandoned_locks(is_dead_local_worker)

@@ -24,6 +24,7 @@ import azure.functions as func
 from azure.functions._durable_functions import df_dumps, df_loads
 
 from durable_ext.errors import DurableExtError
+from durable_ext.functions import replay_safe
 from durable_ext.functions.context import Context, Out
 from durable_ext.functions.http import to_http_response
 from durable_ext.functions.registry import FunctionInfo
@@ -44,10 +45,15 @@ class ActivityFailure(DurableExtError):
 def call_orchestrator(info: FunctionInfo, context_json: str) -> str:
     """Run one orchestration episode through the SDK wrapper; returns the OrchestratorState JSON.
 
-    Blocking; call it from a worker thread. A user-code failure propagates as the SDK raised it, its
+    Blocking; call it from a worker thread. The episode's context is published for replay-safe logging
+    (see :mod:`durable_ext.functions.replay_safe`). A user-code failure propagates as the SDK raised it, its
     message ending in ``"\\n\\n$OutOfProcData$:" + state JSON``.
     """
-    return info.user_function(context_json)
+    handle = replay_safe.published(info.user_function, info.durable_name)
+    try:
+        return handle(context_json)
+    finally:
+        replay_safe.end_episode()
 
 
 def call_entity(info: FunctionInfo, batch_json: str) -> str:

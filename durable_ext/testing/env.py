@@ -35,7 +35,7 @@ from durable_ext.dispatcher.activities import ActivityDispatcher
 from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
-from durable_ext.functions import speedups
+from durable_ext.functions import replay_safe, speedups
 from durable_ext.functions.invoke import close_client_session, encode_activity_output
 from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import Registry
@@ -135,12 +135,15 @@ class AsyncTestEnv:
         activities: dict[str, Callable[[Any], Any]] | None = None,
         orchestrators: dict[str, Callable[[Any], Any]] | None = None,
         settle_timeout: float = 60.0,
+        replay_safe_logs: bool = True,
     ) -> AsyncIterator[AsyncTestEnv]:
         """Load ``<app_dir>/function_app.py`` on a fresh SQLite hub in a temporary directory.
 
         ``activities`` / ``orchestrators`` map durable names to stubs (see :meth:`mock_activity`).
         ``start_time`` is the virtual clock's start (default: now). ``settle_timeout`` is the wall
-        time a wait allows running user code before it reports the code as blocked. The app's
+        time a wait allows running user code before it reports the code as blocked. With
+        ``replay_safe_logs`` (the default, as in the host) records orchestrator code logs while
+        replaying are dropped by the handlers present at start (pytest's ``caplog`` among them). The app's
         host.json and local.settings.json are read as the host reads them, but the hub is always a
         new SQLite file (whatever storage host.json names), deleted on exit with everything in it.
         """
@@ -156,6 +159,7 @@ class AsyncTestEnv:
         for name in added:  # what `start` does with local.settings.json Values (export_values)
             os.environ[name] = config.values[name]
         env: AsyncTestEnv | None = None
+        replay_filter = replay_safe.install(drop_replays=replay_safe_logs)
         try:
             registry = load_app(config.app_dir)
             speedups.install()
@@ -170,6 +174,7 @@ class AsyncTestEnv:
         finally:
             if env is not None:
                 await env._close()
+            replay_safe.uninstall(replay_filter)
             for name in added:
                 os.environ.pop(name, None)
             shutil.rmtree(workdir, ignore_errors=True)

@@ -90,11 +90,13 @@ class Replayer:
         ``history``: typed events, a list of event dicts, a status API response with
         ``historyEvents``, its JSON text, or a ``Path`` to a JSON file holding any of those.
         """
-        instance_id, rows = _rows(history)
-        if rows is not None and not all("EventId" in row for row in rows):
+        instance_id, items = _items(history)
+        if all(isinstance(item, e.HistoryEvent) for item in items):
+            return self._replay_events(list(items), None, orchestrator)
+        rows = [dict(item) for item in items]
+        if not all("EventId" in row for row in rows):
             return _StatusReplay(self, instance_id, rows, orchestrator).run()
-        events = list(history) if rows is None else [_event(row) for row in rows]
-        return self._replay_events(events, rows, orchestrator)
+        return self._replay_events([_event(row) for row in rows], rows, orchestrator)
 
     def invoke_for(self, name: str) -> Invoke:
         invoke = self._invokes.get(name.lower())
@@ -131,8 +133,8 @@ def replay_history(app_dir: str | Path, history: Any, *, orchestrator: str | Non
 # -- input shapes --------------------------------------------------------------------------------
 
 
-def _rows(history: Any) -> tuple[str, list[dict[str, Any]] | None]:
-    """(instance id, dict rows) — rows None when ``history`` is already typed events."""
+def _items(history: Any) -> tuple[str, list[Any]]:
+    """(instance id, the events: all typed, or all JSON objects)."""
     if isinstance(history, Path):
         history = json.loads(history.read_text(encoding="utf-8"))
     elif isinstance(history, str):
@@ -146,11 +148,9 @@ def _rows(history: Any) -> tuple[str, list[dict[str, Any]] | None]:
     if not isinstance(history, Iterable):
         raise ValueError(f"not a history: {type(history).__name__}")
     items = list(history)
-    if all(isinstance(item, e.HistoryEvent) for item in items):
-        return instance_id, None
-    if not all(isinstance(item, Mapping) for item in items):
+    if not (all(isinstance(i, e.HistoryEvent) for i in items) or all(isinstance(i, Mapping) for i in items)):
         raise ValueError("a history is a list of events: all typed HistoryEvents or all JSON objects")
-    return instance_id, [dict(item) for item in items]
+    return instance_id, items
 
 
 def _event_type(row: Mapping[str, Any]) -> e.EventType:

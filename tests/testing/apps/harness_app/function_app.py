@@ -1,5 +1,6 @@
 """Orchestrations the test kit's own tests need beyond the samples: long back-offs, clocks, waits."""
 
+import logging
 from datetime import timedelta
 
 import azure.durable_functions as df
@@ -52,3 +53,14 @@ def greet(context: df.DurableOrchestrationContext):
 @app.activity_trigger(input_name="city")
 def hello(city: str) -> str:
     return f"Hello {city}!"
+
+
+@app.orchestration_trigger(context_name="context")
+def chatty(context: df.DurableOrchestrationContext):
+    """Logs at every step; replay-safe logging shows each line once although every episode replays."""
+    logging.getLogger("harness_app").warning("chatty: starting")
+    first = yield context.call_activity("hello", "Tokyo")
+    logging.getLogger("harness_app").warning("chatty: got %s", first)
+    second = yield context.call_activity("hello", "Seattle")
+    logging.getLogger("harness_app").warning("chatty: done with %s", second)
+    return [first, second]
