@@ -21,6 +21,7 @@ that raises them)::
     │   └── client.GoneError            → 410
     ├── core.actions.ActionParseError   the orchestrator returned an action the runtime does not know
     ├── functions.invoke.ActivityFailure   an activity invocation failed (becomes TaskFailed)
+    ├── testing.driver.HarnessError     the test kit cannot go on (a runtime bug, a wait that cannot end)
     └── web.responses.WebError          request parsing answers with a ready response
 
 ``ActionParseError`` and ``EnvelopeError`` are also ``ValueError`` s (both are malformed input).

@@ -23,9 +23,10 @@ import contextlib
 from collections.abc import Sequence
 
 from durable_ext.dispatcher.loop import WorkLoop
+from durable_ext.errors import DurableExtError
 
 
-class HarnessError(Exception):
+class HarnessError(DurableExtError):
     """The test harness cannot go on: a runtime bug surfaced, or a wait cannot end."""
 
 

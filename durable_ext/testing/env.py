@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from durable_ext.client import DurableClient
-from durable_ext.config import HostConfig, load_config
+from durable_ext.config import HostConfig, StorageKind, load_config
 from durable_ext.core import events as e
 from durable_ext.core.messages import InstanceState
 from durable_ext.core.status import RuntimeStatus
@@ -151,7 +151,7 @@ class AsyncTestEnv:
         config = load_config(app_dir)
         config = replace(
             config,
-            storage=replace(config.storage, kind="sqlite", sqlite_path=workdir / "taskhub.sqlite"),
+            storage=replace(config.storage, kind=StorageKind.SQLITE, sqlite_path=workdir / "taskhub.sqlite"),
             host="127.0.0.1",
             port=0,
         )
