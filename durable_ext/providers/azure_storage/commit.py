@@ -1,4 +1,5 @@
-"""Committing an orchestration episode, in DurableTask.AzureStorage's order (§5.2).
+"""Committing an orchestration episode, in DurableTask.AzureStorage's order
+(``AzureStorageOrchestrationService.CompleteTaskOrchestrationWorkItemAsync``).
 
 1. **send** every outbound message (timers and starts to control queues, activities to the
    work-item queue) — a crash after this re-sends them on retry (duplicates are tolerated);
@@ -80,7 +81,8 @@ class Committer:
         except Exception:
             # Part of the episode may be written (the row, say): the next attempt must read storage.
             self.sessions.cache.drop(item.instance_id)
-            self.sessions.back_off([m for m in map(inbox.get, lock.message_ids) if m], failed=True)
+            messages = [m for m in map(inbox.get, lock.message_ids) if m]
+            self.sessions.back_off(messages, failed=True, now=self.clock.now())
             inbox.release(item.instance_id, item.lock_token, [])
             raise
         self._remember(item, commit, read, history_etag)

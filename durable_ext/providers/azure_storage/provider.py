@@ -2,7 +2,8 @@
 
 Tables ``{Hub}Instances`` and ``{Hub}History``; queues ``{hub}-control-NN`` (one per partition,
 FNV-1a of the instance id) and ``{hub}-workitems``; containers ``{hub}-leases`` and
-``{hub}-largemessages`` (taskhub-storage.md §1–5). How the Protocol maps:
+``{hub}-largemessages`` (names and shapes from DTFx ``src/DurableTask.AzureStorage``; see :mod:`names`).
+How the Protocol maps:
 
 * an instance's inbox = its messages in its partition's control queue; only the worker leasing
   that partition dequeues it (:mod:`leases`, :mod:`polling`), into a per-instance buffer
@@ -285,7 +286,8 @@ class AzureStorageProvider:
         if inbox.holds(item.instance_id, item.lock_token):
             session = inbox.sessions[item.instance_id]
             assert session.lock is not None
-            self.sessions.back_off([m for m in map(inbox.get, session.lock.message_ids) if m], failed=True)
+            messages = [m for m in map(inbox.get, session.lock.message_ids) if m]
+            self.sessions.back_off(messages, failed=True, now=self.clock.now())
             inbox.release(item.instance_id, item.lock_token, [])
         self.work_signal.notify()
 

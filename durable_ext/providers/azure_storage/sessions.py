@@ -6,7 +6,9 @@ item for one free instance with its messages, Instances row and current history 
 ETag goes into its :class:`ItemState` for the commit). Messages this process sends go into the buffer
 at once too, so its own timers and starts are delivered by the caller's clock.
 
-Before a session is handed out its messages are screened as DTFx does (§5.1, §5.6):
+Before a session is handed out its messages are screened as DTFx does
+(``AzureStorageOrchestrationService.LockNextTaskOrchestrationWorkItemAsync`` and
+``OrchestrationSession``/``DedupeExecutionStartedMessagesAsync``):
 
 * an ``ExecutionStarted`` already in history is a duplicate → deleted; a top-level start whose
   execution is not the Instances row's is stale if older than the row (a re-create replaced it) →
@@ -227,9 +229,9 @@ class Sessions:
         self, now: datetime, lock_timeout: timedelta, entities: bool | None
     ) -> OrchestrationWorkItem | None:
         for session in self.inbox.ready(now, entities, set(self.leases.owned)):
-            if session.lock is not None and self._back_off_failed(session.lock):
+            if session.lock is not None and self._back_off_failed(session.lock, now):
                 continue
-            messages = session.deliverable(now, time.monotonic())
+            messages = session.deliverable(now)
             if not messages:
                 continue
             lock = self.inbox.lock(session, now + lock_timeout, messages)
@@ -243,7 +245,7 @@ class Sessions:
                 )
                 for message in messages:  # a failed delivery: counted, reported as poison, backed off
                     self._count_delivery(message)
-                self.back_off(messages, failed=True)
+                self.back_off(messages, failed=True, now=now)
                 self.inbox.release(session.instance_id, lock.token, [])
                 continue
             if item is not None:
@@ -251,23 +253,22 @@ class Sessions:
             self.inbox.release(session.instance_id, lock.token, [])
         return None
 
-    def _back_off_failed(self, expired: Lock) -> bool:
+    def _back_off_failed(self, expired: Lock, now: datetime) -> bool:
         """An expired lock means its work item failed: back off once before retrying (True = wait)."""
         if expired.failure_counted:
             return False
         expired.failure_counted = True
         messages = [m for m in (self.inbox.get(i) for i in expired.message_ids) if m is not None]
-        return self.back_off(messages, failed=True)
+        return self.back_off(messages, failed=True, now=now)
 
-    def back_off(self, messages: list[Received], *, failed: bool) -> bool:
-        """Hold ``messages`` back in memory: after a failed delivery (``failed``) or a deferral;
-        True if any of them now waits."""
-        mono = time.monotonic()
+    def back_off(self, messages: list[Received], *, failed: bool, now: datetime) -> bool:
+        """Hold ``messages`` back in memory after a failed delivery (``failed``) or a deferral,
+        from ``now`` in the callers' clock (as locks and due times are); True if any now waits."""
         waiting = False
         for message in messages:
             delay = failure_backoff(message.deliveries) if failed else defer_backoff(message.defers)
-            if delay and message.defer_until < mono:
-                message.defer_until = mono + delay
+            if delay and (message.defer_until is None or message.defer_until < now):
+                message.defer_until = now + timedelta(seconds=delay)
                 waiting = True
         return waiting
 
@@ -282,7 +283,7 @@ class Sessions:
             message.defers += 1
         if defer:
             self.cache.drop(session.instance_id)  # what we wait for may be a write we did not see
-        self.back_off(defer, failed=False)
+        self.back_off(defer, failed=False, now=now)
         if drop:
             await self._delete(drop)
         state = stored.state if stored else None
