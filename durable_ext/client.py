@@ -1,7 +1,8 @@
 """Instance management over a provider: what the SDK client and the HTTP API call.
 
 Payloads arrive here already as the JSON text the host stores (``ExecutionStarted.Input``,
-``EventRaised.Input``, …); the web layer does the decoding rules of sdk-contract.md §4.2.
+``EventRaised.Input``, …); the web layer decodes request bodies as the extension does for the SDK's
+``DurableOrchestrationClient`` calls (SDK ``models/DurableOrchestrationClient.py``).
 Errors are typed so the web layer can map them to status codes: ``NotFoundError`` → 404,
 ``GoneError`` → 410, ``BadRequestError`` → 400, ``InstanceExistsError`` → 409/500; the web layer
 holds no rules of its own about which instance accepts what.
@@ -45,7 +46,7 @@ MAX_INSTANCE_ID_LENGTH = 256
 
 
 def validate_instance_id(instance_id: str) -> None:
-    """The extension's instance id rules (sdk-contract.md §4.3)."""
+    """The extension's instance id rules (EXT ``DurableClient.StartNewAsync``)."""
     if not instance_id:
         raise BadRequestError("Instance ID must not be empty.")
     if instance_id.startswith("@"):

@@ -4,8 +4,8 @@ An entity is an instance whose id is ``@name@key`` (name lower-cased, as Durable
 does). Its inbox holds ``EventRaised{Name: "op", Input: <RequestMessage JSON>}`` messages from
 orchestrations (``call_entity`` / ``signal_entity``) and clients (signals). ``process_entity_batch``
 hands every queued operation, in arrival order, to the entity function in one batch
-(sdk-contract.md §3.1), stores the returned state, and answers each call (not signal) with an
-``EventRaised{Name: <request id>}`` to the calling orchestration (§3.3).
+(EXT ``EntityTriggerAttributeBindingProvider.EntityContextToString``), stores the returned state, and answers each call (not signal) with an
+``EventRaised{Name: <request id>}`` to the calling orchestration (EXT ``EntityScheduler/ResponseMessage.cs``).
 
 Storage shape: the entity's state is the instance row's ``input``; ``runtime_status`` is
 Running while the entity exists and Completed once deleted (or never created). Entities keep

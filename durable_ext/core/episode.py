@@ -1,8 +1,8 @@
 """Run one orchestration episode through the SDK and turn what it returns into data.
 
 ``run_episode`` builds the orchestration-trigger JSON the Durable Functions host sends
-(sdk-contract.md §2.1), calls the injected orchestrator (the SDK's ``handle``), parses the
-``OrchestratorState`` it returns (or the ``$OutOfProcData$`` state of a failure, §2.4) and lines
+(SDK ``DurableOrchestrationContext.from_json``), calls the injected orchestrator (the SDK's ``handle``), parses the
+``OrchestratorState`` it returns (or the ``$OutOfProcData$`` state of a failure, SDK ``orchestrator.py``) and lines
 the actions up with history (``core.shim``). It never raises: every failure of user code, of the
 SDK or of determinism becomes an :class:`EpisodeOutcome` with ``failed`` set.
 """

@@ -1,7 +1,7 @@
 """URLs the host hands out: the durable client binding and the check-status payload.
 
 Both are built the way the extension builds them (EXT ``HttpApiHandler.GetClientResponseLinks``,
-``GetInstanceCreationLinks``, ``BindingHelper.DurableOrchestrationClientToString``; sdk-contract.md §4.1),
+``GetInstanceCreationLinks``, ``BindingHelper.DurableOrchestrationClientToString``),
 with the origin of the request being served, so the links work whatever host name and port the
 caller used. Locally there is no system key, so the ``code=`` part of the query is empty.
 """

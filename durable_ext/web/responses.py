@@ -1,7 +1,7 @@
 """Response helpers and the error bodies of the built-in HTTP API.
 
 Every body the built-in routes send is JSON or empty: the SDK client calls ``response.json()`` on
-whatever comes back (sdk-contract.md §4.2). Error objects have the shape of ASP.NET's ``HttpError``
+whatever comes back (SDK ``models/DurableOrchestrationClient.py``). Error objects have the shape of ASP.NET's ``HttpError``
 that the extension sends (``Message`` plus, for exceptions, ``ExceptionMessage``/``ExceptionType``/
 ``StackTrace``); the SDK's ``start_new`` raises ``body["ExceptionMessage"]`` on a 400.
 """

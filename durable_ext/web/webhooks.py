@@ -1,4 +1,4 @@
-"""The built-in HTTP API under ``/runtime/webhooks/durabletask/`` (sdk-contract.md §5).
+"""The built-in HTTP API under ``/runtime/webhooks/durabletask/`` (EXT ``HttpApiHandler.cs``).
 
 The same handlers serve the public webhooks and the SDK client's RPC calls (the binding's
 ``rpcBaseUrl`` points here). Routes, codes and bodies follow EXT ``HttpApiHandler``: paths match

@@ -1,4 +1,5 @@
-"""Activity work items on the shared ``{hub}-workitems`` queue (§3.2, §3.5).
+"""Activity work items on the shared ``{hub}-workitems`` queue
+(DTFx ``AzureStorage/Messaging/WorkItemQueue.cs``).
 
 Every worker competes for it; a task is locked by hiding its queue message and kept hidden by
 Update Message while it runs — renewed by the provider itself every third of the (short)

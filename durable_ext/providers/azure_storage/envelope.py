@@ -1,4 +1,5 @@
-"""The ``MessageData`` envelope every control-queue and work-item message carries (§3.1).
+"""The ``MessageData`` envelope every control-queue and work-item message carries
+(DTFx ``AzureStorage/MessageData.cs``, written by ``MessageManager``).
 
 DTFx serialises it with Newtonsoft ``TypeNameHandling.Objects`` and assembly-less type names, so
 ``$type`` is the first property of every typed object and the event's ``EventType`` is numeric
@@ -112,7 +113,8 @@ def encode(
 
 
 def wrapper(blob_name: str) -> dict[str, Any]:
-    """The queue-side stand-in for a message stored as a blob (parameterless ``MessageData``, §3.4)."""
+    """The queue-side stand-in for a message stored as a blob (parameterless ``MessageData``
+    with ``CompressedBlobName``, as ``MessageManager.SerializeMessageDataAsync`` writes it)."""
     return {
         "$type": MESSAGE_DATA_TYPE,
         "ActivityId": EMPTY_ACTIVITY_ID,
@@ -133,7 +135,9 @@ def to_body(text: str, *, base64_encode: bool) -> str:
 
 
 def from_body(body: str | bytes) -> dict[str, Any]:
-    """Parse a body written by any DTFx version: raw JSON if it starts with ``{``, else Base64 (§3.3)."""
+    """Parse a body written by any DTFx version: raw JSON if it starts with ``{``, else Base64
+    (DTFx 1.x writes Base64, 2.x raw UTF-8 JSON; 2.x's
+    ``MessageManager.DeserializeQueueMessageAsync`` reads both this way)."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", errors="replace")
     text = body.lstrip()

@@ -131,7 +131,8 @@ class AzureHub:
         ``CompletedTime`` after a rewind) are cleared, and carry the columns the state does not
         know (``Generation``, ``Tags``, ``ScheduledStartTime``) over from the row we read. The
         guard is for commits without a history append (entities keep no history), which the
-        sentinel ETag cannot protect (§10 "deliberately differ" 4: ``UseInstanceTableEtag``).
+        sentinel ETag cannot protect (DTFx has the same guard behind its ``UseInstanceTableEtag``
+        setting, off by default).
         """
         entity = await inst.state_to_entity(
             state, hub=self.names.hub, store=self.store, preserved=preserved, blob_urls=blob_urls
@@ -243,7 +244,7 @@ class AzureHub:
         """Large-value blobs of an instance: ``{id}/…`` under both the raw and the escaped id.
 
         DTFx sweeps prefix ``{id}`` at purge, which also hits ``{id}x/…``; the trailing slash
-        keeps other instances' blobs (§10 "deliberately differ" 2).
+        keeps other instances' blobs.
         """
         for prefix in {f"{instance_id}/", f"{escape_key(instance_id)}/"}:
             with contextlib.suppress(ResourceNotFoundError):

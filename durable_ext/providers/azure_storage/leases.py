@@ -1,4 +1,5 @@
-"""Partition ownership: one lease blob per control queue in ``{hub}-leases`` (§4.1).
+"""Partition ownership: one lease blob per control queue in ``{hub}-leases`` (DTFx
+``AzureStorage/Partitioning/BlobPartitionLeaseManager.cs``).
 
 Layout as DTFx's blob lease manager: ``taskhub.json`` ({TaskHubName, CreatedAt, PartitionCount})
 and ``default/{hub}-control-NN`` holding ``{"PartitionId", "Owner", "Token", "Epoch"}``. A worker
@@ -11,9 +12,9 @@ rejected (or that cannot renew before expiry) drops the partition at once.
 
 Deliberate difference: the lease is not the Blob service's lease primitive but the blob's
 content/metadata written ``If-Match`` its ETag, with an ``ExpiresAt`` — the protocol of DTFx's
-*table* partition manager (§4.3) kept in the blob manager's layout. Blob leases cannot be shorter
+*table* partition manager (``Partitioning/TablePartitionManager.cs``) kept in the blob manager's layout. Blob leases cannot be shorter
 than 15 s; this lets tests and fault drills use lease intervals of a few seconds. The commit's
-history ETag (§2.2) stays the final guard against two owners during a hand-over.
+history ETag (the sentinel row, see :mod:`history`) stays the final guard against two owners during a hand-over.
 """
 
 from __future__ import annotations
