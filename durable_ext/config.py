@@ -212,25 +212,38 @@ def _hub_name(durable: _Section, values: Mapping[str, str], env: Mapping[str, st
     raw = durable.string("hubName")
     if raw is None:
         return DEFAULT_HUB_NAME
+    return resolve_hub_name(raw, durable.where("hubName"), values, env)
+
+
+def resolve_hub_name(raw: str, where: str, values: Mapping[str, str], env: Mapping[str, str]) -> str:
+    """A task hub name as written in ``where`` (host.json's hubName, a client binding's taskHub):
+    ``%Setting%`` resolved, then checked against the extension's name rules.
+
+    Raises ConfigError naming ``where`` and, when one was used, the app setting.
+    """
     name, via = raw, ""
     # Like the extension's TryResolveWholeString: only a value that is entirely %Setting% is resolved.
     match = _WHOLE_SETTING.fullmatch(raw)
     if match:
         setting = match.group(1)
-        resolved = _app_setting(setting, values, env)
+        resolved = app_setting(setting, values, env)
         if resolved is None:
             raise ConfigError(
-                f"{durable.where('hubName')} refers to app setting '{setting}', which is set neither in "
+                f"{where} refers to app setting '{setting}', which is set neither in "
                 f"the environment nor in {LOCAL_SETTINGS_JSON} Values."
             )
-        name = resolved
-        via = f" (from app setting '{setting}')"
-    if not _HUB_NAME.fullmatch(name):
-        raise ConfigError(
-            f"Task hub name {name!r}{via} in {durable.where('hubName')} is invalid: it should contain only "
-            "alphanumeric characters, start with a letter, and have length between 3 and 45."
-        )
+        name, via = resolved, f" (from app setting '{setting}')"
+    if not is_valid_hub_name(name):
+        raise ConfigError(f"Task hub name {name!r}{via} in {where} is invalid: {HUB_NAME_RULE}")
     return name
+
+
+#: What a task hub name must look like (EXT ``DurableTaskOptions.ValidateHubName``), for messages.
+HUB_NAME_RULE = "it should contain only alphanumeric characters, start with a letter, and have length between 3 and 45."
+
+
+def is_valid_hub_name(name: str) -> bool:
+    return _HUB_NAME.fullmatch(name) is not None
 
 
 def _storage(provider: _Section, app_dir: Path, values: Mapping[str, str], env: Mapping[str, str]) -> StorageConfig:
@@ -250,7 +263,7 @@ def _storage(provider: _Section, app_dir: Path, values: Mapping[str, str], env: 
         kind=kind,
         sqlite_path=_sqlite_path(provider, app_dir, env) if kind is StorageKind.SQLITE else None,
         connection_name=connection_name,
-        connection_string=_app_setting(connection_name, values, env),
+        connection_string=app_setting(connection_name, values, env),
         partition_count=(
             provider.integer("partitionCount", DEFAULT_PARTITION_COUNT, high=16)
             if is_azure
@@ -324,7 +337,7 @@ def _read_local_settings(path: Path) -> tuple[dict[str, str], int | None]:
     return values, port
 
 
-def _app_setting(name: str, values: Mapping[str, str], env: Mapping[str, str]) -> str | None:
+def app_setting(name: str, values: Mapping[str, str], env: Mapping[str, str]) -> str | None:
     """An app setting: the environment wins over local.settings.json Values, as with ``func start``."""
     if name in env:
         return env[name]

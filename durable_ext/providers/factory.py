@@ -42,6 +42,35 @@ def create_provider(kind: StorageKind | str | HostConfig, hub: str | None = None
     raise ConfigError(f"Storage provider '{kind}' is not available in this build of durable_ext.")
 
 
+async def open_client_provider(kind: str, hub: str, **opts: Any) -> Provider:
+    """An opened provider of ``kind`` for task hub ``hub``, used only as a client (another app's hub).
+
+    Options as for :func:`create_provider`. The hub is created if missing. On SQLite an existing
+    hub's stored spelling of the name is used; on Azure Storage the partition count is the one the
+    hub was created with (its ``taskhub.json``).
+    """
+    if kind == "azure_storage":
+        from durable_ext.providers.azure_storage import client_provider_from_config
+
+        if opts.get("storage") is None:
+            raise ConfigError("The Azure Storage provider needs the storageProvider settings (a StorageConfig).")
+        return await client_provider_from_config(hub, opts["storage"])
+    if kind == "sqlite":
+        import asyncio
+
+        from durable_ext.providers.sqlite import stored_hub_name
+
+        path = Path(opts.get("path") or DEFAULT_SQLITE_PATH)
+        hub = await asyncio.to_thread(stored_hub_name, path, hub) or hub
+    provider = create_provider(kind, hub, **opts)
+    try:
+        await provider.create_hub()
+    except BaseException:
+        await provider.close()
+        raise
+    return provider
+
+
 def describe_storage(config: HostConfig) -> str:
     """One human line naming where the task hub lives (banner and admin status)."""
     storage = config.storage

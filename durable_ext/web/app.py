@@ -21,7 +21,9 @@ from aiohttp import web
 
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
+from durable_ext.dispatcher.log import logger
 from durable_ext.functions.registry import Registry
+from durable_ext.hubs import HubAddressError, HubResolver
 from durable_ext.web import responses
 from durable_ext.web.admin import add_admin_routes
 from durable_ext.web.functions_routes import FUNCTION_ROUTES, FunctionRoutes, handle_function
@@ -40,8 +42,14 @@ def create_web_app(
     executor: Executor | None,
     dispatcher_status: Callable[[], dict] | None = None,
 ) -> web.Application:
-    """The host's HTTP surface; links it hands out use the origin of the request being answered."""
+    """The host's HTTP surface; links it hands out use the origin of the request being answered.
+
+    Other task hubs that requests or bindings name are opened on demand and closed when the
+    application is cleaned up (``AppRunner.cleanup``); ``client`` stays the caller's to close.
+    """
     app = web.Application(client_max_size=responses.MAX_BODY_BYTES)
+    hubs = HubResolver(config, client)
+    _check_bindings(hubs, registry)
     app[STATE] = WebState(
         config=config,
         client=client,
@@ -50,7 +58,13 @@ def create_web_app(
         dispatcher_status=dispatcher_status,
         started_at=time.monotonic(),
         host_id=host_id(config),
+        hubs=hubs,
     )
+
+    async def close_hubs(_: web.Application) -> None:
+        await hubs.close()
+
+    app.on_cleanup.append(close_hubs)
     app[FUNCTION_ROUTES] = FunctionRoutes(registry.http_functions(), config.route_prefix)
     add_admin_routes(app)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
@@ -61,6 +75,16 @@ def host_id(config: HostConfig) -> str:
     """Stable across restarts of the same app on the same machine; 32 lower-case hex digits."""
     seed = f"{socket.gethostname().lower()}|{config.app_dir}|{config.hub_name}"
     return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
+
+
+def _check_bindings(hubs: HubResolver, registry: Registry) -> None:
+    """Say at startup which client bindings name a hub or connection that cannot be used."""
+    for info in registry.http_functions():
+        if info.client_binding_name:
+            try:
+                hubs.binding_address(info)
+            except HubAddressError as exc:
+                logger.error("Function '%s' will fail when called: %s", info.function_name, exc)
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:

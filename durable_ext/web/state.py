@@ -11,6 +11,7 @@ from aiohttp import web
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
 from durable_ext.functions.registry import Registry
+from durable_ext.hubs import HubAddress, HubResolver
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,10 @@ class WebState:
     #: ``time.monotonic()`` when the app was created: the uptime when no dispatcher status is given.
     started_at: float
     host_id: str
+    #: Opens the hubs that bindings and ``taskHub``/``connection`` parameters name.
+    hubs: HubResolver | None = None
+    #: The hub of the request being served (a per-request copy of the state); None: the app's own.
+    address: HubAddress | None = None
 
 
 STATE: web.AppKey[WebState] = web.AppKey("durable_ext_state", WebState)

@@ -3,8 +3,13 @@
 The same handlers serve the public webhooks and the SDK client's RPC calls (the binding's
 ``rpcBaseUrl`` points here). Routes, codes and bodies follow EXT ``HttpApiHandler``: paths match
 case-insensitively (``durableTask`` and ``durabletask``), a trailing slash is ignored, and every body
-is JSON or empty. Only the configured task hub is served; ``taskHub``/``connection`` query values
-are echoed into links but do not select another hub.
+is JSON or empty.
+
+Every route acts on the hub that the ``taskHub`` and ``connection`` query parameters name
+(``connectionName`` too: the Python SDK sends it), else on the hub of a ``taskHubs/{hub}
+[/connections/{connection}]/`` path prefix (the ``rpcBaseUrl`` of a client binding that names
+another hub), else on the app's own hub; see ``durable_ext.hubs``. An invalid hub name or an
+unknown connection is a 400 naming it.
 
 Entity routes live in ``web.entities``.
 """
@@ -16,6 +21,7 @@ import binascii
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -24,6 +30,7 @@ from durable_ext.client import BadRequestError, GoneError, NotFoundError
 from durable_ext.core.messages import InstanceQuery
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.errors import InstanceExistsError
+from durable_ext.hubs import HubAddressError
 from durable_ext.log import logger
 from durable_ext.web import entities
 from durable_ext.web.links import DEFAULT_CONNECTION, WEBHOOK_PATH, check_status_payload, request_origin
@@ -71,6 +78,11 @@ def is_webhook_path(raw_path: str) -> bool:
 async def handle_webhook(request: web.Request) -> web.Response:
     """Route one request of the built-in API; never raises (unexpected errors are a JSON 500)."""
     relative = request.rel_url.raw_path[len(_PREFIX) :].strip("/")
+    path_hub = path_connection = None
+    selected = _HUB_PREFIX.fullmatch(relative)
+    if selected is not None:
+        path_hub, path_connection = (unquote(g) if g is not None else None for g in selected.group(1, 2))
+        relative = selected.group(3) or ""
     try:
         for pattern, methods in _ROUTES:
             match = pattern.fullmatch(relative)
@@ -80,13 +92,36 @@ async def handle_webhook(request: web.Request) -> web.Response:
             if handler is None:
                 return empty_response(404)
             args = [unquote(group) if group is not None else None for group in match.groups()]
-            return await handler(request, state_of(request), *args)
+            state = await _hub_state(request, state_of(request), path_hub, path_connection)
+            return await handler(request, state, *args)
         return empty_response(404)
+    except HubAddressError as exc:
+        return bad_request(str(exc))
     except WebError as exc:
         return exc.response
     except Exception as exc:
         logger.exception("Durable HTTP API request %s %s failed", request.method, request.rel_url)
         return server_error(exc)
+
+
+async def _hub_state(
+    request: web.Request, state: WebState, path_hub: str | None, path_connection: str | None
+) -> WebState:
+    """``state`` with the client of the hub this request addresses (query parameters win over the path)."""
+    query = query_of(request)
+    hub = _non_blank(query.get("taskHub")) or path_hub
+    connection = _non_blank(query.get("connection")) or _non_blank(query.get("connectionName")) or path_connection
+    if state.hubs is None or (hub is None and connection is None):
+        return state
+    address = state.hubs.address(hub, connection)
+    if address.own:
+        return replace(state, address=address)
+    return replace(state, client=await state.hubs.client(address), address=address)
+
+
+def _non_blank(value: str | None) -> str | None:
+    # As the extension does (EXT HttpApiHandler.GetClient): a blank value means "not given".
+    return value if value is not None and value.strip() else None
 
 
 # -- orchestrators ---------------------------------------------------------------------------
@@ -264,8 +299,9 @@ async def _wait_or_check_status(request: web.Request, state: WebState, instance_
             return json_response(parse_token(final.output), 200)
         if final is not None and final.runtime_status.is_terminal:
             return await _status_response(request, state, instance_id, query)
-    hub = query.get("taskHub") or state.config.hub_name
-    connection = query.get("connection") or DEFAULT_CONNECTION
+    address = state.address
+    hub = address.hub if address is not None else state.config.hub_name
+    connection = (address.connection if address is not None else None) or DEFAULT_CONNECTION
     payload = check_status_payload(request_origin(request), hub, connection, instance_id)
     return json_response(payload, 202, {"Location": payload["statusQueryGetUri"], "Retry-After": "10"})
 
@@ -302,6 +338,8 @@ def _route(pattern: str) -> re.Pattern[str]:
 
 
 _SEGMENT = "([^/]+)"
+#: ``taskHubs/{hub}[/connections/{connection}]/<route>``: see :func:`durable_ext.web.links.hub_path`.
+_HUB_PREFIX = re.compile(r"taskHubs/([^/]+)(?:/connections/([^/]+))?(?:/(.*))?", re.IGNORECASE)
 _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     (_route(f"orchestrators/{_SEGMENT}(?:/{_SEGMENT})?"), {"POST": start_orchestration}),
     (_route("instances"), {"GET": list_instances, "DELETE": purge_instances}),

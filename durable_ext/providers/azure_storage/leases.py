@@ -43,6 +43,21 @@ logger = logging.getLogger("durable_ext.azure_storage")
 TASKHUB_INFO_BLOB = "taskhub.json"
 
 
+async def stored_partition_count(container: ContainerClient) -> int | None:
+    """``PartitionCount`` of the hub's ``taskhub.json``; None when the hub or the blob does not exist.
+
+    A client of another app's hub must route starts to that hub's control queues, so it uses the
+    count the hub was created with, as DTFx's client does (``GetControlQueuesAsync`` reads the
+    task hub info before falling back to its own setting).
+    """
+    try:
+        stream = await container.download_blob(TASKHUB_INFO_BLOB)
+        count = json.loads(await stream.readall()).get("PartitionCount")
+    except (AzureError, ValueError):
+        return None
+    return count if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 16 else None
+
+
 @dataclass(slots=True)
 class Lease:
     partition: int
