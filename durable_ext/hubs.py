@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,9 +55,8 @@ from durable_ext.config import (
 )
 from durable_ext.errors import ConfigError
 from durable_ext.functions.registry import FunctionInfo
+from durable_ext.log import logger
 from durable_ext.providers.factory import open_client_provider
-
-logger = logging.getLogger("durable_ext.hubs")
 
 #: The connection name the extension reports (and the links carry) when a binding names none
 #: (EXT ``AzureStorageDurabilityProviderFactory``); it means the app's own storage.

@@ -61,7 +61,8 @@ async def open_client_provider(kind: str, hub: str, **opts: Any) -> Provider:
         from durable_ext.providers.sqlite import stored_hub_name
 
         path = Path(opts.get("path") or DEFAULT_SQLITE_PATH)
-        hub = await asyncio.to_thread(stored_hub_name, path, hub) or hub
+        stored: str | None = await asyncio.to_thread(stored_hub_name, path, hub)
+        hub = stored or hub
     provider = create_provider(kind, hub, **opts)
     try:
         await provider.create_hub()

@@ -21,9 +21,9 @@ from aiohttp import web
 
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
-from durable_ext.dispatcher.log import logger
 from durable_ext.functions.registry import Registry
 from durable_ext.hubs import HubAddressError, HubResolver
+from durable_ext.log import logger
 from durable_ext.web import responses
 from durable_ext.web.admin import add_admin_routes
 from durable_ext.web.functions_routes import FUNCTION_ROUTES, FunctionRoutes, handle_function
