@@ -246,3 +246,28 @@ def _query():
     from durable_ext.core.messages import InstanceQuery
 
     return InstanceQuery(page_size=100, include_entities=True)
+
+
+def test_sdk_rewind_and_restart_in_another_hub(harness: Harness):
+    from durable_ext.core import events as e
+
+    client = _sdk(harness, _info(client_task_hub="OtherHub"))
+    other = _other(harness)
+    as_other = replace(harness, provider=other)  # settle the instance as OtherHub's worker would
+    try:
+        harness.run(client.start_new("remote_orch", "rw", "Oslo"))
+        harness.run(as_other.settle("rw", RuntimeStatus.Failed, output="boom"))
+        harness.run(client.rewind("rw", "again"))
+        rewound = [m for m in harness.run(as_other.pending_messages("rw")) if isinstance(m, e.ExecutionRewound)]
+        assert [m.reason for m in rewound] == ["again"]
+        harness.run(other.purge_instance("rw"))
+
+        harness.run(client.start_new("remote_orch", "rs", "Rome"))
+        harness.run(as_other.settle("rs", RuntimeStatus.Completed, output='"ok"'))
+        restarted = harness.run(client.restart("rs"))
+        assert restarted["statusQueryGetUri"].endswith("taskHub=OtherHub&connection=Storage")
+        again = harness.run(other.get_instance(restarted["id"]))
+        assert again is not None and again.name == "remote_orch" and again.runtime_status is RuntimeStatus.Pending
+        assert harness.run(harness.provider.query_instances(_query())).instances == []
+    finally:
+        _close(harness)
