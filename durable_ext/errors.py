@@ -17,6 +17,7 @@ that raises them)::
     │   └── providers.azure_storage.envelope.EnvelopeError   an unreadable queue message
     ├── client.ClientError              a management request that cannot be done (message for the caller)
     │   ├── client.BadRequestError      → 400
+    │   │   └── hubs.HubAddressError    an invalid task hub name or unknown connection
     │   ├── client.NotFoundError        → 404
     │   └── client.GoneError            → 410
     ├── core.actions.ActionParseError   the orchestrator returned an action the runtime does not know

@@ -49,6 +49,7 @@ from durable_ext.config import (
     HUB_NAME_RULE,
     HostConfig,
     StorageConfig,
+    StorageKind,
     app_setting,
     is_valid_hub_name,
     resolve_hub_name,
@@ -75,7 +76,7 @@ class HubAddressError(BadRequestError):
 class Store:
     """Where hubs live: ``kind`` as in StorageConfig; ``location`` the SQLite file or the connection string."""
 
-    kind: str
+    kind: StorageKind
     location: str
 
 
@@ -164,8 +165,8 @@ class HubResolver:
         }
         path = parts.get("data source") or parts.get("datasource")
         if path is None and parts:
-            return Store("azure_storage", value)
-        return Store("sqlite", str((self.config.app_dir / Path(path or value).expanduser()).resolve()))
+            return Store(StorageKind.AZURE_STORAGE, value)
+        return Store(StorageKind.SQLITE, str((self.config.app_dir / Path(path or value).expanduser()).resolve()))
 
     # -- clients ------------------------------------------------------------------------------
 
@@ -190,14 +191,14 @@ class HubResolver:
             provider = await self._open_provider(address)
             client = DurableClient(provider, self.own.clock, default_version=self.config.default_version)
             self._open[key] = client
-        logger.info("Opened task hub '%s' (%s) for client calls.", provider.hub, address.store.kind)
+        logger.info("Opened task hub '%s' (%s) for client calls.", provider.hub, address.store.kind.value)
         return client
 
     async def _open_provider(self, address: HubAddress) -> Any:
         store = address.store
         try:
-            if store.kind == "sqlite":
-                return await open_client_provider("sqlite", address.hub, path=Path(store.location))
+            if store.kind is StorageKind.SQLITE:
+                return await open_client_provider(StorageKind.SQLITE, address.hub, path=Path(store.location))
             own = self.config.storage
             storage = StorageConfig(
                 kind=store.kind,
@@ -224,8 +225,6 @@ class HubResolver:
 
 
 def _own_store(storage: StorageConfig) -> Store:
-    if storage.kind == "sqlite":
-        return Store("sqlite", str(storage.sqlite_path))
-    if storage.kind == "azure_storage":
-        return Store("azure_storage", (storage.connection_string or "").strip())
-    return Store(storage.kind, "")
+    if storage.kind is StorageKind.SQLITE:
+        return Store(StorageKind.SQLITE, str(storage.sqlite_path))
+    return Store(StorageKind.AZURE_STORAGE, (storage.connection_string or "").strip())

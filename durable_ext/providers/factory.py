@@ -42,20 +42,20 @@ def create_provider(kind: StorageKind | str | HostConfig, hub: str | None = None
     raise ConfigError(f"Storage provider '{kind}' is not available in this build of durable_ext.")
 
 
-async def open_client_provider(kind: str, hub: str, **opts: Any) -> Provider:
+async def open_client_provider(kind: StorageKind, hub: str, **opts: Any) -> Provider:
     """An opened provider of ``kind`` for task hub ``hub``, used only as a client (another app's hub).
 
     Options as for :func:`create_provider`. The hub is created if missing. On SQLite an existing
     hub's stored spelling of the name is used; on Azure Storage the partition count is the one the
     hub was created with (its ``taskhub.json``).
     """
-    if kind == "azure_storage":
+    if kind is StorageKind.AZURE_STORAGE:
         from durable_ext.providers.azure_storage import client_provider_from_config
 
         if opts.get("storage") is None:
             raise ConfigError("The Azure Storage provider needs the storageProvider settings (a StorageConfig).")
         return await client_provider_from_config(hub, opts["storage"])
-    if kind == "sqlite":
+    if kind is StorageKind.SQLITE:
         import asyncio
 
         from durable_ext.providers.sqlite import stored_hub_name

@@ -57,7 +57,7 @@ def test_app_starts_and_reads_an_orchestration_in_another_apps_hub(kind, host_fa
 
     # A runs its own work, but never the instance in B's hub: it stays Pending while only A runs.
     own_id = a.start_orchestration("main_orch", "x")["id"]
-    assert a.wait(own_id)["output"] == "main:x"
+    assert a.wait(own_id, timeout=180)["output"] == "main:x"
     pending = a.session.get(links["statusQueryGetUri"], timeout=30)
     assert pending.status_code == 202 and pending.json()["runtimeStatus"] == "Pending", pending.text
     assert a.status(remote_id).status_code == 404  # not in A's own hub
@@ -65,10 +65,10 @@ def test_app_starts_and_reads_an_orchestration_in_another_apps_hub(kind, host_fa
         assert (tmp_path / "shared.sqlite").exists() and not (main_dir / ".durable_ext").exists()
 
     b = host_factory(other_dir, copy=False, env=env)
-    b.wait(remote_id, statuses=("Running",))
+    b.wait(remote_id, timeout=180, statuses=("Running",))
     raised = a.session.post(a.url(f"api/remote/event/{remote_id}/Approve"), json="yes", timeout=30)
     assert raised.status_code == 202, (raised.text, a.log()[-3000:])
-    done = b.wait(remote_id)
+    done = b.wait(remote_id, timeout=180)
     assert done["runtimeStatus"] == "Completed", done
     assert done["output"]["doubled"] == 42
 
