@@ -246,6 +246,14 @@ def is_valid_hub_name(name: str) -> bool:
     return _HUB_NAME.fullmatch(name) is not None
 
 
+def validate_hub_name(name: str, where: str) -> str:
+    """``name`` if it is a valid task hub name, else ConfigError saying ``where`` it came from
+    (``"given with --task-hub-name"``)."""
+    if not is_valid_hub_name(name):
+        raise ConfigError(f"Task hub name {name!r} {where} is invalid: {HUB_NAME_RULE}")
+    return name
+
+
 def _storage(provider: _Section, app_dir: Path, values: Mapping[str, str], env: Mapping[str, str]) -> StorageConfig:
     raw_type = provider.get("type")
     kind = StorageKind.SQLITE if raw_type is None else _STORAGE_KINDS.get(str(raw_type).lower())
