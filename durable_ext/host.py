@@ -33,6 +33,8 @@ from durable_ext.log import logger
 from durable_ext.providers.base import Provider
 from durable_ext.providers.factory import create_provider, describe_storage
 from durable_ext.web.app import create_web_app
+from durable_ext.web.links import WEBHOOK_PATH
+from durable_ext.web.monitor import MONITOR_ROUTE
 
 
 class Host:
@@ -174,6 +176,8 @@ class Host:
             else:
                 lines.append(f"        {info.function_name}: {info.trigger_type or info.kind.value}")
             lines.append("")
+        lines.append(f"Monitor: {base}{WEBHOOK_PATH}/{MONITOR_ROUTE}")
+        lines.append("")
         for line in lines:
             print(line, flush=True)
 
