@@ -8,9 +8,11 @@ same hub and check that it acts on what the CLI wrote.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -41,18 +43,6 @@ def status(app_dir: Path, instance_id: str) -> dict:
     return ok_json("get-runtime-status", "--id", instance_id, app_dir=app_dir)
 
 
-def wait_status(app_dir: Path, instance_id: str, wanted: str, timeout: float = 90) -> dict:
-    """Poll the CLI until the instance reaches ``wanted`` (a condition, bounded in time)."""
-    deadline = time.monotonic() + timeout
-    body: dict = {}
-    while time.monotonic() < deadline:
-        body = status(app_dir, instance_id)
-        if body["runtimeStatus"] == wanted:
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"{instance_id} never reached {wanted}: {body}")
-
-
 @pytest.fixture
 def app(tmp_path, storage) -> Path:
     app_dir = copy_app(FEATURES, tmp_path / "app")
@@ -71,6 +61,29 @@ def test_the_installed_command_runs_from_any_directory(tmp_path):
     assert module.returncode == 0
     for verb in ("start", "start-new", "get-instances", "purge-history", "delete-task-hub", "signal-entity"):
         assert verb in module.stdout
+
+
+def test_pip_install_dot_gets_the_command_and_the_monitor_files(tmp_path):
+    """What ``pip install .`` installs: the wheel built from a copy of the source tree."""
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "durable_ext", source / "durable_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "requirements.txt", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "dist").glob("durable_ext-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = next(archive.read(n).decode() for n in names if n.endswith("entry_points.txt"))
+    assert "durable-ext = durable_ext.cli:main" in entry_points
+    for asset in ("index.html", "monitor.js", "monitor.css"):
+        assert f"durable_ext/web/monitor/static/{asset}" in names
 
 
 def test_verbs_on_a_hub_with_no_host_running(app):
@@ -124,15 +137,21 @@ def test_verbs_on_a_hub_with_no_host_running(app):
     assert deleted.returncode == 0 and "deleted" in deleted.stdout
 
 
+@pytest.mark.timeout(900)
 def test_verbs_act_on_a_hub_a_host_is_running(app, tmp_path, host_factory, storage):
     flags = tmp_path / "flags"
     flags.mkdir()
-    host_factory(app, storage=storage, copy=False, env={"FEATURES_FLAG_DIR": str(flags)})
+    host = host_factory(app, storage=storage, copy=False, env={"FEATURES_FLAG_DIR": str(flags)})
+
+    def wait(instance_id: str, wanted: str) -> dict:
+        # Statuses are read over HTTP while waiting (a CLI call costs a process start each time).
+        return host.wait(instance_id, timeout=120, statuses=(wanted,))
 
     ok("start-new", "--function-name", "wait_for_go", "--id", "w1", app_dir=app)
-    assert wait_status(app, "w1", "Running")["customStatus"] == "waiting"
+    assert wait("w1", "Running")["customStatus"] == "waiting"
+    assert status(app, "w1")["customStatus"] == "waiting"  # the CLI reads what the host wrote
     ok("raise-event", "--id", "w1", "--event-name", "Go", "--event-data", '{"x": 1}', app_dir=app)
-    done = wait_status(app, "w1", "Completed")
+    done = wait("w1", "Completed")
     assert done["output"] == {"x": 1} and done["customStatus"] == "done"
     history = ok_json("get-history", "--id", "w1", app_dir=app)
     kinds = [row["EventType"] for row in history]
@@ -140,31 +159,32 @@ def test_verbs_act_on_a_hub_a_host_is_running(app, tmp_path, host_factory, stora
     assert "EventRaised" in ok("get-history", "--id", "w1", app_dir=app)
 
     ok("start-new", "--function-name", "wait_for_go", "--id", "w2", app_dir=app)
-    wait_status(app, "w2", "Running")
+    wait("w2", "Running")
     ok("suspend", "--id", "w2", "--reason", "maintenance", app_dir=app)
-    wait_status(app, "w2", "Suspended")
+    wait("w2", "Suspended")
     ok("resume", "--id", "w2", app_dir=app)
-    wait_status(app, "w2", "Running")
+    wait("w2", "Running")
     ok("terminate", "--id", "w2", "--reason", "no longer needed", app_dir=app)
-    assert wait_status(app, "w2", "Terminated")["output"] == "no longer needed"
+    assert wait("w2", "Terminated")["output"] == "no longer needed"
     gone = cli("terminate", "--id", "w2", app_dir=app)
     assert gone.returncode == 1 and "already Terminated" in gone.stderr
 
     ok("start-new", "--function-name", "fails_until_flag", "--id", "f1", app_dir=app)
-    wait_status(app, "f1", "Failed")
+    wait("f1", "Failed")
     (flags / "flag").write_text("1")
     ok("rewind", "--id", "f1", "--reason", "flag set", app_dir=app)
-    assert wait_status(app, "f1", "Completed")["output"] == "ok a"
+    assert wait("f1", "Completed")["output"] == "ok a"
 
     restarted = ok_json("restart", "--id", "w1", app_dir=app)["id"]
     assert restarted != "w1"
-    wait_status(app, restarted, "Running")
+    wait(restarted, "Running")
 
     assert ok_json("purge-history", "--runtime-status", "completed", app_dir=app) == {"instancesDeleted": 2}
     left = {i["instanceId"] for i in ok_json("get-instances", "--all", app_dir=app)["instances"]}
     assert left == {"w2", restarted}
 
 
+@pytest.mark.timeout(600)
 def test_entity_verbs_with_a_host_running(tmp_path, host_factory, storage):
     app = copy_app(ENTITIES, tmp_path / "entities")
     if storage:
