@@ -8,6 +8,7 @@ same hub and check that it acts on what the CLI wrote.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,9 +25,12 @@ FEATURES = ROOT / "tests" / "fixtures" / "apps" / "features"
 ENTITIES = ROOT / "tests" / "fixtures" / "apps" / "entities_load"
 
 
-def cli(*args: str, app_dir: Path | None = None, cwd: Path | None = None, timeout: float = 120):
+def cli(*args: str, app_dir: Path | None = None, cwd: Path | None = None, env=None, timeout: float = 120):
     command = [str(DURABLE_EXT), *args] + (["--app-dir", str(app_dir)] if app_dir is not None else [])
-    return subprocess.run(command, cwd=cwd or Path("/"), capture_output=True, text=True, timeout=timeout)
+    environment = {**os.environ, **env} if env else None
+    return subprocess.run(
+        command, cwd=cwd or Path("/"), capture_output=True, text=True, timeout=timeout, env=environment
+    )
 
 
 def ok(*args: str, app_dir: Path) -> str:
@@ -135,6 +139,24 @@ def test_verbs_on_a_hub_with_no_host_running(app):
 
     deleted = cli("delete-task-hub", "--yes", app_dir=app)
     assert deleted.returncode == 0 and "deleted" in deleted.stdout
+
+
+@pytest.mark.azurite
+def test_connection_string_setting_and_task_hub_name_pick_an_azure_storage_hub(tmp_path, azurite):
+    """func durable's way to name a hub: a SQLite app's CLI reaches an Azure Storage hub by flags."""
+    app = copy_app(FEATURES, tmp_path / "app")  # host.json: SQLite
+    flags = ("--connection-string-setting", "CLI_STORAGE", "--task-hub-name", "CliFlagsHub1")
+    env = {"CLI_STORAGE": azurite.connection_string}
+    started = cli("start-new", "--function-name", "wait_for_go", "--id", "azure-1", *flags, app_dir=app, env=env)
+    assert started.returncode == 0, started.stderr
+    listed = cli("get-instances", "--json", *flags, app_dir=app, env=env)
+    assert [i["instanceId"] for i in json.loads(listed.stdout)["instances"]] == ["azure-1"]
+    assert not (app / ".durable_ext").exists()  # nothing went to the app's SQLite hub
+    other = cli("get-instances", "--json", *flags[:2], "--task-hub-name", "CliFlagsHub2", app_dir=app, env=env)
+    assert other.returncode == 0 and json.loads(other.stdout)["instances"] == []  # another hub: empty
+    unset = cli("get-instances", "--connection-string-setting", "NO_SUCH_SETTING", app_dir=app)
+    assert unset.returncode == 2 and "NO_SUCH_SETTING" in unset.stderr
+    assert cli("delete-task-hub", "--yes", *flags, app_dir=app, env=env).returncode == 0
 
 
 @pytest.mark.timeout(900)
