@@ -36,6 +36,7 @@ else
   quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi
 # durable_ext itself, editable: the `durable-ext` command, and `python -m durable_ext` from any directory.
-# (setuptools' editable-mode warning is noise; on failure the install runs again to show the error.)
+# The venv's own setuptools builds it (no download) when it is new enough (>= 64), else pip fetches one;
+# setuptools' editable-mode warning is noise, so only the last attempt's output is shown.
 install_self() { .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . "$@"; }
-install_self >/dev/null 2>&1 || quiet_pip install_self
+install_self --no-build-isolation >/dev/null 2>&1 || install_self >/dev/null 2>&1 || quiet_pip install_self
