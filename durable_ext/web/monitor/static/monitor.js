@@ -265,7 +265,7 @@
 
     view.replaceChildren(
       h("h1", { text: "Orchestrations" }),
-      h("div", { class: "sub", text: "Instances in this task hub, oldest first. Filters and paging run on the server." }),
+      h("div", { class: "sub", text: "Instances in this task hub (SQLite lists them oldest first, Azure Storage by instance ID); filters and paging run on the server." }),
       form, error, toolbar, table);
 
     function schedule() {
