@@ -182,3 +182,51 @@ def test_a_user_pages_filters_opens_and_terminates(browser, host_factory, storag
     assert errors == []
     api_calls = [u for u in api_urls if "/monitor" not in u]
     assert api_calls and all("code=test-key" in u for u in api_calls)
+
+
+def test_instance_actions_from_the_page(browser, host_factory, storage):
+    from playwright.sync_api import expect
+
+    host = host_factory(APP, storage=storage)
+    assert post(host, "runtime/webhooks/durabletask/orchestrators/pipeline/order-8", {"id": 8}).status_code == 202
+    wait_custom_status(host, "order-8", {"stage": "waiting for approval"})
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    status = page.locator("#instance-status [data-status]")
+    try:
+        page.goto(host.url(f"{MONITOR}#/instance/order-8"))
+        expect(status).to_have_text("Running")
+
+        page.click("#action-suspend")
+        page.fill("#dialog-reason", "lunch")
+        page.click("#dialog-ok")
+        expect(status).to_have_text("Suspended")
+        page.click("#action-resume")
+        page.click("#dialog-ok")
+        expect(status).to_have_text("Running")
+
+        page.click("#action-raise")
+        page.fill("#dialog-event", "Approve")
+        page.fill("#dialog-data", '{"by": "monitor"}')
+        page.click("#dialog-ok")
+        expect(status).to_have_text("Completed")
+        assert json.loads(page.locator("#payload-output").text_content())["approval"] == {"by": "monitor"}
+        kinds = page.locator("#timeline .row").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+        assert "event" in kinds
+
+        page.click("#action-restart")
+        page.click("#dialog-ok")
+        expect(page.locator("#instance-id")).not_to_have_text("order-8")
+        restarted = page.locator("#instance-id").text_content()
+        assert host.status(restarted).json()["input"] == {"id": 8}
+
+        page.goto(host.url(f"{MONITOR}#/instance/order-8"))
+        expect(status).to_have_text("Completed")
+        page.click("#action-purge")
+        page.click("#dialog-ok")
+        page.wait_for_selector("#instances")
+        assert host.status("order-8").status_code == 404
+    finally:
+        page.close()
+    assert errors == []
