@@ -349,7 +349,7 @@ async def _existing(client: DurableClient, instance_id: str) -> InstanceState:
 async def _matching_ids(client: DurableClient, query: InstanceQuery) -> list[str]:
     """Every matching id, read before any is deleted so paging never skips one."""
     ids: list[str] = []
-    with progress("Finding instances", None) as advance:
+    with progress("Finding instances", None, transient=True) as advance:
         while True:
             page = await client.query(query)
             ids.extend(s.instance_id for s in page.instances)

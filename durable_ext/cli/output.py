@@ -115,15 +115,16 @@ def history_table(rows: Sequence[dict[str, Any]]) -> Table:
 
 
 @contextmanager
-def progress(description: str, total: int | None):
-    """A progress bar on stderr (a spinner when ``total`` is None); yields ``advance(n=1)``."""
+def progress(description: str, total: int | None, *, transient: bool = False):
+    """A progress bar on stderr (a spinner when ``total`` is None); yields ``advance(n=1)``.
+    ``transient``: erase it when done (for a step that leads into another bar)."""
     columns = [SpinnerColumn(), TextColumn("{task.description}")]
     if total is not None:
         columns += [BarColumn(), MofNCompleteColumn()]
     else:
         columns.append(TextColumn("{task.completed:.0f}"))
     columns.append(TimeElapsedColumn())
-    with Progress(*columns, console=stderr(), transient=False) as bar:
+    with Progress(*columns, console=stderr(), transient=transient) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
 
