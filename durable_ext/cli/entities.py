@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from durable_ext.cli.hub import EXIT_CONFIG, CliError, HubTarget, hub_options, run_on_hub
+from durable_ext.cli.hub import CliError, CliUsageError, HubTarget, hub_options, run_on_hub
 from durable_ext.cli.instances import decode_token, encode_token, json_text
 from durable_ext.cli.output import json_option, parse_token, print_json, short, stdout
 from durable_ext.client import DurableClient
@@ -28,10 +28,10 @@ def _address(entity_name: str | None, entity_key: str | None, entity_id: str | N
     if entity_id:
         parsed = parse_entity_id(entity_id)
         if parsed is None:
-            raise CliError(f"--id '{entity_id}' is not an entity ID (@name@key).", EXIT_CONFIG)
+            raise CliUsageError(f"--id '{entity_id}' is not an entity ID (@name@key).")
         return parsed
     if not entity_name or entity_key is None:
-        raise CliError("Name the entity with --entity-name and --entity-key (or --id @name@key).", EXIT_CONFIG)
+        raise CliUsageError("Name the entity with --entity-name and --entity-key (or --id @name@key).")
     return entity_name, entity_key
 
 

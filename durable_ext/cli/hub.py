@@ -37,14 +37,18 @@ DEBUG_ENV = "DURABLE_EXT_DEBUG"
 
 
 class CliError(click.ClickException):
-    """One line on stderr, ``error: …``, and a non-zero exit status."""
+    """One line on stderr, ``error: …``, and exit status 1: the hub refused the request."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_REFUSED) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = EXIT_REFUSED
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
+
+
+class CliUsageError(CliError):
+    """Bad configuration or arguments: exit status 2."""
+
+    exit_code = EXIT_CONFIG
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +120,10 @@ def run_on_hub(
     try:
         config = target.config()
     except ConfigError as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from None
+        raise CliUsageError(str(exc)) from None
     path = config.storage.sqlite_path if config.storage.kind == "sqlite" else None
     if not create and path is not None and not path.exists():
-        raise CliError(f"No task hub file at {path} (start the app once, or check --app-dir).", EXIT_CONFIG)
+        raise CliUsageError(f"No task hub file at {path} (start the app once, or check --app-dir).")
 
     async def run() -> T:
         provider = create_provider(config)
@@ -139,7 +143,7 @@ def run_on_hub(
     except ClientError as exc:
         raise CliError(str(exc)) from None
     except ConfigError as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from None
+        raise CliUsageError(str(exc)) from None
     except DurableExtError as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:
@@ -152,7 +156,7 @@ def open_config(target: HubTarget) -> HostConfig:
     try:
         return target.config()
     except ConfigError as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from None
+        raise CliUsageError(str(exc)) from None
 
 
 def _describe(exc: Exception, config: HostConfig) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import click
 from dateutil import parser as date_parser
 
-from durable_ext.cli.hub import EXIT_CONFIG, CliError, HubTarget, hub_options, run_on_hub
+from durable_ext.cli.hub import CliError, CliUsageError, HubTarget, hub_options, run_on_hub
 from durable_ext.cli.output import (
     fields_table,
     history_events,
@@ -70,7 +70,7 @@ def parse_statuses(values: tuple[str, ...]) -> frozenset[RuntimeStatus] | None:
     try:
         return frozenset(RuntimeStatus.parse(name) for name in names)
     except ValueError as exc:
-        raise CliError(f"--runtime-status: {exc}", EXIT_CONFIG) from None
+        raise CliUsageError(f"--runtime-status: {exc}") from None
 
 
 def json_text(value: str | None, flag: str) -> str | None:
@@ -82,11 +82,11 @@ def json_text(value: str | None, flag: str) -> str | None:
         try:
             text = path.read_text(encoding="utf-8-sig")
         except OSError as exc:
-            raise CliError(f"{flag}: cannot read {path}: {exc.strerror}", EXIT_CONFIG) from None
+            raise CliUsageError(f"{flag}: cannot read {path}: {exc.strerror}") from None
         try:
             return json.dumps(json.loads(text))
         except ValueError as exc:
-            raise CliError(f"{flag}: {path} is not valid JSON: {exc}", EXIT_CONFIG) from None
+            raise CliUsageError(f"{flag}: {path} is not valid JSON: {exc}") from None
     try:
         return json.dumps(json.loads(value))
     except ValueError:
@@ -104,7 +104,7 @@ def decode_token(text: str | None) -> str | None:
     try:
         return base64.urlsafe_b64decode(text.encode("ascii")).decode("utf-8")
     except (ValueError, binascii.Error, UnicodeError):
-        raise CliError("--continuation-token is not a token this command printed.", EXIT_CONFIG) from None
+        raise CliUsageError("--continuation-token is not a token this command printed.") from None
 
 
 def id_option(fn):

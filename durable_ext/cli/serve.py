@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from durable_ext.cli.hub import EXIT_CONFIG, CliError, HubTarget, hub_options, open_config, run_on_hub
+from durable_ext.cli.hub import CliUsageError, HubTarget, hub_options, open_config, run_on_hub
 from durable_ext.cli.output import progress
 from durable_ext.client import DurableClient
 from durable_ext.errors import DurableExtError
@@ -39,7 +39,7 @@ def start(app_dir: Path, port: int | None, host: str | None, verbose: bool) -> i
         config = load_config(app_dir.resolve(), port=port, host=host)
         asyncio.run(Host(config).run())
     except DurableExtError as exc:
-        raise CliError(str(exc), EXIT_CONFIG) from None
+        raise CliUsageError(str(exc)) from None
     return 0
 
 
