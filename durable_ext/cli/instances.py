@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from dateutil import parser as date_parser
 
 from durable_ext.cli.hub import CliError, CliUsageError, HubTarget, hub_options, run_on_hub
 from durable_ext.cli.output import (
@@ -42,6 +41,8 @@ from durable_ext.core.wire import format_datetime_seconds
 #: Instances purged at once on Azure Storage (each is several table/blob calls); SQLite serialises anyway.
 PURGE_CONCURRENCY = 16
 _ID_PAGE = 1000
+#: func durable's documented "mm/dd/yyyy HH:mm" (and a date alone); ISO 8601 is tried first.
+_FUNC_DATE_LAYOUTS = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 
 
 # -- argument types ----------------------------------------------------------------------------
@@ -55,9 +56,18 @@ class UtcDateTime(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
+        text = str(value).strip()
+        parsed = None
         try:
-            parsed = date_parser.parse(str(value))
-        except (ValueError, OverflowError):
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            for layout in _FUNC_DATE_LAYOUTS:
+                try:
+                    parsed = datetime.strptime(text, layout)
+                    break
+                except ValueError:
+                    continue
+        if parsed is None:
             self.fail(f"'{value}' is not a date and time (use ISO 8601, e.g. 2026-11-30T14:00:00Z).", param, ctx)
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 

@@ -31,8 +31,8 @@ from durable_ext.errors import DurableExtError
 def start(app_dir: Path, port: int | None, host: str | None, verbose: bool) -> int:
     """Serve a function app directory (like `func start`)."""
     from durable_ext.config import load_config
-    from durable_ext.log import configure_console
     from durable_ext.host import Host
+    from durable_ext.log import configure_console
 
     configure_console(logging.DEBUG if verbose else logging.INFO)
     try:
