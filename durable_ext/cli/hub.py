@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import click
 
 from durable_ext.client import ClientError, DurableClient, GoneError, NotFoundError
-from durable_ext.config import HostConfig, load_config, validate_hub_name
+from durable_ext.config import HostConfig, StorageKind, load_config, validate_hub_name
 from durable_ext.core.clock import SystemClock
 from durable_ext.errors import ConfigError, DurableExtError
 from durable_ext.providers.factory import create_provider
@@ -77,7 +77,7 @@ def _with_connection(config: HostConfig, setting: str) -> HostConfig:
             f"--connection-string-setting names app setting '{setting}', which is set neither in the "
             "environment nor in local.settings.json Values."
         )
-    storage = replace(config.storage, kind="azure_storage", connection_name=setting, connection_string=value)
+    storage = replace(config.storage, kind=StorageKind.AZURE_STORAGE, connection_name=setting, connection_string=value)
     return replace(config, storage=storage)
 
 
@@ -121,7 +121,7 @@ def run_on_hub(
         config = target.config()
     except ConfigError as exc:
         raise CliUsageError(str(exc)) from None
-    path = config.storage.sqlite_path if config.storage.kind == "sqlite" else None
+    path = config.storage.sqlite_path if config.storage.kind is StorageKind.SQLITE else None
     if not create and path is not None and not path.exists():
         raise CliUsageError(f"No task hub file at {path} (start the app once, or check --app-dir).")
 
