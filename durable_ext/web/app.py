@@ -5,8 +5,12 @@ Matching order, so built-ins always win over an app route with the same path:
 1. ``/admin/host/status`` and ``/`` (admin),
 2. ``/runtime/webhooks/durabletask/…`` in any letter case (the durable HTTP API and the SDK
    client's RPC calls),
-3. the app's HTTP functions under ``/<routePrefix>/``,
+3. the app's HTTP functions under ``/<routePrefix>/`` (unless ``serve_functions`` is off: in worker
+   mode the Functions host serves them),
 4. anything else: 404 with an empty body.
+
+The built-in API's root is ``links.webhook_path``; in worker mode it is the public path the host routes
+to durable_ext's webhook function, so the links it hands out are the public ones.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from durable_ext.functions.registry import Registry
 from durable_ext.web import responses
 from durable_ext.web.admin import add_admin_routes
 from durable_ext.web.functions_routes import FUNCTION_ROUTES, FunctionRoutes, handle_function
-from durable_ext.web.links import client_binding_json
+from durable_ext.web.links import DEFAULT_LINKS, LinkSettings, client_binding_json
 from durable_ext.web.state import STATE, WebState
 from durable_ext.web.webhooks import handle_webhook, is_webhook_path
 
@@ -39,6 +43,8 @@ def create_web_app(
     registry: Registry,
     executor: Executor | None,
     dispatcher_status: Callable[[], dict] | None = None,
+    serve_functions: bool = True,
+    links: LinkSettings = DEFAULT_LINKS,
 ) -> web.Application:
     """The host's HTTP surface; links it hands out use the origin of the request being answered."""
     app = web.Application(client_max_size=responses.MAX_BODY_BYTES)
@@ -50,8 +56,10 @@ def create_web_app(
         dispatcher_status=dispatcher_status,
         started_at=time.monotonic(),
         host_id=host_id(config),
+        links=links,
     )
-    app[FUNCTION_ROUTES] = FunctionRoutes(registry.http_functions(), config.route_prefix)
+    served = registry.http_functions() if serve_functions else []
+    app[FUNCTION_ROUTES] = FunctionRoutes(served, config.route_prefix)
     add_admin_routes(app)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     return app
@@ -65,7 +73,7 @@ def host_id(config: HostConfig) -> str:
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:
     raw_path = request.rel_url.raw_path
-    if is_webhook_path(raw_path):
+    if is_webhook_path(raw_path, request.app[STATE].links.webhook_path):
         return await handle_webhook(request)
     found = request.app[FUNCTION_ROUTES].match(request.method, raw_path)
     if found is None:

@@ -73,7 +73,11 @@ async def handle_function(request: web.Request, info: FunctionInfo, route_values
         route_params=route_values,
         body=body,
     )
-    binding = client_binding_json(request_origin(request), state.config, info) if info.client_binding_name else None
+    binding = (
+        client_binding_json(request_origin(request), state.config, info, links=state.links)
+        if info.client_binding_name
+        else None
+    )
     try:
         with invocation(info.function_name, HTTP_REASON) as inv:
             response = await run_http(

@@ -11,6 +11,7 @@ from aiohttp import web
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
 from durable_ext.functions.registry import Registry
+from durable_ext.web.links import DEFAULT_LINKS, LinkSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class WebState:
     #: ``time.monotonic()`` when the app was created: the uptime when no dispatcher status is given.
     started_at: float
     host_id: str
+    #: Where the built-in API is served and what its links carry.
+    links: LinkSettings = DEFAULT_LINKS
 
 
 STATE: web.AppKey[WebState] = web.AppKey("durable_ext_state", WebState)
