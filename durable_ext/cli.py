@@ -1,4 +1,4 @@
-"""``python -m durable_ext start | delete-hub``.
+"""``python -m durable_ext start | delete-hub | init-worker``.
 
 ``start`` serves an app directory (its host.json, local.settings.json and function_app.py) the
 way ``func start`` does. Configuration and app-loading errors print one clear message and exit
@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     delete = sub.add_parser("delete-hub", help="delete the app's task hub and everything in it")
     delete.add_argument("--app-dir", default=".", type=Path)
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    init = sub.add_parser("init-worker", help="prepare an app to run inside the Azure Functions Python worker")
+    init.add_argument("--app-dir", default=".", type=Path)
+    init.add_argument("--requirement", default="durable_ext", help="the line added to requirements.txt")
     return parser
 
 
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "start":
             return _start(args)
+        if args.command == "init-worker":
+            return _init_worker(args)
         return _delete_hub(args)
     except DurableExtError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -51,6 +56,13 @@ def _start(args: argparse.Namespace) -> int:
 
     config = load_config(args.app_dir.resolve(), port=args.port, host=args.host)
     asyncio.run(Host(config).run())
+    return 0
+
+
+def _init_worker(args: argparse.Namespace) -> int:
+    from durable_ext.worker.init import format_report, init_worker
+
+    print(format_report(init_worker(args.app_dir, args.requirement), args.app_dir.resolve()))
     return 0
 
 

@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -118,6 +120,7 @@ class Engine:
         *,
         serve_functions: bool = True,
         links: LinkSettings | None = None,
+        middlewares: Sequence[Any] = (),
     ) -> web.Application:
         """The HTTP surface over this engine's client; ``open()`` must have run."""
         assert self.client is not None, "Engine.open() first"
@@ -129,6 +132,7 @@ class Engine:
             dispatcher_status=self.status,
             serve_functions=serve_functions,
             links=links or LinkSettings(WEBHOOK_PATH),
+            middlewares=middlewares,
         )
 
     def start_dispatchers(self) -> None:

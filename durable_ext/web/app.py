@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from typing import Any
 
 from aiohttp import web
 
@@ -45,9 +46,10 @@ def create_web_app(
     dispatcher_status: Callable[[], dict] | None = None,
     serve_functions: bool = True,
     links: LinkSettings = DEFAULT_LINKS,
+    middlewares: Sequence[Any] = (),
 ) -> web.Application:
     """The host's HTTP surface; links it hands out use the origin of the request being answered."""
-    app = web.Application(client_max_size=responses.MAX_BODY_BYTES)
+    app = web.Application(client_max_size=responses.MAX_BODY_BYTES, middlewares=list(middlewares))
     app[STATE] = WebState(
         config=config,
         client=client,
