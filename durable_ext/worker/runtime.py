@@ -42,8 +42,8 @@ _FORWARDED_PROTO = "x-forwarded-proto"
 _FORWARDED_HOST = "x-forwarded-host"
 #: How long a function call waits for the engine to come up before failing.
 READY_TIMEOUT = 60.0
-# Request headers worth passing to the API's handlers; the rest (auth, cookies, …) stay behind.
-_FORWARDED_REQUEST_HEADERS = frozenset({"content-type", "accept"})
+# Request headers the API's handlers read; the rest (auth, cookies, …) stay behind.
+_FORWARDED_REQUEST_HEADERS = frozenset({"content-type", "accept", "x-ms-continuation-token"})
 _DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date", "server"})
 
 
