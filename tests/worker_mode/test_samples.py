@@ -33,7 +33,7 @@ def chaining(w: WorkerHost) -> None:
 
 def fan_out(w: WorkerHost) -> None:
     assert run(w, "fan_out_fan_in")["output"] == 285
-    assert run(w, "fan_out_fan_in", 100)["output"] == 328350
+    assert run(w, "fan_out_fan_in", 30)["output"] == 8555
 
 
 def async_http(w: WorkerHost) -> None:
