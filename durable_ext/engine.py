@@ -30,12 +30,12 @@ from durable_ext.core.clock import Clock, SystemClock
 from durable_ext.dispatcher.activities import ActivityDispatcher
 from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
-from durable_ext.log import logger
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
 from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
 from durable_ext.functions import speedups
 from durable_ext.functions.invoke import close_client_session
 from durable_ext.functions.registry import Registry
+from durable_ext.log import logger
 from durable_ext.providers.base import Provider
 from durable_ext.providers.factory import create_provider, describe_storage
 from durable_ext.web.app import create_web_app

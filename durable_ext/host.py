@@ -18,10 +18,10 @@ from aiohttp import web
 from durable_ext import __version__
 from durable_ext.config import HostConfig, export_values
 from durable_ext.core.clock import Clock
-from durable_ext.log import logger
 from durable_ext.engine import Engine
 from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind
+from durable_ext.log import logger
 from durable_ext.providers.factory import describe_storage
 
 

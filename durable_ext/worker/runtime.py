@@ -30,11 +30,11 @@ from aiohttp import web
 from yarl import URL
 
 from durable_ext.config import HostConfig
-from durable_ext.dispatcher.log import logger
 from durable_ext.engine import Engine
 from durable_ext.functions.http import ResponseParts
 from durable_ext.functions.registry import Registry
 from durable_ext.functions.reported import IncomingRequest
+from durable_ext.log import logger
 from durable_ext.web.links import LinkSettings, client_binding_json
 
 FORWARD_TOKEN_HEADER = "x-durable-ext-forward"
