@@ -1,9 +1,10 @@
-"""The composition root: config → provider → registry → dispatchers → web server.
+"""The composition root of ``python -m durable_ext start``: load the app, build the engine, serve HTTP.
 
-Nothing else in the package wires parts together. ``Host.run`` is what ``python -m durable_ext
-start`` does: load the app, open the task hub, serve HTTP, dispatch work, and on SIGINT/SIGTERM
-stop taking work, let running work finish (briefly), and close the hub. Work that does not
-finish is not lost: its locks expire and it runs again on the next start.
+``Host.run`` loads ``function_app.py``, has :class:`~durable_ext.engine.Engine` (the one builder of
+provider, client, dispatchers and web app, shared with worker mode) open the task hub, serves the web
+app on the configured address, dispatches work, and on SIGINT/SIGTERM stops taking work, lets running
+work finish (briefly), and closes the hub. Work that does not finish is not lost: its locks expire and
+it runs again on the next start.
 """
 
 from __future__ import annotations
@@ -11,28 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
 from durable_ext import __version__
-from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig, export_values
-from durable_ext.core.clock import Clock, SystemClock
-from durable_ext.dispatcher.activities import ActivityDispatcher
-from durable_ext.dispatcher.catalog import RegistryCatalog
-from durable_ext.dispatcher.entities import EntityDispatcher
-from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
-from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
-from durable_ext.functions import replay_safe, speedups
-from durable_ext.functions.invoke import close_client_session
+from durable_ext.core.clock import Clock
+from durable_ext.engine import Engine
+from durable_ext.functions import replay_safe
 from durable_ext.functions.loader import load_app
-from durable_ext.functions.registry import FunctionKind, Registry
+from durable_ext.functions.registry import FunctionKind
 from durable_ext.log import logger
-from durable_ext.providers.base import Provider
-from durable_ext.providers.factory import create_provider, describe_storage
-from durable_ext.web.app import create_web_app
+from durable_ext.providers.factory import describe_storage
 from durable_ext.web.links import WEBHOOK_PATH
 from durable_ext.web.monitor import MONITOR_ROUTE
 
@@ -40,108 +31,33 @@ from durable_ext.web.monitor import MONITOR_ROUTE
 class Host:
     def __init__(self, config: HostConfig, *, clock: Clock | None = None, shutdown_grace: float = 5.0) -> None:
         self.config = config
-        self.clock = clock or SystemClock()
+        self.clock = clock
         self.shutdown_grace = shutdown_grace
-        self.worker_id = current_worker_id()
-        self.registry: Registry | None = None
-        self.provider: Provider | None = None
-        self.client: DurableClient | None = None
-        self.executor: ThreadPoolExecutor | None = None
+        self.engine: Engine | None = None
         self.runner: web.AppRunner | None = None
-        self.loops: list = []
-        self.tasks: list[asyncio.Task] = []
-        self.started_at = time.monotonic()
 
     async def start(self) -> None:
         config = self.config
         export_values(config)
-        self.registry = load_app(config.app_dir)
-        speedups.install()
+        registry = load_app(config.app_dir)
         # After the app's import, so handlers it configured there are covered too.
         replay_safe.install()
-        self.provider = create_provider(config)
-        await self.provider.create_hub()
-        released = await self.provider.release_abandoned_locks(is_dead_local_worker)
-        if released:
-            logger.info("Took back %d work item(s) locked by a process that is no longer running.", released)
-        workers = (
-            config.max_concurrent_activities + config.max_concurrent_orchestrations + config.max_concurrent_entities
-        )
-        self.executor = ThreadPoolExecutor(max_workers=min(workers, 256), thread_name_prefix="durable-user")
-        catalog = RegistryCatalog(self.registry, config.default_version)
-        self.client = DurableClient(
-            self.provider,
-            self.clock,
-            default_version=config.default_version,
-            orchestrator_names=self.registry.orchestrator_names(),
-        )
-        orchestrations = OrchestrationDispatcher(
-            self.provider,
-            catalog,
-            self.clock,
-            self.executor,
-            concurrency=config.max_concurrent_orchestrations,
-            worker_id=self.worker_id,
-            lock_timeout=config.orchestration_lock_timeout,
-        )
-        activities = ActivityDispatcher(
-            self.provider,
-            self.registry,
-            self.clock,
-            self.executor,
-            concurrency=config.max_concurrent_activities,
-            worker_id=self.worker_id,
-            lock_timeout=config.activity_lock_timeout,
-        )
-        entities = EntityDispatcher(
-            self.provider,
-            self.registry,
-            self.clock,
-            self.executor,
-            concurrency=config.max_concurrent_entities,
-            worker_id=self.worker_id,
-            max_batch=config.max_entity_batch_size,
-            lock_timeout=config.orchestration_lock_timeout,
-        )
-        self.loops = [orchestrations.loop, activities.loop, entities.loop]
-        app = create_web_app(
-            config=config,
-            client=self.client,
-            registry=self.registry,
-            executor=self.executor,
-            dispatcher_status=self.status,
-        )
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.engine = Engine(config, registry, clock=self.clock, shutdown_grace=self.shutdown_grace)
+        await self.engine.open()
+        self.runner = web.AppRunner(self.engine.web_app(), access_log=None, handle_signals=False)
         await self.runner.setup()
         site = web.TCPSite(self.runner, config.host, config.port, reuse_address=True)
         await site.start()
         self._print_banner()
-        self.tasks = [asyncio.create_task(loop.run(), name=loop.name) for loop in self.loops]
+        self.engine.start_dispatchers()
         logger.info("Host started. Task hub '%s' is ready.", config.hub_name)
-
-    def status(self) -> dict:
-        return {
-            "hubName": self.config.hub_name,
-            "storageProvider": describe_storage(self.config),
-            "workerId": self.worker_id,
-            "processUptime": round((time.monotonic() - self.started_at) * 1000),
-        }
 
     async def stop(self) -> None:
         logger.info("Stopping host...")
-        for loop in self.loops:
-            await loop.stop(self.shutdown_grace)
-        for task in self.tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         if self.runner is not None:
             await self.runner.cleanup()
-        await close_client_session()
-        if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
-        if self.provider is not None:
-            await self.provider.close()
+        if self.engine is not None:
+            await self.engine.close()
         logger.info("Host stopped.")
 
     async def run(self) -> None:
@@ -158,8 +74,8 @@ class Host:
             await self.stop()
 
     def _print_banner(self) -> None:
-        config, registry = self.config, self.registry
-        assert registry is not None
+        config = self.config
+        assert self.engine is not None
         lines = [
             f"durable_ext {__version__} — Azure Durable Functions for Python, no .NET host needed",
             f"Task hub: {config.hub_name} ({describe_storage(config)})",
@@ -169,7 +85,7 @@ class Host:
         ]
         base = f"http://{_display_host(config.host)}:{config.port}"
         prefix = f"/{config.route_prefix}" if config.route_prefix else ""
-        for info in registry.functions:
+        for info in self.engine.registry.functions:
             if info.kind is FunctionKind.HTTP:
                 methods = ",".join(info.methods) if info.methods else "GET,POST,PUT,DELETE,HEAD,PATCH,OPTIONS"
                 lines.append(f"        {info.function_name}: [{methods}] {base}{prefix}/{info.route}")
@@ -184,4 +100,3 @@ class Host:
 
 def _display_host(host: str) -> str:
     return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host
-

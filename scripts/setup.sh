@@ -32,6 +32,22 @@ if [ "${1:-}" = "--dev" ]; then
   if [ ! -x node_modules/.bin/azurite ]; then
     npm install --no-audit --no-fund --loglevel=error >/dev/null
   fi
+  # Worker mode on Python 3.13+ runs azure-functions-runtime (tests/worker_mode/test_python313.py): a
+  # second venv from a 3.13 interpreter, with the protobuf runtime the test protos are compiled for.
+  PY313=${PYTHON313:-$(ls -d "$HOME"/.pyenv/versions/3.13.*/bin/python3.13 2>/dev/null | tail -n 1 || true)}
+  PY313=${PY313:-$(command -v python3.13 || true)}
+  if [ -z "$PY313" ]; then
+    echo "error: no Python 3.13 found (set PYTHON313, or install it under ~/.pyenv/versions/3.13.*):" \
+         "tests/worker_mode/test_python313.py needs it for azure-functions-runtime and will fail" >&2
+    if [ "${CI:-}" = "true" ]; then exit 1; fi
+  else
+    if [ ! -x .venv313/bin/python ]; then
+      "$PY313" -m venv .venv313
+    fi
+    PROTOBUF=$(.venv/bin/python -c 'import google.protobuf as p; print(p.__version__)')
+    quiet_pip .venv313/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt \
+      azure-functions-runtime grpcio "protobuf==$PROTOBUF"
+  fi
 else
   quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi

@@ -3,7 +3,8 @@
 The rule (lower never imports higher; a module may import its own layer and any layer below)::
 
     7  cli, __main__                     command line
-    6  host, worker, runner, testing     composition roots: build the pieces below and run them
+    6  host, worker, runner, testing,    composition roots: build the pieces below and run them;
+       engine                            engine is the one builder the roots share
     5  web                               aiohttp: user HTTP triggers, webhooks, the SDK client's routes
     4  dispatcher | client, hubs         the loops that run work | instance management (hubs: which task
                                          hub a client call addresses); never each other
@@ -51,7 +52,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("functions",),
     ("dispatcher", "client", "hubs"),
     ("web",),
-    ("host", "worker", "runner", "testing"),
+    ("host", "worker", "runner", "testing", "engine"),
     ("cli", "__main__"),
 ]
 
@@ -73,7 +74,7 @@ RESTRICTED: dict[str, tuple[str, ...]] = {
     "azure.data": ("providers.azure_storage",),
     "azure.storage": ("providers.azure_storage",),
     "sqlite3": ("providers.sqlite", "providers.sqlite_cache", "providers.sqlite_schema"),
-    "aiohttp": ("web", "host", "worker", "runner", "testing", "cli", "dispatcher.http_activity"),
+    "aiohttp": ("web", "host", "worker", "runner", "testing", "engine", "cli", "dispatcher.http_activity"),
     "multidict": ("web",),
 }
 

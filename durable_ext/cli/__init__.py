@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "durable_ext.cli.serve",
     "durable_ext.cli.instances",
     "durable_ext.cli.entities",
+    "durable_ext.cli.worker",
 )
 
 

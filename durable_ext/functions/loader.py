@@ -64,7 +64,18 @@ def load_app(app_dir: Path, module_name: str = "function_app") -> Registry:
         functions = app.get_functions()
     except Exception as exc:
         raise AppLoadError(f"Function app {attribute!r} in {path} is invalid: {exc}") from exc
+    return registry_from_functions(functions, app_dir)
+
+
+def registry_from_functions(functions: Iterable[Any], app_dir: Path) -> Registry:
+    """The Registry of ``Function`` objects an app's ``get_functions()`` returned (worker mode gets them
+    from the app the Python worker already imported). Raises AppLoadError when durable names collide."""
     return Registry((_function_info(f, app_dir) for f in functions), app_dir=app_dir)
+
+
+def find_app(module: ModuleType) -> Any:
+    """The module's one ``FunctionRegister``; AppLoadError when it defines none or several."""
+    return _find_app(module, Path(getattr(module, "__file__", None) or module.__name__))[1]
 
 
 def _import_module(app_dir: Path, path: Path, base_name: str) -> ModuleType:

@@ -5,8 +5,12 @@ Matching order, so built-ins always win over an app route with the same path:
 1. ``/admin/host/status`` and ``/`` (admin),
 2. ``/runtime/webhooks/durabletask/…`` in any letter case (the durable HTTP API and the SDK
    client's RPC calls),
-3. the app's HTTP functions under ``/<routePrefix>/``,
+3. the app's HTTP functions under ``/<routePrefix>/`` (unless ``serve_functions`` is off: in worker
+   mode the Functions host serves them),
 4. anything else: 404 with an empty body.
+
+The built-in API's root is ``links.webhook_path``; in worker mode it is the public path the host routes
+to durable_ext's webhook function, so the links it hands out are the public ones.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from typing import Any
 
 from aiohttp import web
 
@@ -27,7 +32,7 @@ from durable_ext.log import logger
 from durable_ext.web import responses
 from durable_ext.web.admin import add_admin_routes
 from durable_ext.web.functions_routes import FUNCTION_ROUTES, FunctionRoutes, handle_function
-from durable_ext.web.links import client_binding_json
+from durable_ext.web.links import DEFAULT_LINKS, LinkSettings, client_binding_json
 from durable_ext.web.state import STATE, WebState
 from durable_ext.web.webhooks import handle_webhook, is_webhook_path
 
@@ -41,13 +46,16 @@ def create_web_app(
     registry: Registry,
     executor: Executor | None,
     dispatcher_status: Callable[[], dict] | None = None,
+    serve_functions: bool = True,
+    links: LinkSettings = DEFAULT_LINKS,
+    middlewares: Sequence[Any] = (),
 ) -> web.Application:
     """The host's HTTP surface; links it hands out use the origin of the request being answered.
 
     Other task hubs that requests or bindings name are opened on demand and closed when the
     application is cleaned up (``AppRunner.cleanup``); ``client`` stays the caller's to close.
     """
-    app = web.Application(client_max_size=responses.MAX_BODY_BYTES)
+    app = web.Application(client_max_size=responses.MAX_BODY_BYTES, middlewares=list(middlewares))
     hubs = HubResolver(config, client)
     _check_bindings(hubs, registry)
     app[STATE] = WebState(
@@ -59,13 +67,15 @@ def create_web_app(
         started_at=time.monotonic(),
         host_id=host_id(config),
         hubs=hubs,
+        links=links,
     )
 
     async def close_hubs(_: web.Application) -> None:
         await hubs.close()
 
     app.on_cleanup.append(close_hubs)
-    app[FUNCTION_ROUTES] = FunctionRoutes(registry.http_functions(), config.route_prefix)
+    served = registry.http_functions() if serve_functions else []
+    app[FUNCTION_ROUTES] = FunctionRoutes(served, config.route_prefix)
     add_admin_routes(app)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     return app
@@ -89,7 +99,7 @@ def _check_bindings(hubs: HubResolver, registry: Registry) -> None:
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:
     raw_path = request.rel_url.raw_path
-    if is_webhook_path(raw_path):
+    if is_webhook_path(raw_path, request.app[STATE].links.webhook_path):
         return await handle_webhook(request)
     found = request.app[FUNCTION_ROUTES].match(request.method, raw_path)
     if found is None:

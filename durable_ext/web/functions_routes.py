@@ -82,7 +82,7 @@ async def handle_function(request: web.Request, info: FunctionInfo, route_values
             # The app's binding is wrong, not the request: a server error that says what to fix.
             logger.error("Function '%s' was not run: %s", info.function_name, exc)
             return error_response(500, f"Function '{info.function_name}' was not run: {exc}")
-        binding = client_binding_json(request_origin(request), state.config, info, address)
+        binding = client_binding_json(request_origin(request), state.config, info, address, links=state.links)
     try:
         with invocation(info.function_name, HTTP_REASON) as inv:
             response = await run_http(

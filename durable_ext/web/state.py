@@ -12,6 +12,7 @@ from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
 from durable_ext.functions.registry import Registry
 from durable_ext.hubs import HubAddress, HubResolver
+from durable_ext.web.links import DEFAULT_LINKS, LinkSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class WebState:
     hubs: HubResolver | None = None
     #: The hub of the request being served (a per-request copy of the state); None: the app's own.
     address: HubAddress | None = None
+    #: Where the built-in API is served and what its links carry.
+    links: LinkSettings = DEFAULT_LINKS
 
 
 STATE: web.AppKey[WebState] = web.AppKey("durable_ext_state", WebState)

@@ -33,7 +33,7 @@ from durable_ext.errors import InstanceExistsError
 from durable_ext.hubs import HubAddressError
 from durable_ext.log import logger
 from durable_ext.web import entities
-from durable_ext.web.links import DEFAULT_CONNECTION, WEBHOOK_PATH, check_status_payload, request_origin
+from durable_ext.web.links import DEFAULT_CONNECTION, check_status_payload, request_origin
 from durable_ext.web.monitor import MONITOR_ROUTE, monitor_page
 from durable_ext.web.params import (
     Query,
@@ -66,19 +66,19 @@ from durable_ext.web.status_payload import history_events, parse_token, status_p
 INSTANCE_EXISTS_STATUS = 500
 DEFAULT_PAGE_SIZE = 100
 CONTINUATION_HEADER = "x-ms-continuation-token"
-_PREFIX = WEBHOOK_PATH.lower()
 
 Handler = Callable[..., Awaitable[web.Response]]
 
 
-def is_webhook_path(raw_path: str) -> bool:
-    lowered = raw_path.lower()
-    return lowered == _PREFIX or lowered.startswith(_PREFIX + "/")
+def is_webhook_path(raw_path: str, webhook_path: str) -> bool:
+    """Whether ``raw_path`` is under ``webhook_path`` (the API's root, matched ignoring case)."""
+    lowered, prefix = raw_path.lower(), webhook_path.lower()
+    return lowered == prefix or lowered.startswith(prefix + "/")
 
 
 async def handle_webhook(request: web.Request) -> web.Response:
     """Route one request of the built-in API; never raises (unexpected errors are a JSON 500)."""
-    relative = request.rel_url.raw_path[len(_PREFIX) :].strip("/")
+    relative = request.rel_url.raw_path[len(state_of(request).links.webhook_path) :].strip("/")
     path_hub = path_connection = None
     selected = _HUB_PREFIX.fullmatch(relative)
     if selected is not None:
@@ -305,7 +305,7 @@ async def _wait_or_check_status(request: web.Request, state: WebState, instance_
     address = state.address
     hub = address.hub if address is not None else state.config.hub_name
     connection = (address.connection if address is not None else None) or DEFAULT_CONNECTION
-    payload = check_status_payload(request_origin(request), hub, connection, instance_id)
+    payload = check_status_payload(request_origin(request), hub, connection, instance_id, state.links)
     return json_response(payload, 202, {"Location": payload["statusQueryGetUri"], "Retry-After": "10"})
 
 

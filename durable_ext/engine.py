@@ -1,0 +1,160 @@
+"""The one builder of the runtime's parts: config + registry → provider → client → dispatchers → web app.
+
+Both composition roots use it and nothing else wires these parts: ``host.Host`` (``python -m durable_ext
+start``, its own aiohttp server) and ``worker`` (inside the Azure Functions Python worker, a loopback
+server for the webhooks). They differ only in what surrounds the engine: where the registry comes from,
+which address the web app listens on, and which event loop it all runs on.
+
+Lifecycle: ``await open()`` (hub created, locks of dead local workers taken back, dispatchers built),
+``web_app(...)`` any number of times, ``start_dispatchers()``, then ``await close()`` — which lets
+running work finish for ``shutdown_grace`` seconds. Work that does not finish is not lost: its locks
+expire and it runs again on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+
+from durable_ext.client import DurableClient
+from durable_ext.config import HostConfig
+from durable_ext.core.clock import Clock, SystemClock
+from durable_ext.dispatcher.activities import ActivityDispatcher
+from durable_ext.dispatcher.catalog import RegistryCatalog
+from durable_ext.dispatcher.entities import EntityDispatcher
+from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
+from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
+from durable_ext.functions import speedups
+from durable_ext.functions.invoke import close_client_session
+from durable_ext.functions.registry import Registry
+from durable_ext.log import logger
+from durable_ext.providers.base import Provider
+from durable_ext.providers.factory import create_provider, describe_storage
+from durable_ext.web.app import create_web_app
+from durable_ext.web.links import WEBHOOK_PATH, LinkSettings
+
+
+class Engine:
+    """The parts that run one app against one task hub; see the module docstring for the lifecycle."""
+
+    def __init__(
+        self,
+        config: HostConfig,
+        registry: Registry,
+        *,
+        clock: Clock | None = None,
+        shutdown_grace: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.clock = clock or SystemClock()
+        self.shutdown_grace = shutdown_grace
+        self.worker_id = current_worker_id()
+        self.provider: Provider | None = None
+        self.client: DurableClient | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.loops: list = []
+        self.tasks: list[asyncio.Task] = []
+        self.started_at = time.monotonic()
+
+    async def open(self) -> None:
+        """Open the task hub and build the dispatchers (they start with :meth:`start_dispatchers`)."""
+        config = self.config
+        speedups.install()
+        self.provider = create_provider(config)
+        await self.provider.create_hub()
+        released = await self.provider.release_abandoned_locks(is_dead_local_worker)
+        if released:
+            logger.info("Took back %d work item(s) locked by a process that is no longer running.", released)
+        workers = (
+            config.max_concurrent_activities + config.max_concurrent_orchestrations + config.max_concurrent_entities
+        )
+        self.executor = ThreadPoolExecutor(max_workers=min(workers, 256), thread_name_prefix="durable-user")
+        catalog = RegistryCatalog(self.registry, config.default_version)
+        self.client = DurableClient(
+            self.provider,
+            self.clock,
+            default_version=config.default_version,
+            orchestrator_names=self.registry.orchestrator_names(),
+        )
+        orchestrations = OrchestrationDispatcher(
+            self.provider,
+            catalog,
+            self.clock,
+            self.executor,
+            concurrency=config.max_concurrent_orchestrations,
+            worker_id=self.worker_id,
+            lock_timeout=config.orchestration_lock_timeout,
+        )
+        activities = ActivityDispatcher(
+            self.provider,
+            self.registry,
+            self.clock,
+            self.executor,
+            concurrency=config.max_concurrent_activities,
+            worker_id=self.worker_id,
+            lock_timeout=config.activity_lock_timeout,
+        )
+        entities = EntityDispatcher(
+            self.provider,
+            self.registry,
+            self.clock,
+            self.executor,
+            concurrency=config.max_concurrent_entities,
+            worker_id=self.worker_id,
+            max_batch=config.max_entity_batch_size,
+            lock_timeout=config.orchestration_lock_timeout,
+        )
+        self.loops = [orchestrations.loop, activities.loop, entities.loop]
+
+    def web_app(
+        self,
+        *,
+        serve_functions: bool = True,
+        links: LinkSettings | None = None,
+        middlewares: Sequence[Any] = (),
+    ) -> web.Application:
+        """The HTTP surface over this engine's client; ``open()`` must have run."""
+        assert self.client is not None, "Engine.open() first"
+        return create_web_app(
+            config=self.config,
+            client=self.client,
+            registry=self.registry,
+            executor=self.executor,
+            dispatcher_status=self.status,
+            serve_functions=serve_functions,
+            links=links or LinkSettings(WEBHOOK_PATH),
+            middlewares=middlewares,
+        )
+
+    def start_dispatchers(self) -> None:
+        """Start the orchestration, activity and entity loops on the running event loop."""
+        self.tasks = [asyncio.create_task(loop.run(), name=loop.name) for loop in self.loops]
+
+    def status(self) -> dict:
+        return {
+            "hubName": self.config.hub_name,
+            "storageProvider": describe_storage(self.config),
+            "workerId": self.worker_id,
+            "processUptime": round((time.monotonic() - self.started_at) * 1000),
+        }
+
+    async def close(self) -> None:
+        """Stop taking work, let running work finish (``shutdown_grace``), close the hub."""
+        for loop in self.loops:
+            await loop.stop(self.shutdown_grace)
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await close_client_session()
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.provider is not None:
+            await self.provider.close()
