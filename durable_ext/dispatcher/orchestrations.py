@@ -64,6 +64,8 @@ class OrchestrationDispatcher:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
             logger.warning("Instance '%s': lock lost before commit; another worker owns it now", item.instance_id)
+            return
+        self.provider.work_signal.changed(item.instance_id)
 
     def _process(self, item: OrchestrationWorkItem, now) -> EpisodeReport:
         return process_work_item(item, now=now, catalog=self.catalog, new_id=new_id)
