@@ -119,7 +119,6 @@ def test_start_and_wait(harness: Harness):
     assert harness.call("POST", f"{WH}/orchestrators/hello_orchestrator?timeout=1&pollingInterval=5").status == 400
 
 
-
 def test_start_and_wait_answers_when_this_process_commits_not_at_the_next_poll(harness: Harness):
     """The dispatcher calls ``work_signal.changed`` after each commit; a waiting request reads the
     instance again at once, so with an hour-long polling interval it still answers on completion."""
@@ -142,6 +141,7 @@ def test_start_and_wait_answers_when_this_process_commits_not_at_the_next_poll(h
 
     reply = harness.run(scenario())
     assert reply.status == 200 and reply.json() == "Hello Lima!"
+
 
 # -- status -----------------------------------------------------------------------------------
 
