@@ -24,6 +24,7 @@ from durable_ext.dispatcher.activities import ActivityDispatcher
 from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
+from durable_ext.dispatcher.sessions import SessionCache
 from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
 from durable_ext.functions import replay_safe, speedups
 from durable_ext.functions.invoke import close_client_session
@@ -83,6 +84,7 @@ class Host:
             concurrency=config.max_concurrent_orchestrations,
             worker_id=self.worker_id,
             lock_timeout=config.orchestration_lock_timeout,
+            sessions=SessionCache.from_settings(config.sessions),
         )
         activities = ActivityDispatcher(
             self.provider,
@@ -184,4 +186,3 @@ class Host:
 
 def _display_host(host: str) -> str:
     return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host
-
