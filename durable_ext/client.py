@@ -11,6 +11,7 @@ holds no rules of its own about which instance accepts what.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import replace
 from datetime import datetime
@@ -203,14 +204,21 @@ class DurableClient:
         return await self.provider.purge_instances(replace(query, continuation_token=None))
 
     async def wait_for_completion(self, instance_id: str, *, timeout: float, interval: float) -> InstanceState | None:
-        """Poll until the instance is terminal or ``timeout`` seconds passed; returns the last state."""
+        """Wait until the instance is terminal or ``timeout`` seconds passed; returns the last state.
+
+        The state is read again whenever this process commits a change to the instance (answered
+        at once) and at least every ``interval`` seconds (for changes other processes commit).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            state = await self.provider.get_instance(instance_id)
-            if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
-                return state
-            await asyncio.sleep(max(0.01, min(interval, deadline - loop.time())))
+        with self.provider.work_signal.watching(instance_id) as changed:
+            while True:
+                changed.clear()
+                state = await self.provider.get_instance(instance_id)
+                if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
+                    return state
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), max(0.01, min(interval, deadline - loop.time())))
 
     # -- entities ------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from durable_ext.dispatcher.activities import ActivityDispatcher
 from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
+from durable_ext.dispatcher.sessions import SessionCache
 from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
 from durable_ext.functions import speedups
 from durable_ext.functions.invoke import close_client_session
@@ -91,6 +92,7 @@ class Engine:
             concurrency=config.max_concurrent_orchestrations,
             worker_id=self.worker_id,
             lock_timeout=config.orchestration_lock_timeout,
+            sessions=SessionCache.from_settings(config.sessions),
         )
         activities = ActivityDispatcher(
             self.provider,
