@@ -21,7 +21,7 @@ class RegistryCatalog:
         if info is None:
             return None
         if supports_sessions(info.user_function):
-            return SdkOrchestrator(info.user_function)  # the same call, and extended sessions
+            return SdkOrchestrator(info.user_function, info.durable_name)  # the same call, and extended sessions
         return partial(call_orchestrator, info)
 
     def has_activity(self, name: str) -> bool:

@@ -60,6 +60,12 @@ def published(handle: Callable[[str], str], function_name: str) -> Callable[[str
     return wrapped
 
 
+def begin_episode(context: df.DurableOrchestrationContext, function_name: str) -> None:
+    """Publish ``context`` for this thread's episode (for code that drives the SDK's executor itself)."""
+    _current.context = context
+    _current.function_name = function_name
+
+
 def end_episode() -> None:
     """Forget the context published on this thread (the episode is over)."""
     _current.context = None

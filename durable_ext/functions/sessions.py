@@ -31,6 +31,7 @@ from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchest
 
 from durable_ext.core import events as e
 from durable_ext.core.played import event_json
+from durable_ext.functions import replay_safe
 
 
 def supports_sessions(handle: Callable[..., Any]) -> bool:
@@ -45,11 +46,14 @@ def supports_sessions(handle: Callable[..., Any]) -> bool:
 class _Live:
     """One orchestration's executor, context and generator between episodes."""
 
-    __slots__ = ("actions_sent", "context", "executor")
+    __slots__ = ("actions_sent", "context", "executor", "function_name")
 
-    def __init__(self, context: DurableOrchestrationContext, executor: TaskOrchestrationExecutor) -> None:
+    def __init__(
+        self, context: DurableOrchestrationContext, executor: TaskOrchestrationExecutor, function_name: str
+    ) -> None:
         self.context = context
         self.executor = executor
+        self.function_name = function_name
         self.actions_sent = len(context._action_payload_v2)
 
     def resume(self, events: list[e.HistoryEvent]) -> str:
@@ -59,11 +63,15 @@ class _Live:
         context._histories.extend(new)
         # What execute() sets once it passes the last OrchestratorStarted: every event is new now.
         executor._is_processing_new_events = True
-        for event in new:
-            executor.process_event(event)
-            if executor.has_execution_completed:
-                break
-        return self._state()
+        replay_safe.begin_episode(context, self.function_name)
+        try:
+            for event in new:
+                executor.process_event(event)
+                if executor.has_execution_completed:
+                    break
+            return self._state()
+        finally:
+            replay_safe.end_episode()
 
     def _state(self) -> str:
         """``get_orchestrator_state_str`` with only the actions added since the last call."""
@@ -81,21 +89,31 @@ class SdkOrchestrator:
     """An orchestrator function as the core calls it: ``__call__`` is the SDK's own ``handle``;
     ``start_session`` runs the same replay and keeps its state (core.sessions.SessionOrchestrator)."""
 
-    def __init__(self, handle: Callable[[str], str]) -> None:
+    def __init__(self, handle: Callable[[str], str], function_name: str) -> None:
         self.handle = handle
+        self.function_name = function_name
         self.fn = handle.orchestrator_function  # type: ignore[attr-defined]
 
     def __call__(self, context_json: str) -> str:
-        return self.handle(context_json)
+        # Through the wrapper that publishes the episode's context for replay-safe logging.
+        handle = replay_safe.published(self.handle, self.function_name)
+        try:
+            return handle(context_json)
+        finally:
+            replay_safe.end_episode()
 
     def start_session(self, context_json: str) -> tuple[str, _Live | None]:
         # Orchestrator.create's handle, step by step (azure/durable_functions/orchestrator.py).
         context = DurableOrchestrationContext.from_json(context_json)
         context._input_expected_type = getattr(self.handle, "_df_input_type", None)
         executor = TaskOrchestrationExecutor()
-        state = executor.execute(context, context.histories, self.fn)
+        replay_safe.begin_episode(context, self.function_name)
+        try:
+            state = executor.execute(context, context.histories, self.fn)
+        finally:
+            replay_safe.end_episode()
         if not isinstance(getattr(executor, "generator", None), GeneratorType) or executor.has_execution_completed:
             return state, None
         if context._replay_schema is ReplaySchema.V1:  # V1 nests actions per yield; only V2+ is continued
             return state, None
-        return state, _Live(context, executor)
+        return state, _Live(context, executor, self.function_name)

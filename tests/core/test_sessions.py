@@ -95,7 +95,7 @@ class Catalog:
     default_version = None
 
     def __init__(self, fn=program_runner) -> None:
-        self.runner = SdkOrchestrator(df.Orchestrator.create(fn))
+        self.runner = SdkOrchestrator(df.Orchestrator.create(fn), "generated")
 
     def orchestrator(self, name):
         return self.runner if name == "Runner" else None
