@@ -11,7 +11,8 @@ Tree::
     ├── AppLoadError
     └── ProviderError
         ├── LockLostError
-        └── InstanceExistsError
+        ├── InstanceExistsError
+        └── InvalidContinuationTokenError (also a ValueError)
 """
 
 
@@ -37,3 +38,7 @@ class LockLostError(ProviderError):
 
 class InstanceExistsError(ProviderError):
     """An instance with this id already exists in a state that forbids re-creating it."""
+
+
+class InvalidContinuationTokenError(ProviderError, ValueError):
+    """A query's continuation token is not one this provider issued (the caller's input is bad)."""

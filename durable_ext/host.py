@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import signal
 import time
@@ -118,10 +119,12 @@ class Host:
         logger.info("Host started. Task hub '%s' is ready.", config.hub_name)
 
     def status(self) -> dict:
+        """The live part of ``/admin/host/status``: no paths, host name or pid (callers are untrusted)."""
         return {
             "hubName": self.config.hub_name,
-            "storageProvider": describe_storage(self.config),
-            "workerId": self.worker_id,
+            "storageProvider": self.config.storage.kind,
+            # A digest of host:pid:start — tells workers apart without naming the machine or process.
+            "workerId": hashlib.sha256(self.worker_id.encode("utf-8")).hexdigest()[:16],
             "processUptime": round((time.monotonic() - self.started_at) * 1000),
         }
 

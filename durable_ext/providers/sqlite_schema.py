@@ -28,7 +28,7 @@ from durable_ext.core.events import EventType, ExecutionStarted
 from durable_ext.core.messages import InstanceQuery, InstanceState, TaskMessage
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.wire import dumps_event
-from durable_ext.errors import ProviderError
+from durable_ext.errors import InvalidContinuationTokenError, ProviderError
 
 SCHEMA_VERSION = 1
 
@@ -372,11 +372,26 @@ def encode_token(created_us: int, instance_id: str) -> str:
 
 
 def decode_token(token: str) -> tuple[int, str]:
-    """Inverse of :func:`encode_token`; raises ``ValueError`` for a token we did not issue."""
+    """Inverse of :func:`encode_token`; raises ``InvalidContinuationTokenError`` for a token we did
+    not issue (including values SQLite could not bind: out-of-range ints, unencodable text)."""
     try:
         created_us, instance_id = json.loads(token)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"invalid continuation token: {token!r}") from exc
-    if not isinstance(created_us, int) or not isinstance(instance_id, str):
-        raise ValueError(f"invalid continuation token: {token!r}")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidContinuationTokenError("invalid continuation token") from exc
+    if (
+        isinstance(created_us, bool)
+        or not isinstance(created_us, int)
+        or not -(2**63) <= created_us < 2**63
+        or not isinstance(instance_id, str)
+        or not _encodable(instance_id)
+    ):
+        raise InvalidContinuationTokenError("invalid continuation token")
     return created_us, instance_id
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -41,7 +41,7 @@ def create_web_app(
     dispatcher_status: Callable[[], dict] | None = None,
 ) -> web.Application:
     """The host's HTTP surface; links it hands out use the origin of the request being answered."""
-    app = web.Application(client_max_size=responses.MAX_BODY_BYTES)
+    app = web.Application(client_max_size=responses.MAX_BODY_BYTES, middlewares=[_no_internals_in_errors])
     app[STATE] = WebState(
         config=config,
         client=client,
@@ -61,6 +61,17 @@ def host_id(config: HostConfig) -> str:
     """Stable across restarts of the same app on the same machine; 32 lower-case hex digits."""
     seed = f"{socket.gethostname().lower()}|{config.app_dir}|{config.hub_name}"
     return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
+
+
+@web.middleware
+async def _no_internals_in_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Any exception a handler lets escape becomes a generic JSON 500 (details only in the log)."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        return responses.server_error(request, exc)
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:

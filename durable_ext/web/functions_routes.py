@@ -16,7 +16,7 @@ from multidict import CIMultiDict
 
 from durable_ext.functions import FunctionInfo, make_request, response_parts, run_http
 from durable_ext.log import invocation, logger
-from durable_ext.web.links import client_binding_json, request_origin
+from durable_ext.web.links import client_binding_json, own_origin
 from durable_ext.web.params import read_body
 from durable_ext.web.responses import WebError
 from durable_ext.web.routes import RouteTemplate, compile_route, sort_by_precedence
@@ -73,7 +73,10 @@ async def handle_function(request: web.Request, info: FunctionInfo, route_values
         route_params=route_values,
         body=body,
     )
-    binding = client_binding_json(request_origin(request), state.config, info) if info.client_binding_name else None
+    binding = None
+    if info.client_binding_name:
+        origin = own_origin(request, state.config.host, state.config.port)
+        binding = client_binding_json(origin, state.config, info)
     try:
         with invocation(info.function_name, HTTP_REASON) as inv:
             response = await run_http(

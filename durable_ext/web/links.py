@@ -1,9 +1,18 @@
 """URLs the host hands out: the durable client binding and the check-status payload.
 
 Both are built the way the extension builds them (EXT ``HttpApiHandler.GetClientResponseLinks``,
-``GetInstanceCreationLinks``, ``BindingHelper.DurableOrchestrationClientToString``; sdk-contract.md §4.1),
-with the origin of the request being served, so the links work whatever host name and port the
-caller used. Locally there is no system key, so the ``code=`` part of the query is empty.
+``GetInstanceCreationLinks``, ``BindingHelper.DurableOrchestrationClientToString``; sdk-contract.md §4.1).
+
+Two origins, never mixed up:
+
+* :func:`own_origin` — the address and port of the socket that accepted the connection. Every URL
+  the host itself (or the SDK client inside the app) calls is built from it: the binding's
+  ``rpcBaseUrl`` and the rest of the binding. A ``Host`` header never reaches these, or a caller
+  could make the app's client POST orchestration inputs to a server of its choosing (SSRF).
+* :func:`request_origin` — the origin as the caller addressed us; only for links handed back to
+  that same caller (the check-status payload), so they work whatever name and port it used. The
+  SDK rewrites the binding's management URLs to the request's origin the same way
+  (``DurableOrchestrationClient._replace_url_origin``).
 """
 
 from __future__ import annotations
@@ -24,8 +33,30 @@ INSTANCE_ID_PLACEHOLDER = "INSTANCEID"
 
 
 def request_origin(request: web.Request) -> str:
-    """``scheme://host[:port]`` exactly as the caller addressed this server."""
+    """``scheme://host[:port]`` exactly as the caller addressed this server (untrusted)."""
     return str(request.url.origin())
+
+
+def own_origin(request: web.Request, fallback_host: str, fallback_port: int) -> str:
+    """``http://<local address>:<port>`` of the socket that accepted ``request``.
+
+    A wildcard bind still accepts each connection on one concrete local address, which is one
+    this host can reach itself on. ``fallback_*`` (the configured bind address) serves when the
+    connection is already gone.
+    """
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        host, port = str(sockname[0]), int(sockname[1])
+    else:
+        host, port = fallback_host, fallback_port
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host.split('%', 1)[0]}]"
+    return f"http://{host}:{port}"
 
 
 def webhook_base(origin: str) -> str:

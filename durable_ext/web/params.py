@@ -41,6 +41,16 @@ def get_int(query: Query, name: str, default: int) -> int:
         return default
 
 
+#: The largest page a list request gets, whatever ``top`` asks for (the continuation token pages on).
+MAX_PAGE_SIZE = 1000
+
+
+def get_page_size(query: Query, name: str, default: int) -> int:
+    """``top``: 1..MAX_PAGE_SIZE; absent, non-numeric or not positive → ``default``; larger → the cap."""
+    size = get_int(query, name, default)
+    return default if size <= 0 else min(size, MAX_PAGE_SIZE)
+
+
 def get_seconds(query: Query, name: str) -> float | None:
     """A non-negative number of seconds, or None when absent or not a number."""
     try:

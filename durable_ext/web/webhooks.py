@@ -23,15 +23,14 @@ from aiohttp import web
 from durable_ext.client import BadRequestError, GoneError, NotFoundError
 from durable_ext.core.messages import InstanceQuery
 from durable_ext.core.status import RuntimeStatus
-from durable_ext.errors import InstanceExistsError
-from durable_ext.log import logger
+from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError
 from durable_ext.web import entities
 from durable_ext.web.links import DEFAULT_CONNECTION, WEBHOOK_PATH, check_status_payload, request_origin
 from durable_ext.web.params import (
     Query,
     get_bool,
     get_date,
-    get_int,
+    get_page_size,
     get_seconds,
     get_statuses,
     parse_json,
@@ -84,9 +83,10 @@ async def handle_webhook(request: web.Request) -> web.Response:
         return empty_response(404)
     except WebError as exc:
         return exc.response
+    except InvalidContinuationTokenError:
+        return bad_request(f"Invalid {CONTINUATION_HEADER} header.")
     except Exception as exc:
-        logger.exception("Durable HTTP API request %s %s failed", request.method, request.rel_url)
-        return server_error(exc)
+        return server_error(request, exc)
 
 
 # -- orchestrators ---------------------------------------------------------------------------
@@ -116,14 +116,14 @@ async def get_instance(request: web.Request, state: WebState, instance_id: str) 
 async def list_instances(request: web.Request, state: WebState) -> web.Response:
     query = query_of(request)
     show_input = get_bool(query, "showInput", True)
-    top = get_int(query, "top", DEFAULT_PAGE_SIZE)
+    top = get_page_size(query, "top", DEFAULT_PAGE_SIZE)
     page = await state.client.query(
         InstanceQuery(
             created_from=get_date(query, "createdTimeFrom"),
             created_to=get_date(query, "createdTimeTo"),
             statuses=get_statuses(query, "runtimeStatus"),
             instance_id_prefix=query.get("instanceIdPrefix") or None,
-            page_size=top if top > 0 else DEFAULT_PAGE_SIZE,
+            page_size=top,
             continuation_token=_decode_token(request.headers.get(CONTINUATION_HEADER)),
             include_input=show_input,
         )
