@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -40,6 +41,8 @@ class GoneError(ClientError):
 
 _BAD_ID_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_INSTANCE_ID_LENGTH = 256
+#: The shortest pause between two status reads of :meth:`DurableClient.wait_for_completion`.
+MIN_POLL_INTERVAL = 0.1
 
 
 def validate_instance_id(instance_id: str) -> None:
@@ -72,6 +75,16 @@ class DurableClient:
         self.clock = clock
         self.default_version = default_version
         self._orchestrators = {n.lower(): n for n in orchestrator_names} if orchestrator_names is not None else None
+        self._closing: asyncio.Event | None = None
+
+    def close(self) -> None:
+        """Shutdown: every :meth:`wait_for_completion` returns at once with the state it has."""
+        self._closing_event().set()
+
+    def _closing_event(self) -> asyncio.Event:
+        if self._closing is None:
+            self._closing = asyncio.Event()
+        return self._closing
 
     # -- orchestrations ------------------------------------------------------------------------
 
@@ -193,15 +206,34 @@ class DurableClient:
     async def purge_by(self, query: InstanceQuery) -> int:
         return await self.provider.purge_instances(replace(query, continuation_token=None))
 
-    async def wait_for_completion(self, instance_id: str, *, timeout: float, interval: float) -> InstanceState | None:
-        """Poll until the instance is terminal or ``timeout`` seconds passed; returns the last state."""
+    async def wait_for_completion(
+        self,
+        instance_id: str,
+        *,
+        timeout: float,
+        interval: float,
+        abandoned: Callable[[], bool] = lambda: False,
+    ) -> InstanceState | None:
+        """Poll until the instance is terminal, ``timeout`` seconds passed, the caller went away
+        (``abandoned()`` is true) or the host is closing; returns the last state read.
+
+        The caller bounds ``timeout`` and ``interval``; polls are at least ``MIN_POLL_INTERVAL``
+        apart whatever ``interval`` says, so a waiter costs little however it is configured.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        closing = self._closing_event()
         while True:
             state = await self.provider.get_instance(instance_id)
             if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
                 return state
-            await asyncio.sleep(max(0.01, min(interval, deadline - loop.time())))
+            if closing.is_set() or abandoned():
+                return state
+            pause = max(MIN_POLL_INTERVAL, min(interval, deadline - loop.time()))
+            try:
+                await asyncio.wait_for(closing.wait(), pause)
+            except TimeoutError:
+                pass
 
     # -- entities ------------------------------------------------------------------------------
 

@@ -110,7 +110,10 @@ class Host:
             executor=self.executor,
             dispatcher_status=self.status,
         )
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Requests still running at shutdown get shutdown_grace seconds, not aiohttp's 60.
+        self.runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=self.shutdown_grace
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, config.host, config.port, reuse_address=True)
         await site.start()
@@ -130,6 +133,8 @@ class Host:
 
     async def stop(self) -> None:
         logger.info("Stopping host...")
+        if self.client is not None:
+            self.client.close()  # long polls answer now instead of holding the shutdown
         for loop in self.loops:
             await loop.stop(self.shutdown_grace)
         for task in self.tasks:

@@ -19,7 +19,7 @@ from durable_ext.client import BadRequestError
 from durable_ext.core.entities import parse_entity_id
 from durable_ext.core.messages import InstanceQuery
 from durable_ext.core.wire import format_datetime
-from durable_ext.web.params import get_bool, get_date, get_page_size, query_of, read_body
+from durable_ext.web.params import ensure_unicode, get_bool, get_date, get_page_size, query_of, read_body
 from durable_ext.web.responses import argument_error, empty_response, json_response
 from durable_ext.web.state import WebState
 from durable_ext.web.status_payload import parse_token
@@ -40,9 +40,10 @@ async def operation(request: web.Request, state: WebState, name: str, key: str) 
         text = body.decode("utf-8-sig", errors="replace")
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             input_text = text
         else:
+            ensure_unicode(value)
             # The request's input is the caller's JSON text: a JSON string body (what the SDK
             # client sends, df_dumps text encoded once more) is that text; other JSON as written.
             input_text = value if isinstance(value, str) else json.dumps(value)

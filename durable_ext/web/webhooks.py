@@ -96,6 +96,7 @@ async def start_orchestration(
     request: web.Request, state: WebState, function_name: str, instance_id: str | None
 ) -> web.Response:
     query = query_of(request)
+    wait = _wait_times(query)
     input_text = await read_json_text(request)
     try:
         new_id = await state.client.start_new(function_name, instance_id, input_text, version=query.get("version"))
@@ -103,7 +104,7 @@ async def start_orchestration(
         return argument_error(str(exc))
     except InstanceExistsError as exc:
         return _instance_exists(instance_id, exc)
-    return await _wait_or_check_status(request, state, new_id, query)
+    return await _wait_or_check_status(request, state, new_id, query, wait)
 
 
 # -- instances ---------------------------------------------------------------------------------
@@ -180,6 +181,7 @@ async def rewind(request: web.Request, state: WebState, instance_id: str) -> web
 
 async def restart(request: web.Request, state: WebState, instance_id: str) -> web.Response:
     query = query_of(request)
+    wait = _wait_times(query)
     new_instance_id = get_bool(query, "restartWithNewInstanceId", True)
     current = await state.client.get_status(instance_id)
     if current is None:
@@ -197,7 +199,7 @@ async def restart(request: web.Request, state: WebState, instance_id: str) -> we
         return argument_error(str(exc))
     except InstanceExistsError as exc:
         return _instance_exists(instance_id, exc)
-    return await _wait_or_check_status(request, state, new_id, query)
+    return await _wait_or_check_status(request, state, new_id, query, wait)
 
 
 async def entity(request: web.Request, state: WebState, name: str, key: str) -> web.Response:
@@ -253,13 +255,25 @@ async def _status_response(request: web.Request, state: WebState, instance_id: s
     return json_response(body, 200)
 
 
-async def _wait_or_check_status(request: web.Request, state: WebState, instance_id: str, query: Query) -> web.Response:
-    """With ``timeout`` and ``pollingInterval`` (seconds): wait for the end; else the 202 check-status answer."""
+def _wait_times(query: Query) -> tuple[float, float] | None:
+    """``(timeout, pollingInterval)`` in seconds when both are given; checked before anything starts."""
     timeout, interval = get_seconds(query, "timeout"), get_seconds(query, "pollingInterval")
-    if timeout is not None and interval is not None:
-        if interval > timeout:
-            return argument_error(f"Total timeout {timeout:g} should be bigger than retry timeout {interval:g}")
-        final = await state.client.wait_for_completion(instance_id, timeout=timeout, interval=interval)
+    if timeout is None or interval is None:
+        return None
+    if interval > timeout:
+        raise WebError(argument_error(f"Total timeout {timeout:g} should be bigger than retry timeout {interval:g}"))
+    return timeout, interval
+
+
+async def _wait_or_check_status(
+    request: web.Request, state: WebState, instance_id: str, query: Query, wait: tuple[float, float] | None
+) -> web.Response:
+    """With ``wait`` (timeout, interval): wait for the end; else the 202 check-status answer."""
+    if wait is not None:
+        timeout, interval = wait
+        final = await state.client.wait_for_completion(
+            instance_id, timeout=timeout, interval=interval, abandoned=lambda: _gone(request)
+        )
         if final is not None and final.runtime_status is RuntimeStatus.Completed:
             return json_response(parse_token(final.output), 200)
         if final is not None and final.runtime_status.is_terminal:
@@ -268,6 +282,12 @@ async def _wait_or_check_status(request: web.Request, state: WebState, instance_
     connection = query.get("connection") or DEFAULT_CONNECTION
     payload = check_status_payload(request_origin(request), hub, connection, instance_id)
     return json_response(payload, 202, {"Location": payload["statusQueryGetUri"], "Retry-After": "10"})
+
+
+def _gone(request: web.Request) -> bool:
+    """The caller closed its connection: nobody is left to answer."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _instance_exists(instance_id: str | None, exc: Exception | None) -> web.Response:

@@ -1,6 +1,8 @@
 """Untrusted callers (issue #10): internal URLs never follow the request, bad input is a 4xx, a 500
 tells the caller nothing about the host, stored strings never break reads, long polls end."""
 
+import asyncio
+import json
 import logging
 
 from tests.web.harness import Harness
@@ -91,3 +93,110 @@ def test_admin_status_shows_no_paths_hostname_or_pid(harness: Harness):
     assert str(harness.config.app_dir) not in text
     assert socket.gethostname() not in text
     assert f'"{os.getpid()}' not in text and f"{os.getpid()}" not in text.split('"processUptime"')[0]
+
+
+# -- finding 4: a lone surrogate is refused on the way in, and never breaks a read -------------
+
+LONE = b'"\\ud800"'
+
+
+def test_lone_surrogate_inputs_are_refused_with_400(harness: Harness):
+    headers = {"Content-Type": "application/json"}
+    reply = harness.call("POST", f"{WH}/orchestrators/hello_orchestrator/s1", data=LONE, headers=headers)
+    assert reply.status == 400 and "surrogate" in reply.json()["ExceptionMessage"]
+    reply = harness.call(
+        "POST", f"{WH}/orchestrators/hello_orchestrator", data=b'{"k": ["\\udfff"]}', headers=headers
+    )
+    assert reply.status == 400
+    assert harness.call("GET", f"{WH}/instances").json() == []  # nothing was created
+    # A valid pair is Unicode text (U+1F600) and is accepted.
+    reply = harness.call("POST", f"{WH}/orchestrators/hello_orchestrator/ok", data=b'"\\ud83d\\ude00"', headers=headers)
+    assert reply.status == 202
+    assert harness.call("GET", f"{WH}/instances/ok").json()["input"] == "\U0001f600"
+
+
+def test_lone_surrogate_events_and_signals_are_refused_with_400(harness: Harness):
+    headers = {"Content-Type": "application/json"}
+    harness.run(harness.client.start_new("hello_orchestrator", "e1", '"x"'))
+    reply = harness.call("POST", f"{WH}/instances/e1/raiseEvent/go", data=LONE, headers=headers)
+    assert reply.status == 400
+    reply = harness.call("POST", f"{WH}/entities/counter/k?op=add", data=LONE, headers=headers)
+    assert reply.status == 400
+    assert harness.run(harness.pending_messages("e1"))[-1].__class__.__name__ == "ExecutionStarted"
+
+
+def test_stored_lone_surrogates_from_user_code_never_break_reads(harness: Harness):
+    # Outputs and custom status come from user code: whatever JSON text it produced, reads work.
+    from durable_ext.core.status import RuntimeStatus
+
+    harness.run(harness.client.start_new("hello_orchestrator", "u1", '"\\ud800"'))
+    harness.run(harness.settle("u1", RuntimeStatus.Completed, output='["\\udc00"]', custom_status='"\\ud800"'))
+    reply = harness.call("GET", f"{WH}/instances/u1?showHistory=true&showHistoryOutput=true")
+    assert reply.status == 200
+    body = json.loads(reply.body)
+    assert body["output"] == ["\udc00"] and body["customStatus"] == "\ud800" and body["input"] == "\ud800"
+    listed = harness.call("GET", f"{WH}/instances")
+    assert listed.status == 200 and [s["instanceId"] for s in listed.json()] == ["u1"]
+
+
+# -- finding 5: long polls end with their caller, within bounds, and at shutdown ---------------
+
+
+def test_nonsense_wait_times_are_a_400(harness: Harness):
+    for query in ("timeout=1e300&pollingInterval=1", "timeout=10&pollingInterval=1e300", "timeout=-1&pollingInterval=0",
+                  "timeout=nan&pollingInterval=0", "timeout=inf&pollingInterval=1", "timeout=3601&pollingInterval=1"):
+        reply = harness.call("POST", f"{WH}/orchestrators/hello_orchestrator?{query}", json="x")
+        assert reply.status == 400, (query, reply.status, reply.body)
+    assert harness.call("GET", f"{WH}/instances").json() == []
+
+
+def test_a_wait_ends_when_its_caller_disconnects(harness: Harness):
+    import aiohttp
+
+    ended = asyncio.Event()
+    original = harness.client.wait_for_completion
+    reads = 0
+    get_instance = harness.provider.get_instance
+
+    async def counting(instance_id):
+        nonlocal reads
+        reads += 1
+        return await get_instance(instance_id)
+
+    async def watched(*args, **kwargs):
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            ended.set()
+
+    harness.client.wait_for_completion = watched
+    harness.provider.get_instance = counting
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            request = asyncio.ensure_future(
+                session.post(f"{harness.base_url}{WH}/orchestrators/hello_orchestrator/w1?timeout=3000&pollingInterval=0", json="x")
+            )
+            while reads < 2:  # the server is polling the Pending instance
+                await asyncio.sleep(0.01)
+            request.cancel()  # the caller gives up: its connection closes
+        await asyncio.wait_for(ended.wait(), 30)
+
+    harness.run(scenario())
+    polled = reads
+    harness.run(asyncio.sleep(0.3))
+    assert reads == polled  # nothing polls for the departed caller any more
+
+
+def test_close_answers_waiting_requests_at_once(harness: Harness):
+    async def scenario():
+        waiting = asyncio.ensure_future(
+            harness.http("POST", f"{WH}/orchestrators/hello_orchestrator/w2?timeout=3000&pollingInterval=1", json="x")
+        )
+        while await harness.client.get_status("w2") is None:
+            await asyncio.sleep(0.01)
+        harness.client.close()
+        return await asyncio.wait_for(waiting, 30)
+
+    reply = harness.run(scenario())
+    assert reply.status == 202 and reply.json()["id"] == "w2"  # the check-status answer
