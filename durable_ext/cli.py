@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--app-dir", default=".", type=Path, help="directory with function_app.py (default: .)")
     start.add_argument("--port", type=int, default=None, help="HTTP port (default: Host.LocalHttpPort or 7071)")
     start.add_argument("--host", default=None, help="bind address (default: 127.0.0.1)")
+    start.add_argument(
+        "--auth",
+        choices=["auto", "on", "off"],
+        default=None,
+        help="require function keys: auto (default) = only when bound beyond loopback; also DURABLE_EXT_AUTH",
+    )
     start.add_argument("--verbose", action="store_true", help="debug logging")
     delete = sub.add_parser("delete-hub", help="delete the app's task hub and everything in it")
     delete.add_argument("--app-dir", default=".", type=Path)
@@ -47,10 +53,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
+    from durable_ext.auth import AuthMode
     from durable_ext.host import Host
 
     config = load_config(args.app_dir.resolve(), port=args.port, host=args.host)
-    asyncio.run(Host(config).run())
+    mode = AuthMode(args.auth) if args.auth else None
+    asyncio.run(Host(config, auth_mode=mode).run())
     return 0
 
 

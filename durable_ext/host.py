@@ -20,6 +20,8 @@ from datetime import timedelta
 from aiohttp import web
 
 from durable_ext import __version__
+from durable_ext.auth import AccessPolicy, AuthMode, load_keys, resolve_access
+from durable_ext.auth.access import AUTH_SETTING, is_loopback
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig, export_values
 from durable_ext.core.clock import Clock, SystemClock
@@ -39,8 +41,17 @@ from durable_ext.web.app import create_web_app
 
 
 class Host:
-    def __init__(self, config: HostConfig, *, clock: Clock | None = None, shutdown_grace: float = 5.0) -> None:
+    def __init__(
+        self,
+        config: HostConfig,
+        *,
+        clock: Clock | None = None,
+        shutdown_grace: float = 5.0,
+        auth_mode: AuthMode | None = None,
+    ) -> None:
         self.config = config
+        self.auth_mode = auth_mode
+        self.access_line = ""
         self.clock = clock or SystemClock()
         self.shutdown_grace = shutdown_grace
         self.worker_id = current_worker_id()
@@ -103,23 +114,49 @@ class Host:
             lock_timeout=_seconds("DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS", 120),
         )
         self.loops = [orchestrations.loop, activities.loop, entities.loop]
+        access = self._access_policy()
         app = create_web_app(
             config=config,
             client=self.client,
             registry=self.registry,
             executor=self.executor,
             dispatcher_status=self.status,
+            access=access,
         )
         # Requests still running at shutdown get shutdown_grace seconds, not aiohttp's 60.
-        self.runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=self.shutdown_grace
-        )
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=self.shutdown_grace)
         await self.runner.setup()
         site = web.TCPSite(self.runner, config.host, config.port, reuse_address=True)
         await site.start()
         self._print_banner()
         self.tasks = [asyncio.create_task(loop.run(), name=loop.name) for loop in self.loops]
         logger.info("Host started. Task hub '%s' is ready.", config.hub_name)
+
+    def _access_policy(self) -> AccessPolicy:
+        """Keys (loaded or generated only when required), Host and Origin rules; sets the startup line."""
+        config = self.config
+        assert self.registry is not None
+        settings = {**config.values, **os.environ}
+        mode = self.auth_mode or AuthMode.parse(settings.get(AUTH_SETTING), AUTH_SETTING)
+        keys = None
+        if mode is AuthMode.ON or (mode is AuthMode.AUTO and not is_loopback(config.host)):
+            http_names = [info.function_name for info in self.registry.functions if info.kind is FunctionKind.HTTP]
+            keys, where = load_keys(config.app_dir, settings, http_names)
+            reason = "requested" if mode is AuthMode.ON else f"bound to {config.host}, beyond loopback"
+            self.access_line = (
+                f"HTTP keys: required ({reason}) — x-functions-key header or code= query; "
+                f"master, function and durabletask_extension system keys in {where}."
+            )
+        elif mode is AuthMode.OFF:
+            self.access_line = f"HTTP keys: NOT checked ({AUTH_SETTING}=off / --auth off), bound to {config.host}."
+        else:
+            self.access_line = (
+                f"HTTP keys: not checked — bound to loopback {config.host}, as func start does "
+                f"({AUTH_SETTING}=on or --auth on requires them)."
+            )
+        return resolve_access(
+            bind_host=config.host, settings=settings, cors_origins=config.cors_origins, mode=mode, keys=keys
+        )
 
     def status(self) -> dict:
         """The live part of ``/admin/host/status``: no paths, host name or pid (callers are untrusted)."""
@@ -182,6 +219,7 @@ class Host:
             else:
                 lines.append(f"        {info.function_name}: {info.trigger_type or info.kind.value}")
             lines.append("")
+        lines.append(self.access_line)
         for line in lines:
             print(line, flush=True)
 

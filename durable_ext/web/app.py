@@ -19,12 +19,15 @@ from concurrent.futures import Executor
 
 from aiohttp import web
 
+from durable_ext.auth.access import OPEN, AccessPolicy
+from durable_ext.auth.keys import AuthLevel
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
 from durable_ext.functions.registry import Registry
 from durable_ext.web import responses
 from durable_ext.web.admin import add_admin_routes
 from durable_ext.web.functions_routes import FUNCTION_ROUTES, FunctionRoutes, handle_function
+from durable_ext.web.guard import guard, require
 from durable_ext.web.links import client_binding_json
 from durable_ext.web.state import STATE, WebState
 from durable_ext.web.webhooks import handle_webhook, is_webhook_path
@@ -39,9 +42,10 @@ def create_web_app(
     registry: Registry,
     executor: Executor | None,
     dispatcher_status: Callable[[], dict] | None = None,
+    access: AccessPolicy = OPEN,
 ) -> web.Application:
-    """The host's HTTP surface; links it hands out use the origin of the request being answered."""
-    app = web.Application(client_max_size=responses.MAX_BODY_BYTES, middlewares=[_no_internals_in_errors])
+    """The host's HTTP surface, guarded by ``access`` (keys, Host and Origin; see ``web.guard``)."""
+    app = web.Application(client_max_size=responses.MAX_BODY_BYTES, middlewares=[_no_internals_in_errors, guard])
     app[STATE] = WebState(
         config=config,
         client=client,
@@ -50,6 +54,7 @@ def create_web_app(
         dispatcher_status=dispatcher_status,
         started_at=time.monotonic(),
         host_id=host_id(config),
+        access=access,
     )
     app[FUNCTION_ROUTES] = FunctionRoutes(registry.http_functions(), config.route_prefix)
     add_admin_routes(app)
@@ -81,4 +86,6 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     found = request.app[FUNCTION_ROUTES].match(request.method, raw_path)
     if found is None:
         return web.Response(status=404)
-    return await handle_function(request, *found)
+    info, values = found
+    denied = require(request, AuthLevel.of_function(info.auth_level), info.function_name)
+    return denied if denied is not None else await handle_function(request, info, values)

@@ -76,7 +76,7 @@ async def handle_function(request: web.Request, info: FunctionInfo, route_values
     binding = None
     if info.client_binding_name:
         origin = own_origin(request, state.config.host, state.config.port)
-        binding = client_binding_json(origin, state.config, info)
+        binding = client_binding_json(origin, state.config, info, state.link_code)
     try:
         with invocation(info.function_name, HTTP_REASON) as inv:
             response = await run_http(

@@ -30,6 +30,8 @@ WEBHOOK_PATH = "/runtime/webhooks/durabletask"
 DEFAULT_CONNECTION = "Storage"
 #: The placeholder the SDK replaces with the instance id in every management URL.
 INSTANCE_ID_PLACEHOLDER = "INSTANCEID"
+#: The user name in ``rpcBaseUrl``'s user info; its password is the system key.
+RPC_USER = "durabletask_extension"
 
 
 def request_origin(request: web.Request) -> str:
@@ -63,10 +65,17 @@ def webhook_base(origin: str) -> str:
     return f"{origin}{WEBHOOK_PATH}"
 
 
-def management_urls(origin: str, hub: str, connection: str, instance_id: str) -> dict[str, str]:
-    """The ``managementUrls`` object; ``instance_id`` is put in the paths as given (already encoded)."""
+def management_urls(
+    origin: str, hub: str, connection: str, instance_id: str, code: str | None = None
+) -> dict[str, str]:
+    """The ``managementUrls`` object; ``instance_id`` is put in the paths as given (already encoded).
+
+    ``code`` (the system key, when keys are required) ends every query, as the extension's do.
+    """
     prefix = f"{webhook_base(origin)}/instances/{instance_id}"
     query = f"taskHub={quote_plus(hub)}&connection={quote_plus(connection)}"
+    if code:
+        query += f"&code={quote_plus(code)}"
     return {
         "id": instance_id,
         "statusQueryGetUri": f"{prefix}?{query}",
@@ -80,40 +89,55 @@ def management_urls(origin: str, hub: str, connection: str, instance_id: str) ->
     }
 
 
-def check_status_payload(origin: str, hub: str, connection: str, instance_id: str) -> dict[str, str]:
+def check_status_payload(
+    origin: str, hub: str, connection: str, instance_id: str, code: str | None = None
+) -> dict[str, str]:
     """The body of the webhooks' 202 answer (EXT ``CreateCheckStatusResponseMessage``: no rewind link)."""
-    urls = management_urls(origin, hub, connection, quote(instance_id, safe=""))
+    urls = management_urls(origin, hub, connection, quote(instance_id, safe=""), code)
     urls["id"] = instance_id
     del urls["rewindPostUri"]
     return urls
 
 
-def client_binding_json(base_url: str, config: HostConfig, info: FunctionInfo | None = None) -> str:
+def client_binding_json(
+    base_url: str, config: HostConfig, info: FunctionInfo | None = None, code: str | None = None
+) -> str:
     """The durable client binding value (a JSON string) for ``info``'s ``durableClient`` binding.
 
     ``base_url`` is ``scheme://host:port`` of the server; ``rpcBaseUrl`` points at the same
     built-in webhooks, which serve the SDK client's calls too. Null properties are present, as
     Json.NET writes them.
+
+    ``code`` is the system key when keys are required: the management URLs carry it as
+    ``code=`` (so ``create_check_status_response`` hands out working links, as the Functions host
+    does) and ``rpcBaseUrl`` carries it as the password of its user info — the SDK appends paths
+    and queries to that URL and sends no headers of its own, and aiohttp turns user info into a
+    Basic ``Authorization`` header.
     """
     base_url = base_url.rstrip("/")
     hub = (info.client_task_hub if info else None) or config.hub_name
     connection_name = info.client_connection_name if info else None
     webhooks = webhook_base(base_url)
     start = f"{webhooks}/orchestrators/{{functionName}}[/{{instanceId}}]"
+    code_query = f"code={quote_plus(code)}" if code else ""
+    rpc_base = f"{webhooks}/"
+    if code:
+        scheme, rest = rpc_base.split("://", 1)
+        rpc_base = f"{scheme}://{RPC_USER}:{quote(code, safe='')}@{rest}"
     binding = {
         "taskHubName": hub,
         "connectionName": connection_name,
         "creationUrls": {
-            "createNewInstancePostUri": f"{start}?",
-            "createAndWaitOnNewInstancePostUri": f"{start}?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&",
+            "createNewInstancePostUri": f"{start}?{code_query}",
+            "createAndWaitOnNewInstancePostUri": f"{start}?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&{code_query}",
         },
         "managementUrls": management_urls(
-            base_url, hub, connection_name or DEFAULT_CONNECTION, INSTANCE_ID_PLACEHOLDER
+            base_url, hub, connection_name or DEFAULT_CONNECTION, INSTANCE_ID_PLACEHOLDER, code
         ),
         "baseUrl": webhooks,
-        "requiredQueryStringParameters": "",
+        "requiredQueryStringParameters": code_query,
         # The SDK appends "instances/…" to it, so the trailing slash is required.
-        "rpcBaseUrl": f"{webhooks}/",
+        "rpcBaseUrl": rpc_base,
         "httpBaseUrl": None,
     }
     return json.dumps(binding)

@@ -128,7 +128,9 @@ def ensure_unicode(value: Any) -> None:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise WebError(
-            invalid_json(ValueError(f"The JSON content holds a lone surrogate at position {exc.start}: not Unicode text."))
+            invalid_json(
+                ValueError(f"The JSON content holds a lone surrogate at position {exc.start}: not Unicode text.")
+            )
         ) from None
 
 

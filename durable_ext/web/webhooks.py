@@ -280,7 +280,7 @@ async def _wait_or_check_status(
             return await _status_response(request, state, instance_id, query)
     hub = query.get("taskHub") or state.config.hub_name
     connection = query.get("connection") or DEFAULT_CONNECTION
-    payload = check_status_payload(request_origin(request), hub, connection, instance_id)
+    payload = check_status_payload(request_origin(request), hub, connection, instance_id, state.link_code)
     return json_response(payload, 202, {"Location": payload["statusQueryGetUri"], "Retry-After": "10"})
 
 

@@ -23,9 +23,7 @@ def test_rpc_base_url_comes_from_the_bound_address_not_the_host_header(harness: 
 
 
 def test_sdk_start_new_with_a_forged_host_header_starts_here(harness: Harness):
-    reply = harness.call(
-        "POST", "/api/orchestrators/hello_orchestrator", json="x", headers={"Host": "127.0.0.1:7299"}
-    )
+    reply = harness.call("POST", "/api/orchestrators/hello_orchestrator", json="x", headers={"Host": "127.0.0.1:7299"})
     assert reply.status == 202, reply.body
     instance_id = reply.json()["id"]
     state = harness.run(harness.client.get_status(instance_id))
@@ -50,9 +48,9 @@ def test_bogus_continuation_tokens_are_a_400(harness: Harness):
 
     harness.run(harness.client.start_new("hello_orchestrator", "a", '"x"'))
     bogus = [
-        "[99999999999999999999999999, \"a\"]",
-        "[1e400, \"a\"]",
-        "[1, \"\\ud800\"]",
+        '[99999999999999999999999999, "a"]',
+        '[1e400, "a"]',
+        '[1, "\\ud800"]',
         "5",
         "{}",
         "null",
@@ -104,9 +102,7 @@ def test_lone_surrogate_inputs_are_refused_with_400(harness: Harness):
     headers = {"Content-Type": "application/json"}
     reply = harness.call("POST", f"{WH}/orchestrators/hello_orchestrator/s1", data=LONE, headers=headers)
     assert reply.status == 400 and "surrogate" in reply.json()["ExceptionMessage"]
-    reply = harness.call(
-        "POST", f"{WH}/orchestrators/hello_orchestrator", data=b'{"k": ["\\udfff"]}', headers=headers
-    )
+    reply = harness.call("POST", f"{WH}/orchestrators/hello_orchestrator", data=b'{"k": ["\\udfff"]}', headers=headers)
     assert reply.status == 400
     assert harness.call("GET", f"{WH}/instances").json() == []  # nothing was created
     # A valid pair is Unicode text (U+1F600) and is accepted.
@@ -143,8 +139,14 @@ def test_stored_lone_surrogates_from_user_code_never_break_reads(harness: Harnes
 
 
 def test_nonsense_wait_times_are_a_400(harness: Harness):
-    for query in ("timeout=1e300&pollingInterval=1", "timeout=10&pollingInterval=1e300", "timeout=-1&pollingInterval=0",
-                  "timeout=nan&pollingInterval=0", "timeout=inf&pollingInterval=1", "timeout=3601&pollingInterval=1"):
+    for query in (
+        "timeout=1e300&pollingInterval=1",
+        "timeout=10&pollingInterval=1e300",
+        "timeout=-1&pollingInterval=0",
+        "timeout=nan&pollingInterval=0",
+        "timeout=inf&pollingInterval=1",
+        "timeout=3601&pollingInterval=1",
+    ):
         reply = harness.call("POST", f"{WH}/orchestrators/hello_orchestrator?{query}", json="x")
         assert reply.status == 400, (query, reply.status, reply.body)
     assert harness.call("GET", f"{WH}/instances").json() == []
@@ -175,7 +177,10 @@ def test_a_wait_ends_when_its_caller_disconnects(harness: Harness):
     async def scenario():
         async with aiohttp.ClientSession() as session:
             request = asyncio.ensure_future(
-                session.post(f"{harness.base_url}{WH}/orchestrators/hello_orchestrator/w1?timeout=3000&pollingInterval=0", json="x")
+                session.post(
+                    f"{harness.base_url}{WH}/orchestrators/hello_orchestrator/w1?timeout=3000&pollingInterval=0",
+                    json="x",
+                )
             )
             while reads < 2:  # the server is polling the Pending instance
                 await asyncio.sleep(0.01)
