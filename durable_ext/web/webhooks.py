@@ -26,6 +26,7 @@ from durable_ext.core.status import RuntimeStatus
 from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError
 from durable_ext.web import entities
 from durable_ext.web.links import DEFAULT_CONNECTION, WEBHOOK_PATH, check_status_payload, request_origin
+from durable_ext.web.openapi import openapi_document
 from durable_ext.web.params import (
     Query,
     get_bool,
@@ -220,6 +221,10 @@ async def entity_list(request: web.Request, state: WebState, name: str | None = 
     )
 
 
+async def openapi(request: web.Request, state: WebState) -> web.Response:
+    return json_response(openapi_document())
+
+
 # -- helpers -----------------------------------------------------------------------------------
 
 
@@ -334,4 +339,5 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     (_route(f"instances/{_SEGMENT}/restart"), {"POST": restart}),
     (_route(f"entities/{_SEGMENT}/{_SEGMENT}"), dict.fromkeys(("GET", "POST", "DELETE"), entity)),
     (_route(f"entities(?:/{_SEGMENT})?"), {"GET": entity_list}),
+    (_route("openapi.json"), {"GET": openapi}),
 ]
