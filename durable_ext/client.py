@@ -76,10 +76,23 @@ class DurableClient:
         self.default_version = default_version
         self._orchestrators = {n.lower(): n for n in orchestrator_names} if orchestrator_names is not None else None
         self._closing: asyncio.Event | None = None
+        self._waiters: dict[str, set[asyncio.Event]] = {}
 
     def close(self) -> None:
         """Shutdown: every :meth:`wait_for_completion` returns at once with the state it has."""
         self._closing_event().set()
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+
+    def notify(self, instance_id: str) -> None:
+        """The instance's state changed in this process: its waiters read it now, not at their next poll.
+
+        Called on the event loop (the orchestration dispatcher's ``on_commit``). Changes made by
+        other processes are still seen at the next poll.
+        """
+        for event in self._waiters.get(instance_id, ()):
+            event.set()
 
     def _closing_event(self) -> asyncio.Event:
         if self._closing is None:
@@ -218,22 +231,33 @@ class DurableClient:
         (``abandoned()`` is true) or the host is closing; returns the last state read.
 
         The caller bounds ``timeout`` and ``interval``; polls are at least ``MIN_POLL_INTERVAL``
-        apart whatever ``interval`` says, so a waiter costs little however it is configured.
+        apart whatever ``interval`` says, so a waiter costs little however it is configured, and
+        :meth:`notify` (a commit in this process) wakes a waiter at once.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         closing = self._closing_event()
-        while True:
-            state = await self.provider.get_instance(instance_id)
-            if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
-                return state
-            if closing.is_set() or abandoned():
-                return state
-            pause = max(MIN_POLL_INTERVAL, min(interval, deadline - loop.time()))
-            try:
-                await asyncio.wait_for(closing.wait(), pause)
-            except TimeoutError:
-                pass
+        wake = asyncio.Event()
+        self._waiters.setdefault(instance_id, set()).add(wake)
+        try:
+            while True:
+                wake.clear()
+                state = await self.provider.get_instance(instance_id)
+                if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
+                    return state
+                if closing.is_set() or abandoned():
+                    return state
+                pause = max(MIN_POLL_INTERVAL, min(interval, deadline - loop.time()))
+                try:
+                    await asyncio.wait_for(wake.wait(), pause)
+                except TimeoutError:
+                    pass
+        finally:
+            waiters = self._waiters.get(instance_id)
+            if waiters is not None:
+                waiters.discard(wake)
+                if not waiters:
+                    del self._waiters[instance_id]
 
     # -- entities ------------------------------------------------------------------------------
 

@@ -93,6 +93,7 @@ class Host:
             concurrency=config.max_concurrent_orchestrations,
             worker_id=self.worker_id,
             lock_timeout=_seconds("DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS", 120),
+            on_commit=self.client.notify,
         )
         activities = ActivityDispatcher(
             self.provider,

@@ -8,6 +8,7 @@ thread pool; the commit is one provider call. A commit rejected because the lock
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import timedelta
 
@@ -34,7 +35,9 @@ class OrchestrationDispatcher:
         lock_timeout: timedelta = timedelta(minutes=2),
         entities: bool | None = False,
         name: str = WorkSignal.ORCHESTRATIONS,
+        on_commit: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_commit(instance_id)`` runs after each committed episode (the client wakes its waiters)."""
         self.provider = provider
         self.catalog = catalog
         self.clock = clock
@@ -42,6 +45,7 @@ class OrchestrationDispatcher:
         self.worker_id = worker_id
         self.lock_timeout = lock_timeout
         self.entities = entities
+        self.on_commit = on_commit
         self.loop = WorkLoop(name, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle)
 
     async def _fetch(self) -> OrchestrationWorkItem | None:
@@ -64,6 +68,9 @@ class OrchestrationDispatcher:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
             logger.warning("Instance '%s': lock lost before commit; another worker owns it now", item.instance_id)
+            return
+        if self.on_commit is not None:
+            self.on_commit(item.instance_id)
 
     def _process(self, item: OrchestrationWorkItem, now) -> EpisodeReport:
         return process_work_item(item, now=now, catalog=self.catalog, new_id=new_id)

@@ -205,3 +205,23 @@ def test_close_answers_waiting_requests_at_once(harness: Harness):
 
     reply = harness.run(scenario())
     assert reply.status == 202 and reply.json()["id"] == "w2"  # the check-status answer
+
+
+def test_a_commit_in_this_process_wakes_the_waiter_at_once(harness: Harness):
+    from durable_ext.core.status import RuntimeStatus
+
+    async def scenario():
+        waiting = asyncio.ensure_future(
+            harness.http(
+                "POST", f"{WH}/orchestrators/hello_orchestrator/w3?timeout=3000&pollingInterval=3000", json="x"
+            )
+        )
+        while "w3" not in harness.client._waiters:  # the request is waiting on the instance
+            await asyncio.sleep(0.01)
+        await harness.settle("w3", RuntimeStatus.Completed, output='"done"')
+        harness.client.notify("w3")  # what the orchestration dispatcher calls after a commit
+        return await asyncio.wait_for(waiting, 30)
+
+    reply = harness.run(scenario())
+    assert reply.status == 200 and reply.json() == "done"
+    assert harness.client._waiters == {}
