@@ -61,9 +61,9 @@ class AccessPolicy:
 
     def host_allowed(self, host_header: str | None) -> bool:
         """True for a Host header naming this host (see the module docstring)."""
-        if self.allowed_hosts is None:
-            return True
-        name = _host_name(host_header or "")
+        if self.allowed_hosts is None or host_header is None:
+            return True  # no Host at all (an HTTP/1.0 probe) names no one: nothing to rebind
+        name = _host_name(host_header)
         if name is None:
             return False
         return _is_ip(name) or name in self.allowed_hosts

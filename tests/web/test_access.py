@@ -92,10 +92,10 @@ def test_host_allow_list():
     policy = resolve_access(bind_host="127.0.0.1", settings={"DURABLE_EXT_ALLOWED_HOSTS": "api.example.com"}, keys=None)
     for good in ("127.0.0.1:7071", "localhost:7071", "LOCALHOST", "[::1]:7071", "10.0.0.5", "api.example.com:443"):
         assert policy.host_allowed(good), good
+    assert policy.host_allowed(None)  # HTTP/1.0 without a Host header: browsers always send one
     for bad in (
         "attacker.example:7071",
         "",
-        None,
         "localhost.attacker.example",
         "[::1",
         "localhost:x",
