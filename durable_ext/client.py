@@ -1,9 +1,11 @@
 """Instance management over a provider: what the SDK client and the HTTP API call.
 
 Payloads arrive here already as the JSON text the host stores (``ExecutionStarted.Input``,
-``EventRaised.Input``, …); the web layer does the decoding rules of sdk-contract.md §4.2.
+``EventRaised.Input``, …); the web layer decodes request bodies as the extension does for the SDK's
+``DurableOrchestrationClient`` calls (SDK ``models/DurableOrchestrationClient.py``).
 Errors are typed so the web layer can map them to status codes: ``NotFoundError`` → 404,
-``GoneError`` → 410, ``BadRequestError`` → 400, ``InstanceExistsError`` → 409/500.
+``GoneError`` → 410, ``BadRequestError`` → 400, ``InstanceExistsError`` → 409/500; the web layer
+holds no rules of its own about which instance accepts what.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from datetime import datetime
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock, new_id
 from durable_ext.core.entities import OPERATION_EVENT, entity_id, request_message
+from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import InstancePage, InstanceQuery, InstanceState, TaskMessage
 from durable_ext.core.status import RuntimeStatus
-from durable_ext.errors import DurableExtError
+from durable_ext.errors import DurableExtError, InstanceExistsError
 from durable_ext.providers.base import Provider
 
 
@@ -46,7 +49,7 @@ MIN_POLL_INTERVAL = 0.1
 
 
 def validate_instance_id(instance_id: str) -> None:
-    """The extension's instance id rules (sdk-contract.md §4.3)."""
+    """The extension's instance id rules (EXT ``DurableClient.StartNewAsync``)."""
     if not instance_id:
         raise BadRequestError("Instance ID must not be empty.")
     if instance_id.startswith("@"):
@@ -106,11 +109,7 @@ class DurableClient:
             return name
         resolved = self._orchestrators.get(name.lower())
         if resolved is None:
-            known = ", ".join(f"'{n}'" for n in self._orchestrators.values())
-            raise BadRequestError(
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
-                f"Additional info: The following are the known orchestrator functions: {known}."
-            )
+            raise BadRequestError(unknown_function(name, DurableKind.ORCHESTRATOR, self._orchestrators.values()))
         return resolved
 
     async def start_new(
@@ -159,11 +158,22 @@ class DurableClient:
     async def raise_event(self, instance_id: str, event_name: str, data_text: str | None) -> None:
         if not event_name:
             raise BadRequestError("The event name must not be empty.")
+        await self.check_event_target(instance_id)
+        await self.send_event(instance_id, event_name, data_text)
+
+    async def check_event_target(self, instance_id: str) -> None:
+        """``NotFoundError`` unless the instance exists, ``GoneError`` if it can no longer receive
+        events. The HTTP API checks this before it reads the request body, as the extension does."""
         state = await self._existing(instance_id)
         if state.runtime_status.is_terminal:
             raise GoneError(
                 f"Instance '{instance_id}' is {state.runtime_status.value} and can no longer receive events."
             )
+
+    async def send_event(self, instance_id: str, event_name: str, data_text: str | None) -> None:
+        """Queue the event without :meth:`check_event_target` (done already by the caller)."""
+        if not event_name:
+            raise BadRequestError("The event name must not be empty.")
         event = e.EventRaised(timestamp=self.clock.now(), name=event_name, input=data_text)
         await self.provider.send_message(TaskMessage(instance_id, event))
 
@@ -198,17 +208,16 @@ class DurableClient:
         await self.provider.send_message(TaskMessage(instance_id, event))
 
     async def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
-        """Start the instance's orchestrator again with its original input."""
-        state = await self.provider.get_instance(instance_id)
-        if state is None:
-            raise BadRequestError("InstanceId does not match a valid orchestration instance.")
+        """Start the instance's orchestrator again with its original input. ``NotFoundError`` for an
+        unknown instance; ``InstanceExistsError`` to restart a running one in place."""
+        state = await self._existing(instance_id)
         history = await self.provider.get_history(instance_id)
         started = next((ev for ev in history if isinstance(ev, e.ExecutionStarted)), None)
         input_text = started.input if started else state.input
         version = started.version if started else state.version
         if not new_instance_id and state.runtime_status.is_running:
-            raise BadRequestError(
-                f"Instance '{instance_id}' is {state.runtime_status.value}; it cannot be restarted in place."
+            raise InstanceExistsError(
+                f"Instance '{instance_id}' is {state.runtime_status.value}; it cannot be restarted in place"
             )
         target = None if new_instance_id else instance_id
         return await self.start_new(state.name, target, input_text, version=version)

@@ -8,7 +8,8 @@ there runs here with the same hub, port and routes:
   host binds options that way. A missing host.json means all defaults.
 * local.settings.json is optional. Its ``Values`` are app settings; an environment variable of the same
   name wins over them, as with ``func start``.
-* The environment also supplies ``DURABLE_EXT_SQLITE_PATH`` and ``DURABLE_EXT_HOST``.
+* The environment also supplies ``DURABLE_EXT_SQLITE_PATH``, ``DURABLE_EXT_HOST`` and the lock timeouts
+  ``DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS`` / ``DURABLE_EXT_ACTIVITY_LOCK_SECONDS``.
 
 Every invalid input raises :class:`~durable_ext.errors.ConfigError` with a message that names the file and
 the setting.
@@ -19,6 +20,8 @@ import os
 import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -41,16 +44,29 @@ BIND_HOST_ENV = "DURABLE_EXT_HOST"
 _HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
 _WHOLE_SETTING = re.compile(r"%([^%]+)%")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+ORCHESTRATION_LOCK_ENV = "DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS"
+ACTIVITY_LOCK_ENV = "DURABLE_EXT_ACTIVITY_LOCK_SECONDS"
+DEFAULT_ORCHESTRATION_LOCK = timedelta(seconds=120)
+DEFAULT_ACTIVITY_LOCK = timedelta(seconds=300)
+
+
+class StorageKind(StrEnum):
+    """The task hub providers this build has (``storageProvider.type``, case-insensitive)."""
+
+    SQLITE = "sqlite"
+    AZURE_STORAGE = "azure_storage"
+
+
 # storageProvider.type, lower-cased → StorageConfig.kind.
-_STORAGE_KINDS = {"sqlite": "sqlite", "azurestorage": "azure_storage", "memory": "memory"}
-_SUPPORTED_TYPES = '"sqlite" (the default), "AzureStorage", "memory"'
+_STORAGE_KINDS = {"sqlite": StorageKind.SQLITE, "azurestorage": StorageKind.AZURE_STORAGE}
+_SUPPORTED_TYPES = '"sqlite" (the default), "AzureStorage"'
 
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     """Where the task hub lives (``extensions.durableTask.storageProvider``)."""
 
-    kind: str  # "sqlite" | "azure_storage" | "memory"
+    kind: StorageKind
     sqlite_path: Path | None  # sqlite only: absolute path of the task hub file (not created here)
     connection_name: str  # name of the app setting holding the Azure Storage connection string
     connection_string: str | None  # its value (environment first, then Values); None if unset
@@ -75,6 +91,10 @@ class HostConfig:
     port: int
     values: Mapping[str, str]  # local.settings.json "Values"
     cors_origins: tuple[str, ...] = ()  # local.settings.json "Host.CORS" (comma-separated origins)
+    # How long a worker holds a work item before another may take it (a dead worker's work is
+    # retried after this). From the environment; crash-recovery tests shorten them.
+    orchestration_lock_timeout: timedelta = DEFAULT_ORCHESTRATION_LOCK
+    activity_lock_timeout: timedelta = DEFAULT_ACTIVITY_LOCK
 
 
 class _Section:
@@ -156,6 +176,8 @@ def load_config(
         port=_port(port, settings_port),
         values=MappingProxyType(values),
         cors_origins=cors,
+        orchestration_lock_timeout=_env_seconds(env, ORCHESTRATION_LOCK_ENV, DEFAULT_ORCHESTRATION_LOCK),
+        activity_lock_timeout=_env_seconds(env, ACTIVITY_LOCK_ENV, DEFAULT_ACTIVITY_LOCK),
     )
 
 
@@ -192,30 +214,43 @@ def _hub_name(durable: _Section, values: Mapping[str, str], env: Mapping[str, st
     raw = durable.string("hubName")
     if raw is None:
         return DEFAULT_HUB_NAME
+    return resolve_hub_name(raw, durable.where("hubName"), values, env)
+
+
+def resolve_hub_name(raw: str, where: str, values: Mapping[str, str], env: Mapping[str, str]) -> str:
+    """A task hub name as written in ``where`` (host.json's hubName, a client binding's taskHub):
+    ``%Setting%`` resolved, then checked against the extension's name rules.
+
+    Raises ConfigError naming ``where`` and, when one was used, the app setting.
+    """
     name, via = raw, ""
     # Like the extension's TryResolveWholeString: only a value that is entirely %Setting% is resolved.
     match = _WHOLE_SETTING.fullmatch(raw)
     if match:
         setting = match.group(1)
-        resolved = _app_setting(setting, values, env)
+        resolved = app_setting(setting, values, env)
         if resolved is None:
             raise ConfigError(
-                f"{durable.where('hubName')} refers to app setting '{setting}', which is set neither in "
+                f"{where} refers to app setting '{setting}', which is set neither in "
                 f"the environment nor in {LOCAL_SETTINGS_JSON} Values."
             )
-        name = resolved
-        via = f" (from app setting '{setting}')"
-    if not _HUB_NAME.fullmatch(name):
-        raise ConfigError(
-            f"Task hub name {name!r}{via} in {durable.where('hubName')} is invalid: it should contain only "
-            "alphanumeric characters, start with a letter, and have length between 3 and 45."
-        )
+        name, via = resolved, f" (from app setting '{setting}')"
+    if not is_valid_hub_name(name):
+        raise ConfigError(f"Task hub name {name!r}{via} in {where} is invalid: {HUB_NAME_RULE}")
     return name
+
+
+#: What a task hub name must look like (EXT ``DurableTaskOptions.ValidateHubName``), for messages.
+HUB_NAME_RULE = "it should contain only alphanumeric characters, start with a letter, and have length between 3 and 45."
+
+
+def is_valid_hub_name(name: str) -> bool:
+    return _HUB_NAME.fullmatch(name) is not None
 
 
 def _storage(provider: _Section, app_dir: Path, values: Mapping[str, str], env: Mapping[str, str]) -> StorageConfig:
     raw_type = provider.get("type")
-    kind = "sqlite" if raw_type is None else _STORAGE_KINDS.get(str(raw_type).lower())
+    kind = StorageKind.SQLITE if raw_type is None else _STORAGE_KINDS.get(str(raw_type).lower())
     if kind is None:
         raise ConfigError(
             f"{provider.where('type')} is {_show(raw_type)}, which durable_ext does not support; "
@@ -225,12 +260,12 @@ def _storage(provider: _Section, app_dir: Path, values: Mapping[str, str], env: 
     if connection_name is None:
         connection_name = provider.string("connectionStringName")  # obsolete alias, still in samples
     connection_name = connection_name or DEFAULT_CONNECTION_NAME
-    is_azure = kind == "azure_storage"
+    is_azure = kind is StorageKind.AZURE_STORAGE
     return StorageConfig(
         kind=kind,
-        sqlite_path=_sqlite_path(provider, app_dir, env) if kind == "sqlite" else None,
+        sqlite_path=_sqlite_path(provider, app_dir, env) if kind is StorageKind.SQLITE else None,
         connection_name=connection_name,
-        connection_string=_app_setting(connection_name, values, env),
+        connection_string=app_setting(connection_name, values, env),
         partition_count=(
             provider.integer("partitionCount", DEFAULT_PARTITION_COUNT, high=16)
             if is_azure
@@ -250,6 +285,20 @@ def _sqlite_path(provider: _Section, app_dir: Path, env: Mapping[str, str]) -> P
     if from_env:
         return Path(from_env).expanduser().resolve()
     return app_dir / DEFAULT_SQLITE_FILE
+
+
+def _env_seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    """A positive number of seconds from environment variable ``name``, else ``default``."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < 365 * 24 * 3600:  # also false for NaN and infinity
+        raise ConfigError(f"Environment variable {name} must be a positive number of seconds, got {raw!r}.")
+    return timedelta(seconds=seconds)
 
 
 def _route_prefix(http: _Section) -> str:
@@ -291,7 +340,7 @@ def _read_local_settings(path: Path) -> tuple[dict[str, str], int | None, tuple[
     return values, port, tuple(origin.strip() for origin in cors.split(",") if origin.strip())
 
 
-def _app_setting(name: str, values: Mapping[str, str], env: Mapping[str, str]) -> str | None:
+def app_setting(name: str, values: Mapping[str, str], env: Mapping[str, str]) -> str | None:
     """An app setting: the environment wins over local.settings.json Values, as with ``func start``."""
     if name in env:
         return env[name]

@@ -1,18 +1,32 @@
-"""The exceptions durable_ext raises on purpose.
+"""The exceptions durable_ext raises on purpose: every one of them is a ``DurableExtError``.
 
-Orchestration, activity and entity failures in user code are data (``FailureDetails`` in history), never
-these exceptions. These are for a misconfigured host, an app that cannot be loaded, and storage
-operations that fail; anything else escaping the package is a bug.
+Orchestration, activity and entity failures in user code end up as data (``FailureDetails`` in
+history), never as these exceptions escaping the runtime. These are for a misconfigured host, an app
+that cannot be loaded, storage operations that fail, requests that cannot be served, and the few
+signals passed between layers; anything else escaping the package is a bug.
 
-Tree::
+Tree (classes defined elsewhere are named with their module; they live beside the one piece of code
+that raises them)::
 
     DurableExtError
-    ├── ConfigError
-    ├── AppLoadError
-    └── ProviderError
-        ├── LockLostError
-        ├── InstanceExistsError
-        └── InvalidContinuationTokenError (also a ValueError)
+    ├── ConfigError                     host.json / local.settings.json / environment is invalid
+    ├── AppLoadError                    function_app.py cannot be loaded
+    ├── ProviderError                   a task hub storage operation failed (providers raise only these)
+    │   ├── LockLostError               the work item's lock was lost; its commit was rejected
+    │   ├── InstanceExistsError         the instance id is taken
+    │   ├── InvalidContinuationTokenError   a query's continuation token was not issued here (also a ValueError)
+    │   └── providers.azure_storage.envelope.EnvelopeError   an unreadable queue message
+    ├── client.ClientError              a management request that cannot be done (message for the caller)
+    │   ├── client.BadRequestError      → 400
+    │   │   └── hubs.HubAddressError    an invalid task hub name or unknown connection
+    │   ├── client.NotFoundError        → 404
+    │   └── client.GoneError            → 410
+    ├── core.actions.ActionParseError   the orchestrator returned an action the runtime does not know
+    ├── functions.invoke.ActivityFailure   an activity invocation failed (becomes TaskFailed)
+    ├── testing.driver.HarnessError     the test kit cannot go on (a runtime bug, a wait that cannot end)
+    └── web.responses.WebError          request parsing answers with a ready response
+
+``ActionParseError`` and ``EnvelopeError`` are also ``ValueError`` s (both are malformed input).
 """
 
 

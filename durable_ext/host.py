@@ -15,7 +15,6 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from aiohttp import web
 
@@ -30,7 +29,7 @@ from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
 from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
-from durable_ext.functions import speedups
+from durable_ext.functions import replay_safe, speedups
 from durable_ext.functions.invoke import close_client_session
 from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind, Registry
@@ -69,6 +68,8 @@ class Host:
         export_values(config)
         self.registry = load_app(config.app_dir)
         speedups.install()
+        # After the app's import, so handlers it configured there are covered too.
+        replay_safe.install()
         self.provider = create_provider(config)
         await self.provider.create_hub()
         released = await self.provider.release_abandoned_locks(is_dead_local_worker)
@@ -92,7 +93,7 @@ class Host:
             self.executor,
             concurrency=config.max_concurrent_orchestrations,
             worker_id=self.worker_id,
-            lock_timeout=_seconds("DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS", 120),
+            lock_timeout=config.orchestration_lock_timeout,
             on_commit=self.client.notify,
         )
         activities = ActivityDispatcher(
@@ -102,7 +103,7 @@ class Host:
             self.executor,
             concurrency=config.max_concurrent_activities,
             worker_id=self.worker_id,
-            lock_timeout=_seconds("DURABLE_EXT_ACTIVITY_LOCK_SECONDS", 300),
+            lock_timeout=config.activity_lock_timeout,
         )
         entities = EntityDispatcher(
             self.provider,
@@ -112,7 +113,7 @@ class Host:
             concurrency=config.max_concurrent_entities,
             worker_id=self.worker_id,
             max_batch=config.max_entity_batch_size,
-            lock_timeout=_seconds("DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS", 120),
+            lock_timeout=config.orchestration_lock_timeout,
         )
         self.loops = [orchestrations.loop, activities.loop, entities.loop]
         access = self._access_policy()
@@ -228,7 +229,3 @@ class Host:
 def _display_host(host: str) -> str:
     return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host
 
-
-def _seconds(env: str, default: float) -> timedelta:
-    """Lock timeouts can be shortened (tests of crash recovery) through the environment."""
-    return timedelta(seconds=float(os.environ.get(env, default)))

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from durable_ext.errors import DurableExtError
+
 
 class ActionType(IntEnum):
     CallActivity = 0
@@ -110,7 +112,7 @@ Action = (
 )
 
 
-class ActionParseError(ValueError):
+class ActionParseError(DurableExtError, ValueError):
     """The orchestrator returned an action this runtime does not understand."""
 
 

@@ -4,8 +4,8 @@ An entity is an instance whose id is ``@name@key`` (name lower-cased, as Durable
 does). Its inbox holds ``EventRaised{Name: "op", Input: <RequestMessage JSON>}`` messages from
 orchestrations (``call_entity`` / ``signal_entity``) and clients (signals). ``process_entity_batch``
 hands every queued operation, in arrival order, to the entity function in one batch
-(sdk-contract.md §3.1), stores the returned state, and answers each call (not signal) with an
-``EventRaised{Name: <request id>}`` to the calling orchestration (§3.3).
+(EXT ``EntityTriggerAttributeBindingProvider.EntityContextToString``), stores the returned state, and answers each call (not signal) with an
+``EventRaised{Name: <request id>}`` to the calling orchestration (EXT ``EntityScheduler/ResponseMessage.cs``).
 
 Storage shape: the entity's state is the instance row's ``input``; ``runtime_status`` is
 Running while the entity exists and Completed once deleted (or never created). Entities keep
@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from durable_ext.core import events as e
+from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import (
     InstanceState,
     OrchestrationCommit,
@@ -54,10 +55,6 @@ def parse_entity_id(instance_id: str) -> tuple[str, str] | None:
     if cut == -1:
         return None
     return instance_id[1:cut], instance_id[cut + 1 :]
-
-
-def is_entity_id(instance_id: str) -> bool:
-    return parse_entity_id(instance_id) is not None
 
 
 def request_message(
@@ -145,11 +142,7 @@ def process_entity_batch(
     if not requests:
         return EntityReport(OrchestrationCommit(state=None, new_history=[]), name, notes=notes)
     if invoke is None:
-        listed = ", ".join(f"'{n}'" for n in known_names)
-        error = (
-            f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
-            f"Additional info: The following are the known entity functions: {listed}."
-        )
+        error = unknown_function(name, DurableKind.ENTITY, known_names)
         return _answer_all_with_error(item, requests, error, name, now, notes)
     batch = {
         "self": {"name": name, "key": key},

@@ -1,8 +1,8 @@
 """Run one orchestration episode through the SDK and turn what it returns into data.
 
 ``run_episode`` builds the orchestration-trigger JSON the Durable Functions host sends
-(sdk-contract.md §2.1), calls the injected orchestrator (the SDK's ``handle``), parses the
-``OrchestratorState`` it returns (or the ``$OutOfProcData$`` state of a failure, §2.4) and lines
+(SDK ``DurableOrchestrationContext.from_json``), calls the injected orchestrator (the SDK's ``handle``), parses the
+``OrchestratorState`` it returns (or the ``$OutOfProcData$`` state of a failure, SDK ``orchestrator.py``) and lines
 the actions up with history (``core.shim``). It never raises: every failure of user code, of the
 SDK or of determinism becomes an :class:`EpisodeOutcome` with ``failed`` set.
 """
@@ -45,6 +45,8 @@ class EpisodeOutcome:
     failed: bool = False
     error: str = ""
     details: str = ""
+    #: When the failure is non-determinism: the history event the replay could not line up.
+    diverging_event: e.HistoryEvent | None = None
 
 
 def context_input(execution_input: str | None) -> Any:
@@ -159,7 +161,12 @@ def run_episode(
         return EpisodeOutcome(failed=True, error=f"The orchestrator returned an invalid action: {exc}")
     aligned = align(action_list, past + new, execution_id)
     if aligned.non_determinism:
-        return EpisodeOutcome(failed=True, error=aligned.non_determinism, details=aligned.non_determinism)
+        return EpisodeOutcome(
+            failed=True,
+            error=aligned.non_determinism,
+            details=aligned.non_determinism,
+            diverging_event=aligned.diverging_event,
+        )
     is_done = bool(state.get("isDone"))
     can = aligned.continue_as_new
     return EpisodeOutcome(

@@ -240,13 +240,3 @@ EVENT_CLASSES: dict[EventType, type[HistoryEvent]] = {
         ExecutionRewound,
     )
 }
-
-#: Events that carry a sequence id allocated by the orchestrator code.
-SCHEDULING_TYPES = frozenset(
-    {
-        EventType.TaskScheduled,
-        EventType.TimerCreated,
-        EventType.SubOrchestrationInstanceCreated,
-        EventType.EventSent,
-    }
-)

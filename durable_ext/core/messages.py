@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from durable_ext.core.events import HistoryEvent
 from durable_ext.core.status import RuntimeStatus
@@ -72,6 +71,9 @@ class OrchestrationWorkItem:
 
     ``lock_token`` identifies this lock to the provider that issued it; ``messages`` pairs each
     message with the provider's id for it, so the commit can delete exactly what was consumed.
+    ``provider_state`` is what the issuing provider read along with the item and needs to commit
+    it (ETags, the row as read): a frozen record of that provider's own type, opaque to everyone
+    else — the dispatcher only hands the item back.
     """
 
     instance_id: str
@@ -80,7 +82,7 @@ class OrchestrationWorkItem:
     history: list[HistoryEvent]
     messages: list[tuple[str, TaskMessage]]
     locked_until: datetime | None = None
-    provider_data: dict[str, Any] = field(default_factory=dict)
+    provider_state: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,4 +125,3 @@ class ActivityWorkItem:
     message: TaskMessage
     dequeue_count: int = 1
     locked_until: datetime | None = None
-    provider_data: dict[str, Any] = field(default_factory=dict)

@@ -2,7 +2,7 @@
 
 The SDK returns the cumulative list of actions its generator has yielded, but not the sequence
 ids it gave them. This module recovers them the way the Durable Functions host does
-(sdk-contract.md §2.6–2.8, option B): it walks the action list as a little orchestration of its
+(EXT ``Listener/OutOfProcOrchestrationShim.cs``): it walks the action list as a little orchestration of its
 own, "invoking" each action (which allocates ids, depth first) and waiting for it before
 walking on, while the history events are replayed in order and settle the tasks. Retries
 allocate their timer and re-attempt ids while events are replayed, interleaved with new
@@ -27,7 +27,7 @@ from typing import Any
 
 from durable_ext.core import actions as a
 from durable_ext.core import events as e
-from durable_ext.core.wire import parse_datetime
+from durable_ext.core.wire import entity_request_id, is_entity_error_response, parse_datetime
 
 HTTP_ACTIVITY_NAME = "BuiltIn::HttpActivity"
 
@@ -69,6 +69,8 @@ class ShimResult:
     decisions: list[Decision]
     non_determinism: str | None = None
     continue_as_new: a.ContinueAsNew | None = None
+    #: With ``non_determinism``: the history event the replay could not line up.
+    diverging_event: e.HistoryEvent | None = None
 
 
 class _Node:
@@ -275,14 +277,14 @@ class _Shim:
 
     # -- replaying history ---------------------------------------------------------------------
 
-    def replay(self, history: list[e.HistoryEvent]) -> str | None:
-        """Process every event; return a non-determinism message, or None."""
+    def replay(self, history: list[e.HistoryEvent]) -> tuple[str, e.HistoryEvent] | None:
+        """Process every event; return a non-determinism message and its event, or None."""
         for event in history:
             handler = _HANDLERS.get(event.TYPE)
             if handler is not None:
                 error = handler(self, event)
                 if error:
-                    return error
+                    return error, event
         return None
 
     def on_orchestrator_started(self, event: e.OrchestratorStarted) -> None:
@@ -309,7 +311,7 @@ class _Shim:
             return _non_determinism(event.event_id, kind, recorded_name, d)
         leaf.recorded = True
         if isinstance(event, e.EventSent) and not d.is_signal:
-            request_id = _request_id(event.input)
+            request_id = entity_request_id(event.input)
             if request_id:
                 self.entity_requests[request_id] = leaf
         return None
@@ -323,7 +325,7 @@ class _Shim:
     def on_event_raised(self, event: e.EventRaised) -> None:
         leaf = self.entity_requests.pop(event.name, None)
         if leaf is not None:
-            leaf.settle(self, failed=_is_entity_error(event.input))
+            leaf.settle(self, failed=is_entity_error_response(event.input))
             return
         waiting = self.waiters.get(event.name)
         if waiting:
@@ -337,21 +339,6 @@ class _Shim:
             self.advance(force=True)
         new = [leaf.decision for tid, leaf in sorted(self.leaves.items()) if not leaf.recorded]
         return ShimResult(decisions=new, continue_as_new=self.continue_as_new)
-
-
-def _request_id(text: str | None) -> str | None:
-    try:
-        found = json.loads(text or "")["id"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return found if isinstance(found, str) else None
-
-
-def _is_entity_error(text: str | None) -> bool:
-    try:
-        return "exceptionType" in json.loads(text or "")
-    except (ValueError, TypeError):
-        return False
 
 
 def _non_determinism(task_id: int, kind: TaskKind, name: str, found: Decision | None) -> str:
@@ -391,7 +378,7 @@ _HANDLERS: dict[e.EventType, Callable[[_Shim, Any], str | None]] = {
 def align(action_list: list[a.Action], history: list[e.HistoryEvent], execution_id: str) -> ShimResult:
     """Replay ``history`` against the SDK's ``action_list``: new decisions or non-determinism."""
     shim = _Shim(action_list, execution_id)
-    error = shim.replay(history)
-    if error:
-        return ShimResult(decisions=[], non_determinism=error)
+    diverged = shim.replay(history)
+    if diverged:
+        return ShimResult(decisions=[], non_determinism=diverged[0], diverging_event=diverged[1])
     return shim.result()

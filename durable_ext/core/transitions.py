@@ -20,6 +20,7 @@ from typing import Protocol
 from durable_ext.core import events as e
 from durable_ext.core.entities import OPERATION_EVENT, parse_entity_id, request_message
 from durable_ext.core.episode import EpisodeOutcome, Invoke, run_episode
+from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import (
     InstanceState,
     OrchestrationCommit,
@@ -45,8 +46,8 @@ class Catalog(Protocol):
 
     def has_entity(self, name: str) -> bool: ...
 
-    def names(self, kind: str) -> list[str]:
-        """Known names of ``kind`` ("activity", "orchestrator", "entity") for error messages."""
+    def names(self, kind: DurableKind) -> list[str]:
+        """Known names of ``kind``, for error messages."""
 
 
 @dataclass(slots=True)
@@ -76,7 +77,6 @@ class _Episode:
         self.messages: list[OutboundMessage] = []
         self.activities: list[TaskMessage] = []
         self.replace_history = False
-        self.notes: list[str] = []
 
     # -- message sorting -----------------------------------------------------------------------
 
@@ -182,11 +182,9 @@ class _Episode:
         name = self.state.name
         invoke = self.catalog.orchestrator(name)
         if invoke is None:
-            known = ", ".join(f"'{n}'" for n in self.catalog.names("orchestrator"))
             return self._fail(
                 name,
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
-                f"Additional info: The following are the known orchestrator functions: {known}.",
+                unknown_function(name, DurableKind.ORCHESTRATOR, self.catalog.names(DurableKind.ORCHESTRATOR)),
                 "",
                 invoked=None,
             )
@@ -284,18 +282,18 @@ class _Episode:
             activities=self.activities,
             replace_history=self.replace_history,
         )
-        return EpisodeReport(commit, invoked=invoked, outcome=outcome, status=status, notes=self.notes)
+        return EpisodeReport(commit, invoked=invoked, outcome=outcome, status=status)
 
     # -- new work ------------------------------------------------------------------------------
 
     def _missing_function(self, decisions: list[Decision]) -> str | None:
         for d in decisions:
             if d.kind is TaskKind.ACTIVITY and d.name != HTTP_ACTIVITY_NAME and not self.catalog.has_activity(d.name):
-                return _unknown(d.name, "activity", self.catalog.names("activity"))
+                return _unknown(d.name, DurableKind.ACTIVITY, self.catalog)
             if d.kind is TaskKind.SUB_ORCHESTRATION and self.catalog.orchestrator(d.name) is None:
-                return _unknown(d.name, "orchestrator", self.catalog.names("orchestrator"))
+                return _unknown(d.name, DurableKind.ORCHESTRATOR, self.catalog)
             if d.kind is TaskKind.ENTITY and not self.catalog.has_entity(_entity_name(d.instance_id or "")):
-                return _unknown(_entity_name(d.instance_id or ""), "entity", self.catalog.names("entity"))
+                return _unknown(_entity_name(d.instance_id or ""), DurableKind.ENTITY, self.catalog)
         return None
 
     def _schedule(self, d: Decision) -> None:
@@ -398,9 +396,5 @@ def _entity_name(entity_id: str) -> str:
     return parsed[0] if parsed else entity_id
 
 
-def _unknown(name: str, kind: str, known: list[str]) -> str:
-    listed = ", ".join(f"'{n}'" for n in known)
-    return (
-        f"The function '{name}' doesn't exist, is disabled, or is not an {kind} function. "
-        f"Additional info: The following are the known {kind} functions: {listed}."
-    )
+def _unknown(name: str, kind: DurableKind, catalog: Catalog) -> str:
+    return unknown_function(name, kind, catalog.names(kind))

@@ -2,7 +2,8 @@
 
 Activities are at least once: a task whose worker dies is locked again after its lock expires.
 While one runs, its lock is renewed so a long activity is not handed to a second worker.
-Failures are shaped as the Durable Functions host shapes them (sdk-contract.md §7.3) so that
+Failures are shaped as the Durable Functions host shapes them (EXT ``Listener/TaskActivityShim.cs``,
+``OutOfProcExceptionHelpers.cs``) so that
 user code parsing ``e.args[0].split("\\n")[1]`` keeps working.
 """
 
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from concurrent.futures import Executor
 from datetime import timedelta
 
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
+from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import ActivityWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
+from durable_ext.core.wire import activity_failure_details
 from durable_ext.dispatcher.http_activity import call_http
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
@@ -25,27 +27,6 @@ from durable_ext.functions.invoke import ActivityFailure, run_activity
 from durable_ext.functions.registry import Registry
 from durable_ext.log import invocation, logger
 from durable_ext.providers.base import Provider, WorkSignal
-
-_RPC_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException"
-
-
-def failure_details(message: str, stack: str) -> str:
-    """The one-line JSON object the .NET host puts in ``TaskFailed.Details``."""
-    return json.dumps(
-        {
-            "ClassName": _RPC_EXCEPTION,
-            "Message": message,
-            "Data": None,
-            "InnerException": None,
-            "HelpURL": None,
-            "StackTraceString": stack,
-            "RemoteStackTraceString": None,
-            "RemoteStackIndex": 0,
-            "ExceptionMethod": None,
-            "HResult": -2146233088,
-            "Source": None,
-        }
-    )
 
 
 class ActivityDispatcher:
@@ -99,7 +80,8 @@ class ActivityDispatcher:
             return await call_http(scheduled, self.clock.now)
         info = self.registry.activity(scheduled.name)
         if info is None:
-            message = f" The function '{scheduled.name}' doesn't exist, is disabled, or is not an activity function."
+            # The extension's text for a missing activity has this leading space and no list of names.
+            message = " " + unknown_function(scheduled.name, DurableKind.ACTIVITY)
             return self._failed(scheduled, message, "")
         with invocation(info.function_name, reason="(null)") as inv:
             try:
@@ -113,12 +95,12 @@ class ActivityDispatcher:
         return e.TaskCompleted(timestamp=self.clock.now(), task_scheduled_id=task_id, result=output)
 
     def _failed(self, scheduled: e.TaskScheduled, message: str, stack: str) -> e.TaskFailed:
-        # "failed: " + " ValueError: boom" gives the host's double space (sdk-contract §7.3).
+        # "failed: " + " ValueError: boom" gives the host's double space (EXT ``TaskActivityShim``).
         return e.TaskFailed(
             timestamp=self.clock.now(),
             task_scheduled_id=scheduled.event_id,
             reason=f"Activity function '{scheduled.name}' failed: {message}",
-            details=failure_details(message, stack),
+            details=activity_failure_details(message, stack),
         )
 
     async def _renew(self, item: ActivityWorkItem) -> None:

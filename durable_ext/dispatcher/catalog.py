@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from durable_ext.core.episode import Invoke
+from durable_ext.core.kinds import DurableKind
 from durable_ext.functions.invoke import call_orchestrator
 from durable_ext.functions.registry import Registry
 
@@ -24,9 +25,9 @@ class RegistryCatalog:
     def has_entity(self, name: str) -> bool:
         return self.registry.entity(name) is not None
 
-    def names(self, kind: str) -> list[str]:
+    def names(self, kind: DurableKind) -> list[str]:
         return {
-            "activity": self.registry.activity_names,
-            "orchestrator": self.registry.orchestrator_names,
-            "entity": self.registry.entity_names,
+            DurableKind.ACTIVITY: self.registry.activity_names,
+            DurableKind.ORCHESTRATOR: self.registry.orchestrator_names,
+            DurableKind.ENTITY: self.registry.entity_names,
         }[kind]()

@@ -2,35 +2,32 @@
 
 The request is the SDK's ``DurableHttpRequest`` JSON; the result is what the extension's
 ``DurableHttpResponse`` serialises to: ``{"statusCode", "headers", "content"}``. The Python SDK
-does no 202 polling, so a 202 is returned as it is (sdk-contract.md §2.6). Managed-identity
+does no 202 polling, so a 202 is returned as it is (SDK ``models/DurableHttpRequest.py``
+has no polling option). Managed-identity
 token sources need Azure and are reported as a failure here.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 
 import aiohttp
 
 from durable_ext.core import events as e
+from durable_ext.core.wire import http_failure_details, http_response_json, parse_http_request
 
 _TIMEOUT = aiohttp.ClientTimeout(total=100)
 
 
 async def call_http(scheduled: e.TaskScheduled, now: Callable[[], datetime]) -> e.HistoryEvent:
     try:
-        request = json.loads(scheduled.input or "{}")
-        if request.get("tokenSource"):
+        request = parse_http_request(scheduled.input)
+        if request.token_source:
             raise ValueError("managed identity token sources are not available outside Azure")
-        method = str(request.get("method") or "GET").upper()
-        uri = request["uri"]
-        headers = {k: v if isinstance(v, str) else ",".join(v) for k, v in (request.get("headers") or {}).items()}
-        content = request.get("content")
         async with (
             aiohttp.ClientSession(timeout=_TIMEOUT) as session,
-            session.request(method, uri, data=content, headers=headers) as response,
+            session.request(request.method, request.uri, data=request.content, headers=request.headers) as response,
         ):
             body = await response.text()
             result_headers: dict[str, str | list[str]] = {}
@@ -40,13 +37,13 @@ async def call_http(scheduled: e.TaskScheduled, now: Callable[[], datetime]) -> 
                     result_headers[key] = value
                 else:
                     result_headers[key] = [*(existing if isinstance(existing, list) else [existing]), value]
-            result = {"statusCode": response.status, "headers": result_headers, "content": body}
+            result = http_response_json(response.status, result_headers, body)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         return e.TaskFailed(
             timestamp=now(),
             task_scheduled_id=scheduled.event_id,
             reason=f"Activity function '{scheduled.name}' failed: {message}",
-            details=json.dumps({"Message": message}),
+            details=http_failure_details(message),
         )
-    return e.TaskCompleted(timestamp=now(), task_scheduled_id=scheduled.event_id, result=json.dumps(result))
+    return e.TaskCompleted(timestamp=now(), task_scheduled_id=scheduled.event_id, result=result)

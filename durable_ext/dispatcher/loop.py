@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Generic, TypeVar
 
 from durable_ext.core.clock import Clock
@@ -96,7 +95,3 @@ class WorkLoop(Generic[T]):
             _, pending = await asyncio.wait(set(self.running), timeout=grace)
             for task in pending:
                 task.cancel()
-
-
-def seconds_until(when: datetime, now: datetime) -> float:
-    return max(0.0, (when - now).total_seconds())

@@ -23,12 +23,14 @@ from typing import Any
 import azure.functions as func
 from azure.functions._durable_functions import df_dumps, df_loads
 
+from durable_ext.errors import DurableExtError
+from durable_ext.functions import replay_safe
 from durable_ext.functions.context import Context, Out
 from durable_ext.functions.http import to_http_response
 from durable_ext.functions.registry import FunctionInfo
 
 
-class ActivityFailure(Exception):
+class ActivityFailure(DurableExtError):
     """An activity invocation failed: the user function raised, or its input or output did not convert.
 
     ``message`` is the worker's ``f"{type(exc).__name__}: {exc}"``; ``details`` is the traceback.
@@ -43,10 +45,15 @@ class ActivityFailure(Exception):
 def call_orchestrator(info: FunctionInfo, context_json: str) -> str:
     """Run one orchestration episode through the SDK wrapper; returns the OrchestratorState JSON.
 
-    Blocking; call it from a worker thread. A user-code failure propagates as the SDK raised it, its
+    Blocking; call it from a worker thread. The episode's context is published for replay-safe logging
+    (see :mod:`durable_ext.functions.replay_safe`). A user-code failure propagates as the SDK raised it, its
     message ending in ``"\\n\\n$OutOfProcData$:" + state JSON``.
     """
-    return info.user_function(context_json)
+    handle = replay_safe.published(info.user_function, info.durable_name)
+    try:
+        return handle(context_json)
+    finally:
+        replay_safe.end_episode()
 
 
 def call_entity(info: FunctionInfo, batch_json: str) -> str:
@@ -166,3 +173,14 @@ async def close_client_session() -> None:
     http_utils._client_session = None
     if session is not None and not session.closed:
         await session.close()
+
+
+def use_client_session(session: Any) -> None:
+    """Send the SDK client's HTTP calls through ``session`` (an ``aiohttp.ClientSession``) from now on.
+
+    The test kit uses it to route the client binding's RPC calls to an in-process server; the session
+    is closed by :func:`close_client_session`.
+    """
+    from azure.durable_functions.models.utils import http_utils
+
+    http_utils._client_session = session

@@ -94,6 +94,22 @@ class Registry:
                 )
             index[key] = info
 
+    def override(self, info: FunctionInfo) -> FunctionInfo | None:
+        """Put ``info`` in place of the function of its kind and durable name (or add it); returns the old one.
+
+        For test kits (``durable_ext.testing`` stubs): the lookups see the new function at once.
+        """
+        index = self._by_kind.get(info.kind)
+        if index is None:
+            raise ValueError(f"only orchestrators, activities and entities can be overridden, not {info.kind.name}")
+        key = info.durable_name.lower()
+        old = index.get(key)
+        index[key] = info
+        self.functions = [info if f is old else f for f in self.functions]
+        if old is None:
+            self.functions.append(info)
+        return old
+
     def orchestrator(self, name: str) -> FunctionInfo | None:
         return self._by_kind[FunctionKind.ORCHESTRATOR].get(name.lower())
 

@@ -1,7 +1,7 @@
 """Make the SDK's replay cheaper without changing what it computes.
 
 The SDK parses every history timestamp with ``dateutil.parser.parse`` (about 65 µs each; 90 % of
-a replay, perf-anchors.md §2). The timestamps this runtime writes are always
+a replay, measured with cProfile on SDK 1.7). The timestamps this runtime writes are always
 ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, which ``datetime.fromisoformat`` reads in well under a
 microsecond. :func:`install` swaps in a parser that takes that fast path and returns exactly what
 dateutil returns (same value, same tzinfo), and falls back to dateutil for anything else.

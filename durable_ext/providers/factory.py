@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from durable_ext.config import StorageKind
 from durable_ext.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 DEFAULT_SQLITE_PATH = Path(".durable_ext") / "taskhub.sqlite"
 
 
-def create_provider(kind: str | HostConfig, hub: str | None = None, **opts: Any) -> Provider:
+def create_provider(kind: StorageKind | str | HostConfig, hub: str | None = None, **opts: Any) -> Provider:
     """A provider of ``kind`` for task hub ``hub``; nothing is opened or created yet.
 
     ``kind`` may also be a ``HostConfig`` (what the host and the CLI pass): its storage kind,
@@ -28,11 +29,11 @@ def create_provider(kind: str | HostConfig, hub: str | None = None, **opts: Any)
         return create_provider(config.storage.kind, config.hub_name, **_config_options(config), **opts)
     if not hub:
         raise ConfigError("A task hub name is required to create a storage provider.")
-    if kind == "sqlite":
+    if kind == StorageKind.SQLITE:
         from durable_ext.providers.sqlite import SqliteProvider
 
         return SqliteProvider(Path(opts.get("path") or DEFAULT_SQLITE_PATH), hub)
-    if kind == "azure_storage":
+    if kind == StorageKind.AZURE_STORAGE:
         from durable_ext.providers.azure_storage import provider_from_config
 
         if opts.get("storage") is None:
@@ -41,19 +42,49 @@ def create_provider(kind: str | HostConfig, hub: str | None = None, **opts: Any)
     raise ConfigError(f"Storage provider '{kind}' is not available in this build of durable_ext.")
 
 
+async def open_client_provider(kind: StorageKind, hub: str, **opts: Any) -> Provider:
+    """An opened provider of ``kind`` for task hub ``hub``, used only as a client (another app's hub).
+
+    Options as for :func:`create_provider`. The hub is created if missing. On SQLite an existing
+    hub's stored spelling of the name is used; on Azure Storage the partition count is the one the
+    hub was created with (its ``taskhub.json``).
+    """
+    if kind is StorageKind.AZURE_STORAGE:
+        from durable_ext.providers.azure_storage import client_provider_from_config
+
+        if opts.get("storage") is None:
+            raise ConfigError("The Azure Storage provider needs the storageProvider settings (a StorageConfig).")
+        return await client_provider_from_config(hub, opts["storage"])
+    if kind is StorageKind.SQLITE:
+        import asyncio
+
+        from durable_ext.providers.sqlite import stored_hub_name
+
+        path = Path(opts.get("path") or DEFAULT_SQLITE_PATH)
+        stored: str | None = await asyncio.to_thread(stored_hub_name, path, hub)
+        hub = stored or hub
+    provider = create_provider(kind, hub, **opts)
+    try:
+        await provider.create_hub()
+    except BaseException:
+        await provider.close()
+        raise
+    return provider
+
+
 def describe_storage(config: HostConfig) -> str:
     """One human line naming where the task hub lives (banner and admin status)."""
     storage = config.storage
-    if storage.kind == "sqlite":
+    if storage.kind is StorageKind.SQLITE:
         return f"SQLite: {storage.sqlite_path}"
-    if storage.kind == "azure_storage":
+    if storage.kind is StorageKind.AZURE_STORAGE:
         return f"Azure Storage: connection '{storage.connection_name}', {storage.partition_count} partitions"
     return storage.kind
 
 
 def _config_options(config: HostConfig) -> dict[str, Any]:
-    if config.storage.kind == "sqlite":
+    if config.storage.kind is StorageKind.SQLITE:
         return {"path": config.storage.sqlite_path}
-    if config.storage.kind == "azure_storage":
+    if config.storage.kind is StorageKind.AZURE_STORAGE:
         return {"storage": config.storage}
     return {}

@@ -85,6 +85,26 @@ def _lock_lost(what: str) -> LockLostError:
     return LockLostError(f"{what}: the lock expired and was taken by another worker, or the work was completed")
 
 
+def stored_hub_name(path: Path, hub: str) -> str | None:
+    """How a hub named ``hub`` (ignoring case) is spelled in the file, or None if it has no such hub.
+
+    Blocking; opens the file briefly. Hub names are case-insensitive, as Azure Storage's table
+    names are, so a client that writes ``otherhub`` reaches the hub its app created as ``OtherHub``.
+    """
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(path, timeout=30.0)
+    try:
+        row = conn.execute(
+            "SELECT hub FROM hubs WHERE hub = ? COLLATE NOCASE ORDER BY created_time LIMIT 1", (hub,)
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
 class SqliteProvider:
     """Task hub ``hub`` in the SQLite file ``path`` (created with its directories on first use)."""
 

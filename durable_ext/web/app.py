@@ -24,6 +24,8 @@ from durable_ext.auth.keys import AuthLevel
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
 from durable_ext.functions.registry import Registry
+from durable_ext.hubs import HubAddressError, HubResolver
+from durable_ext.log import logger
 from durable_ext.web import responses
 from durable_ext.web.admin import add_admin_routes
 from durable_ext.web.functions_routes import FUNCTION_ROUTES, FunctionRoutes, handle_function
@@ -44,8 +46,14 @@ def create_web_app(
     dispatcher_status: Callable[[], dict] | None = None,
     access: AccessPolicy = OPEN,
 ) -> web.Application:
-    """The host's HTTP surface, guarded by ``access`` (keys, Host and Origin; see ``web.guard``)."""
+    """The host's HTTP surface, guarded by ``access`` (keys, Host and Origin; see ``web.guard``).
+
+    Other task hubs that requests or bindings name are opened on demand and closed when the
+    application is cleaned up (``AppRunner.cleanup``); ``client`` stays the caller's to close.
+    """
     app = web.Application(client_max_size=responses.MAX_BODY_BYTES, middlewares=[_no_internals_in_errors, guard])
+    hubs = HubResolver(config, client)
+    _check_bindings(hubs, registry)
     app[STATE] = WebState(
         config=config,
         client=client,
@@ -55,7 +63,13 @@ def create_web_app(
         started_at=time.monotonic(),
         host_id=host_id(config),
         access=access,
+        hubs=hubs,
     )
+
+    async def close_hubs(_: web.Application) -> None:
+        await hubs.close()
+
+    app.on_cleanup.append(close_hubs)
     app[FUNCTION_ROUTES] = FunctionRoutes(registry.http_functions(), config.route_prefix)
     add_admin_routes(app)
     app.router.add_route("*", "/{tail:.*}", _dispatch)
@@ -77,6 +91,14 @@ async def _no_internals_in_errors(request: web.Request, handler) -> web.StreamRe
         raise
     except Exception as exc:
         return responses.server_error(request, exc)
+def _check_bindings(hubs: HubResolver, registry: Registry) -> None:
+    """Say at startup which client bindings name a hub or connection that cannot be used."""
+    for info in registry.http_functions():
+        if info.client_binding_name:
+            try:
+                hubs.binding_address(info)
+            except HubAddressError as exc:
+                logger.error("Function '%s' will fail when called: %s", info.function_name, exc)
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:

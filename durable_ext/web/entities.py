@@ -1,4 +1,4 @@
-"""Entity routes of the built-in HTTP API (sdk-contract.md §5, EXT ``HttpApiHandler``).
+"""Entity routes of the built-in HTTP API (EXT ``HttpApiHandler``).
 
 * ``POST entities/{name}/{key}?op=X`` (body: JSON, or text when not JSON) and
   ``DELETE entities/{name}/{key}`` (operation ``delete``) → 202;

@@ -15,10 +15,11 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from durable_ext.functions import FunctionInfo, make_request, response_parts, run_http
+from durable_ext.hubs import HubAddressError
 from durable_ext.log import invocation, logger
 from durable_ext.web.links import client_binding_json, own_origin
 from durable_ext.web.params import read_body
-from durable_ext.web.responses import WebError
+from durable_ext.web.responses import WebError, error_response
 from durable_ext.web.routes import RouteTemplate, compile_route, sort_by_precedence
 from durable_ext.web.state import state_of
 
@@ -75,8 +76,14 @@ async def handle_function(request: web.Request, info: FunctionInfo, route_values
     )
     binding = None
     if info.client_binding_name:
+        try:
+            address = state.hubs.binding_address(info) if state.hubs is not None else None
+        except HubAddressError as exc:
+            # The app's binding is wrong, not the request: a server error that says what to fix.
+            logger.error("Function '%s' was not run: %s", info.function_name, exc)
+            return error_response(500, f"Function '{info.function_name}' was not run: {exc}")
         origin = own_origin(request, state.config.host, state.config.port)
-        binding = client_binding_json(origin, state.config, info, state.link_code)
+        binding = client_binding_json(origin, state.config, info, address, state.link_code)
     try:
         with invocation(info.function_name, HTTP_REASON) as inv:
             response = await run_http(

@@ -24,10 +24,11 @@ from aiohttp import web
 
 from durable_ext.config import HostConfig
 from durable_ext.functions.registry import FunctionInfo
+from durable_ext.hubs import DEFAULT_CONNECTION, HubAddress
+
+__all__ = ["DEFAULT_CONNECTION", "client_binding_json", "hub_path", "management_urls", "webhook_base"]
 
 WEBHOOK_PATH = "/runtime/webhooks/durabletask"
-#: The connection name the extension reports for Azure Storage hubs when a binding names none.
-DEFAULT_CONNECTION = "Storage"
 #: The placeholder the SDK replaces with the instance id in every management URL.
 INSTANCE_ID_PLACEHOLDER = "INSTANCEID"
 #: The user name in ``rpcBaseUrl``'s user info; its password is the system key.
@@ -99,14 +100,28 @@ def check_status_payload(
     return urls
 
 
+def hub_path(hub: str, connection: str | None) -> str:
+    """The path segments, right after the webhook path, that select a hub for the SDK client's calls.
+
+    The SDK sends most calls (start, status, terminate, purge, …) to ``rpcBaseUrl`` without any
+    ``taskHub`` parameter, so a binding that names another hub gets an ``rpcBaseUrl`` ending in
+    ``taskHubs/{hub}[/connections/{connection}]/``; a ``taskHub``/``connection`` parameter of a
+    single call (``raise_event(task_hub_name=…)``) still wins over it.
+    """
+    path = f"taskHubs/{quote(hub, safe='')}"
+    return f"{path}/connections/{quote(connection, safe='')}" if connection else path
+
+
 def client_binding_json(
-    base_url: str, config: HostConfig, info: FunctionInfo | None = None, code: str | None = None
+    base_url: str, config: HostConfig, info: FunctionInfo | None = None, address: HubAddress | None = None,
+    code: str | None = None
 ) -> str:
     """The durable client binding value (a JSON string) for ``info``'s ``durableClient`` binding.
 
     ``base_url`` is ``scheme://host:port`` of the server; ``rpcBaseUrl`` points at the same
-    built-in webhooks, which serve the SDK client's calls too. Null properties are present, as
-    Json.NET writes them.
+    built-in webhooks, which serve the SDK client's calls too. ``address`` is the binding's
+    resolved hub (``HubResolver.binding_address``); without it the binding's values are used as
+    written. Null properties are present, as Json.NET writes them.
 
     ``code`` is the system key when keys are required: the management URLs carry it as
     ``code=`` (so ``create_check_status_response`` hands out working links, as the Functions host
@@ -115,21 +130,24 @@ def client_binding_json(
     Basic ``Authorization`` header.
     """
     base_url = base_url.rstrip("/")
-    hub = (info.client_task_hub if info else None) or config.hub_name
-    connection_name = info.client_connection_name if info else None
+    if address is not None:
+        hub, connection_name, own = address.hub, address.connection, address.own
+    else:
+        hub = (info.client_task_hub if info else None) or config.hub_name
+        connection_name = info.client_connection_name if info else None
+        own = hub == config.hub_name and connection_name is None
     webhooks = webhook_base(base_url)
     start = f"{webhooks}/orchestrators/{{functionName}}[/{{instanceId}}]"
+    selector = (
+        "" if own else f"taskHub={quote_plus(hub)}&connection={quote_plus(connection_name or DEFAULT_CONNECTION)}&"
+    )
     code_query = f"code={quote_plus(code)}" if code else ""
-    rpc_base = f"{webhooks}/"
-    if code:
-        scheme, rest = rpc_base.split("://", 1)
-        rpc_base = f"{scheme}://{RPC_USER}:{quote(code, safe='')}@{rest}"
     binding = {
         "taskHubName": hub,
         "connectionName": connection_name,
         "creationUrls": {
-            "createNewInstancePostUri": f"{start}?{code_query}",
-            "createAndWaitOnNewInstancePostUri": f"{start}?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&{code_query}",
+            "createNewInstancePostUri": f"{start}?{selector}{code_query}",
+            "createAndWaitOnNewInstancePostUri": f"{start}?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&{selector}{code_query}",
         },
         "managementUrls": management_urls(
             base_url, hub, connection_name or DEFAULT_CONNECTION, INSTANCE_ID_PLACEHOLDER, code
@@ -137,7 +155,15 @@ def client_binding_json(
         "baseUrl": webhooks,
         "requiredQueryStringParameters": code_query,
         # The SDK appends "instances/…" to it, so the trailing slash is required.
-        "rpcBaseUrl": rpc_base,
+        "rpcBaseUrl": _with_key(f"{webhooks}/" if own else f"{webhooks}/{hub_path(hub, connection_name)}/", code),
         "httpBaseUrl": None,
     }
     return json.dumps(binding)
+
+
+def _with_key(url: str, code: str | None) -> str:
+    """``url`` with ``code`` as the password of its user info (aiohttp sends it as Basic auth)."""
+    if not code:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{RPC_USER}:{quote(code, safe='')}@{rest}"

@@ -1,7 +1,7 @@
 """Response helpers and the error bodies of the built-in HTTP API.
 
 Every body the built-in routes send is JSON or empty: the SDK client calls ``response.json()`` on
-whatever comes back (sdk-contract.md §4.2). Error objects have the shape of ASP.NET's ``HttpError``
+whatever comes back (SDK ``models/DurableOrchestrationClient.py``). Error objects have the shape of ASP.NET's ``HttpError``
 that the extension sends (``Message`` plus, for exceptions, ``ExceptionMessage``/``ExceptionType``/
 ``StackTrace``); the SDK's ``start_new`` raises ``body["ExceptionMessage"]`` on a 400.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from durable_ext.errors import DurableExtError
 from durable_ext.log import logger
 
 #: The largest request body accepted (bytes); bigger ones get a JSON 413.
@@ -26,7 +27,7 @@ SERVER_ERROR = "Something went wrong while processing your request"
 REQUEST_ID_HEADER = "x-ms-request-id"
 
 
-class WebError(Exception):
+class WebError(DurableExtError):
     """Raised by request parsing to answer with ``response`` instead of continuing."""
 
     def __init__(self, response: web.Response) -> None:

@@ -12,6 +12,7 @@ from durable_ext.auth.access import OPEN, AccessPolicy
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
 from durable_ext.functions.registry import Registry
+from durable_ext.hubs import HubAddress, HubResolver
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,10 @@ class WebState:
     def link_code(self) -> str | None:
         """The ``code=`` links handed out carry: the durable system key when keys are required."""
         return self.access.keys.system_key if self.access.keys is not None else None
+    #: Opens the hubs that bindings and ``taskHub``/``connection`` parameters name.
+    hubs: HubResolver | None = None
+    #: The hub of the request being served (a per-request copy of the state); None: the app's own.
+    address: HubAddress | None = None
 
 
 STATE: web.AppKey[WebState] = web.AppKey("durable_ext_state", WebState)

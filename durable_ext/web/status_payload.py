@@ -1,7 +1,7 @@
 """The status payload of the built-in HTTP API and its ``historyEvents`` transform.
 
 Mirrors EXT ``HttpApiHandler.ConvertFrom`` and ``DurableClient.GetDurableOrchestrationStatusAsync``
-(sdk-contract.md §5): stored payload strings are shown as parsed JSON (raw text when they are not
+(EXT ``StatusResponsePayload.cs``, ``HttpApiHandler.ConvertFrom``): stored payload strings are shown as parsed JSON (raw text when they are not
 JSON, e.g. a terminate reason), times without fractions, and the history in the extension's
 "friendly" form: event type names, scheduling events merged into their completions, no replay
 bookkeeping.

@@ -1,10 +1,15 @@
-"""The built-in HTTP API under ``/runtime/webhooks/durabletask/`` (sdk-contract.md §5).
+"""The built-in HTTP API under ``/runtime/webhooks/durabletask/`` (EXT ``HttpApiHandler.cs``).
 
 The same handlers serve the public webhooks and the SDK client's RPC calls (the binding's
 ``rpcBaseUrl`` points here). Routes, codes and bodies follow EXT ``HttpApiHandler``: paths match
 case-insensitively (``durableTask`` and ``durabletask``), a trailing slash is ignored, and every body
-is JSON or empty. Only the configured task hub is served; ``taskHub``/``connection`` query values
-are echoed into links but do not select another hub.
+is JSON or empty.
+
+Every route acts on the hub that the ``taskHub`` and ``connection`` query parameters name
+(``connectionName`` too: the Python SDK sends it), else on the hub of a ``taskHubs/{hub}
+[/connections/{connection}]/`` path prefix (the ``rpcBaseUrl`` of a client binding that names
+another hub), else on the app's own hub; see ``durable_ext.hubs``. An invalid hub name or an
+unknown connection is a 400 naming it.
 
 Entity routes live in ``web.entities``.
 """
@@ -16,6 +21,7 @@ import binascii
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -24,6 +30,7 @@ from durable_ext.client import BadRequestError, GoneError, NotFoundError
 from durable_ext.core.messages import InstanceQuery
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError
+from durable_ext.hubs import HubAddressError
 from durable_ext.web import entities
 from durable_ext.web.links import DEFAULT_CONNECTION, WEBHOOK_PATH, check_status_payload, request_origin
 from durable_ext.web.openapi import openapi_document
@@ -71,6 +78,11 @@ def is_webhook_path(raw_path: str) -> bool:
 async def handle_webhook(request: web.Request) -> web.Response:
     """Route one request of the built-in API; never raises (unexpected errors are a JSON 500)."""
     relative = request.rel_url.raw_path[len(_PREFIX) :].strip("/")
+    path_hub = path_connection = None
+    selected = _HUB_PREFIX.fullmatch(relative)
+    if selected is not None:
+        path_hub, path_connection = (unquote(g) if g is not None else None for g in selected.group(1, 2))
+        relative = selected.group(3) or ""
     try:
         for pattern, methods in _ROUTES:
             match = pattern.fullmatch(relative)
@@ -80,14 +92,37 @@ async def handle_webhook(request: web.Request) -> web.Response:
             if handler is None:
                 return empty_response(404)
             args = [unquote(group) if group is not None else None for group in match.groups()]
-            return await handler(request, state_of(request), *args)
+            state = await _hub_state(request, state_of(request), path_hub, path_connection)
+            return await handler(request, state, *args)
         return empty_response(404)
+    except HubAddressError as exc:
+        return bad_request(str(exc))
     except WebError as exc:
         return exc.response
     except InvalidContinuationTokenError:
         return bad_request(f"Invalid {CONTINUATION_HEADER} header.")
     except Exception as exc:
         return server_error(request, exc)
+
+
+async def _hub_state(
+    request: web.Request, state: WebState, path_hub: str | None, path_connection: str | None
+) -> WebState:
+    """``state`` with the client of the hub this request addresses (query parameters win over the path)."""
+    query = query_of(request)
+    hub = _non_blank(query.get("taskHub")) or path_hub
+    connection = _non_blank(query.get("connection")) or _non_blank(query.get("connectionName")) or path_connection
+    if state.hubs is None or (hub is None and connection is None):
+        return state
+    address = state.hubs.address(hub, connection)
+    if address.own:
+        return replace(state, address=address)
+    return replace(state, client=await state.hubs.client(address), address=address)
+
+
+def _non_blank(value: str | None) -> str | None:
+    # As the extension does (EXT HttpApiHandler.GetClient): a blank value means "not given".
+    return value if value is not None and value.strip() else None
 
 
 # -- orchestrators ---------------------------------------------------------------------------
@@ -153,15 +188,17 @@ async def purge_instances(request: web.Request, state: WebState) -> web.Response
 
 
 async def raise_event(request: web.Request, state: WebState, instance_id: str, event_name: str) -> web.Response:
-    current = await state.client.get_status(instance_id)
-    if current is None:
+    # The extension answers 404/410 before it looks at the body.
+    try:
+        await state.client.check_event_target(instance_id)
+    except NotFoundError:
         return empty_response(404)
-    if current.runtime_status.is_terminal:
+    except GoneError:
         return empty_response(410)
     if request.content_type.lower() != "application/json":
         return bad_request("Only application/json request content is supported")
     data_text = json.dumps(parse_json(await read_body(request)))
-    return await _lifecycle(state.client.raise_event(instance_id, event_name, data_text))
+    return await _lifecycle(state.client.send_event(instance_id, event_name, data_text))
 
 
 async def terminate(request: web.Request, state: WebState, instance_id: str) -> web.Response:
@@ -184,18 +221,16 @@ async def restart(request: web.Request, state: WebState, instance_id: str) -> we
     query = query_of(request)
     wait = _wait_times(query)
     new_instance_id = get_bool(query, "restartWithNewInstanceId", True)
-    current = await state.client.get_status(instance_id)
-    if current is None:
+    try:
+        new_id = await state.client.restart(instance_id, new_instance_id=new_instance_id)
+    except NotFoundError:
+        # The extension's ArgumentException for an unknown instance: a 400, not a 404.
         return error_response(
             400,
             "InstanceId does not match a valid orchestration instance.",
             f"An orchestration with the instanceId {instance_id} was not found.",
             "System.ArgumentException",
         )
-    if not new_instance_id and current.runtime_status.is_running:
-        return _instance_exists(instance_id, None)
-    try:
-        new_id = await state.client.restart(instance_id, new_instance_id=new_instance_id)
     except BadRequestError as exc:
         return argument_error(str(exc))
     except InstanceExistsError as exc:
@@ -283,8 +318,9 @@ async def _wait_or_check_status(
             return json_response(parse_token(final.output), 200)
         if final is not None and final.runtime_status.is_terminal:
             return await _status_response(request, state, instance_id, query)
-    hub = query.get("taskHub") or state.config.hub_name
-    connection = query.get("connection") or DEFAULT_CONNECTION
+    address = state.address
+    hub = address.hub if address is not None else state.config.hub_name
+    connection = (address.connection if address is not None else None) or DEFAULT_CONNECTION
     payload = check_status_payload(request_origin(request), hub, connection, instance_id, state.link_code)
     return json_response(payload, 202, {"Location": payload["statusQueryGetUri"], "Retry-After": "10"})
 
@@ -327,6 +363,8 @@ def _route(pattern: str) -> re.Pattern[str]:
 
 
 _SEGMENT = "([^/]+)"
+#: ``taskHubs/{hub}[/connections/{connection}]/<route>``: see :func:`durable_ext.web.links.hub_path`.
+_HUB_PREFIX = re.compile(r"taskHubs/([^/]+)(?:/connections/([^/]+))?(?:/(.*))?", re.IGNORECASE)
 _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     (_route(f"orchestrators/{_SEGMENT}(?:/{_SEGMENT})?"), {"POST": start_orchestration}),
     (_route("instances"), {"GET": list_instances, "DELETE": purge_instances}),

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import azure.durable_functions as df
 
 from durable_ext.core import events as e
+from durable_ext.core.kinds import DurableKind
 from durable_ext.core.messages import InstanceState, OrchestrationWorkItem, TaskMessage
 from durable_ext.core.transitions import EpisodeReport, process_work_item
 
@@ -37,11 +38,11 @@ class Catalog:
     def has_entity(self, name):
         return name.lower() in self._entities
 
-    def names(self, kind):
+    def names(self, kind: DurableKind) -> list[str]:
         return {
-            "orchestrator": list(self._names),
-            "activity": sorted(self._activities),
-            "entity": sorted(self._entities),
+            DurableKind.ORCHESTRATOR: list(self._names),
+            DurableKind.ACTIVITY: sorted(self._activities),
+            DurableKind.ENTITY: sorted(self._entities),
         }[kind]
 
 

@@ -177,7 +177,7 @@ class HostProcess:
 def run_async(coro):
     """Run SDK-client code on a fresh loop, closing the SDK's module-global aiohttp session after.
 
-    The SDK caches one session for the process (sdk-contract.md §1.3); a session from a closed
+    The SDK caches one session for the process (SDK ``utils/http_utils.py``); a session from a closed
     loop fails with "Event loop is closed", so each test's loop gets and closes its own.
     """
     from azure.durable_functions.models.utils import http_utils

@@ -1,4 +1,4 @@
-"""Payloads over the queue and table limits travel through ``{hub}-largemessages`` (§2.4, §3.4).
+"""Payloads over the queue and table limits travel through ``{hub}-largemessages``.
 
 A several-MB value goes in as the orchestration input, comes back as an activity result and
 leaves as the output: each hop through a queue or a table row is a gzip blob named as DTFx

@@ -1,4 +1,4 @@
-"""The Azure Storage hub looks as DurableTask.AzureStorage lays it out (taskhub-storage.md §1–3).
+"""The Azure Storage hub looks as DurableTask.AzureStorage lays it out (DTFx ``src/DurableTask.AzureStorage``).
 
 Runs a small orchestration through the provider API and then reads storage directly: resource
 names, History rows and the sentinel, the Instances row, and the MessageData queue envelope.

@@ -1,4 +1,4 @@
-"""Partition leases: workers on one hub share the control queues and take over a dead one's (§4).
+"""Partition leases: workers on one hub share the control queues and take over a dead one's.
 
 Each test is one coroutine so the providers' lease loops run in the background, with lease
 timings of a second or two (configurable for exactly this) instead of DTFx's 30 s.

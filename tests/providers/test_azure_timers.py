@@ -1,4 +1,4 @@
-"""Timers are delayed control-queue messages; one longer than the queue's maximum delay hops (§5.5).
+"""Timers are delayed control-queue messages; one longer than the queue's maximum delay hops.
 
 Azure caps a message's invisibility at 7 days (DF asks for at most 6), so a longer timer is sent
 with the capped delay and hidden again each time it shows up early. The tests shrink the cap to

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -131,18 +132,33 @@ class Harness:
 
 
 def start_harness(
-    loop: asyncio.AbstractEventLoop, tmp_path: Path, registry: Registry, host_json: dict | None = None
+    loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    registry: Registry,
+    host_json: dict | None = None,
+    *,
+    azure_connection: str | None = None,
 ) -> Harness:
+    """With ``azure_connection``, the app's hub (a fresh name) is on Azure Storage there and the
+    connection setting ``MyStorage`` names the same account; else SQLite and a second file."""
     app_dir = tmp_path / "app"
     app_dir.mkdir(exist_ok=True)
+    values = {"MyStorage": "other.sqlite"}  # the connection the fixture app's "binding" function names
+    if azure_connection is not None:
+        host_json = host_json or {"version": "2.0"}
+        durable = host_json.setdefault("extensions", {}).setdefault("durableTask", {})
+        durable["hubName"] = "Web" + uuid.uuid4().hex[:12]
+        durable["storageProvider"] = {"type": "AzureStorage"}
+        values = {"AzureWebJobsStorage": azure_connection, "MyStorage": azure_connection}
     if host_json is not None:
         (app_dir / "host.json").write_text(json.dumps(host_json))
+    (app_dir / "local.settings.json").write_text(json.dumps({"Values": values}))
     config = load_config(app_dir, environ={})
 
     async def start() -> Harness:
-        from durable_ext.providers.sqlite import SqliteProvider
+        from durable_ext.providers.factory import create_provider
 
-        provider = SqliteProvider(tmp_path / "hub.sqlite", config.hub_name)
+        provider = create_provider(config)
         await provider.create_hub()
         client = DurableClient(provider, SystemClock(), orchestrator_names=registry.orchestrator_names())
         executor = ThreadPoolExecutor(max_workers=4)

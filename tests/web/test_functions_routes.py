@@ -69,7 +69,8 @@ def test_durable_starter(harness: Harness, caplog):
 def test_client_binding_given_to_functions(harness: Harness):
     body = harness.call("GET", "/api/binding").json()
     assert body["task_hub"] == "OtherHub"
-    assert body["rpc_base_url"] == f"{harness.base_url}/runtime/webhooks/durabletask/"
+    # The SDK sends most calls without taskHub: the RPC base selects the binding's hub.
+    assert body["rpc_base_url"] == f"{harness.base_url}/runtime/webhooks/durabletask/taskHubs/OtherHub/connections/MyStorage/"
     assert body["management_urls"]["statusQueryGetUri"].endswith("?taskHub=OtherHub&connection=MyStorage")
     assert len(body["invocation_id"]) == 36 and body["client_invocation_id"] == body["invocation_id"]
 

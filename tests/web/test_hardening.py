@@ -15,7 +15,7 @@ WH = "/runtime/webhooks/durabletask"
 
 def test_rpc_base_url_comes_from_the_bound_address_not_the_host_header(harness: Harness):
     body = harness.call("GET", "/api/binding", headers={"Host": "127.0.0.1:7299"}).json()
-    assert body["rpc_base_url"] == f"{harness.base_url}/runtime/webhooks/durabletask/"
+    assert body["rpc_base_url"].startswith(f"{harness.base_url}/runtime/webhooks/durabletask/")
     for url in body["creation_urls"].values():
         assert url.startswith(f"{harness.base_url}/"), url
     for name, url in body["management_urls"].items():

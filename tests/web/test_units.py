@@ -87,7 +87,9 @@ def test_client_binding_json_uses_binding_hub_and_connection(tmp_path: Path):
     assert binding["taskHubName"] == "OtherHub"
     assert binding["connectionName"] == "MyStorage"
     assert binding["managementUrls"]["purgeHistoryDeleteUri"].endswith("?taskHub=OtherHub&connection=MyStorage")
-    assert binding["rpcBaseUrl"] == "http://h:1/runtime/webhooks/durabletask/"
+    assert binding["rpcBaseUrl"] == "http://h:1/runtime/webhooks/durabletask/taskHubs/OtherHub/connections/MyStorage/"
+    creation = binding["creationUrls"]["createNewInstancePostUri"]
+    assert creation.endswith("/orchestrators/{functionName}[/{instanceId}]?taskHub=OtherHub&connection=MyStorage&")
 
 
 @pytest.mark.parametrize(

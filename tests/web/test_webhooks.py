@@ -1,4 +1,4 @@
-"""The built-in HTTP API over real HTTP: routes, status codes, headers and payloads (sdk-contract §5)."""
+"""The built-in HTTP API over real HTTP: routes, status codes, headers and payloads (EXT ``HttpApiHandler``)."""
 
 import asyncio
 import json

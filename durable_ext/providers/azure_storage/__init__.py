@@ -10,7 +10,7 @@ from durable_ext.providers.azure_storage.settings import AzureSettings, settings
 if TYPE_CHECKING:
     from durable_ext.config import StorageConfig
 
-__all__ = ["AzureSettings", "AzureStorageProvider", "provider_from_config"]
+__all__ = ["AzureSettings", "AzureStorageProvider", "client_provider_from_config", "provider_from_config"]
 
 
 def provider_from_config(hub: str, storage: StorageConfig) -> AzureStorageProvider:
@@ -22,3 +22,39 @@ def provider_from_config(hub: str, storage: StorageConfig) -> AzureStorageProvid
         return AzureStorageProvider(hub, settings)
     except ValueError as exc:  # hub name or partition count out of Azure's rules
         raise ConfigError(str(exc)) from exc
+
+
+async def client_provider_from_config(hub: str, storage: StorageConfig) -> AzureStorageProvider:
+    """A provider for another app's hub ``hub``, used as a client only (no dispatcher runs on it).
+
+    Its partition count is the one stored in the hub's ``taskhub.json`` when the hub exists, so
+    starts and events land in the control queues that hub's workers read; otherwise
+    ``storage.partition_count``. The hub is created if missing.
+    """
+    from dataclasses import replace
+
+    from durable_ext.errors import ConfigError
+    from durable_ext.providers.azure_storage.clients import service_clients
+    from durable_ext.providers.azure_storage.leases import stored_partition_count
+    from durable_ext.providers.azure_storage.names import HubNames
+
+    settings = settings_from_config(storage)
+    try:
+        names = HubNames(hub, settings.partition_count)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    tables, blobs, queues = service_clients(settings.connection_string)
+    try:
+        stored = await stored_partition_count(blobs.get_container_client(names.leases_container))
+    finally:
+        for client in (tables, blobs, queues):
+            await client.close()
+    if stored is not None and stored != settings.partition_count:
+        settings = replace(settings, partition_count=stored)
+    provider = AzureStorageProvider(hub, settings)
+    try:
+        await provider.create_hub()
+    except BaseException:
+        await provider.close()
+        raise
+    return provider

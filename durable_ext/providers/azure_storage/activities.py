@@ -1,4 +1,5 @@
-"""Activity work items on the shared ``{hub}-workitems`` queue (§3.2, §3.5).
+"""Activity work items on the shared ``{hub}-workitems`` queue
+(DTFx ``AzureStorage/Messaging/WorkItemQueue.cs``).
 
 Every worker competes for it; a task is locked by hiding its queue message and kept hidden by
 Update Message while it runs — renewed by the provider itself every third of the (short)
@@ -235,6 +236,9 @@ class Activities:
         """On shutdown, make unlocked buffered tasks visible at once for the other workers."""
         for task in list(self.tasks.values()):
             if task.token is None and task.received.due is None:
-                with contextlib.suppress(Exception):
+                try:
                     await self.hub.queues.hide(task.received, timedelta(0))
+                except Exception as exc:
+                    # It becomes visible when its visibility timeout lapses instead.
+                    logger.warning("Handing back activity message %s at shutdown failed: %r", task.received.id, exc)
         self.tasks.clear()

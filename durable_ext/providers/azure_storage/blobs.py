@@ -1,4 +1,5 @@
-"""Large values in ``{hub}-largemessages``: gzip blobs named as DTFx names them (§2.4, §3.4).
+"""Large values in ``{hub}-largemessages``: gzip blobs named as DTFx names them
+(``AzureStorage/MessageManager.cs``, ``Tracking/AzureTableTrackingStore.cs``).
 
 * a queue message over the limit: ``{instanceId}/message-{ActivityId:N}-{EventType}.json.gz`` holding
   the full ``MessageData`` JSON; the queue gets a wrapper naming it;
@@ -44,7 +45,8 @@ def history_blob_name(escaped_id: str, row_key: str, event_type: str, prop: str)
 
 
 def instance_blob_name(escaped_id: str, execution_id: str, prop: str) -> str:
-    """An Instances value with no history blob to point at (the client path, §10 item 3)."""
+    """An Instances value with no history blob to point at (the client path, where
+    DTFx writes an ``InputBlobName`` that is never read back; we write the blob URL there too)."""
     return f"{escaped_id}/instance-{execution_id}-{secrets.randbits(32):08X}-{prop}.json.gz"
 
 

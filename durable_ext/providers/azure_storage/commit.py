@@ -1,4 +1,5 @@
-"""Committing an orchestration episode, in DurableTask.AzureStorage's order (§5.2).
+"""Committing an orchestration episode, in DurableTask.AzureStorage's order
+(``AzureStorageOrchestrationService.CompleteTaskOrchestrationWorkItemAsync``).
 
 1. **send** every outbound message (timers and starts to control queues, activities to the
    work-item queue) — a crash after this re-sends them on retry (duplicates are tolerated);
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
 
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
@@ -28,7 +28,7 @@ from durable_ext.providers.azure_storage.hub import AzureHub
 from durable_ext.providers.azure_storage.instances import StoredInstance
 from durable_ext.providers.azure_storage.names import escape_key, row_key
 from durable_ext.providers.azure_storage.queues import Received
-from durable_ext.providers.azure_storage.sessions import Sessions
+from durable_ext.providers.azure_storage.sessions import ItemState, Sessions, item_state
 
 logger = logging.getLogger("durable_ext.azure_storage")
 #: Events whose property becomes the Instances Input/Output: (column, attribute).
@@ -55,21 +55,22 @@ class Committer:
         session = inbox.sessions[item.instance_id]
         assert session.lock is not None
         lock = session.lock
+        read = item_state(item)
         # Exactly the messages still in the work item count as consumed: a dispatcher may leave
         # some for the next batch (maxEntityOperationBatchSize) by dropping them from the item.
         lock.message_ids = [message_id for message_id, _ in item.messages]
         try:
             sent = await self._send(item, commit)
             known_blobs: dict[str, str] = {}
+            history_etag = read.history_etag
             appended = bool(commit.new_history or commit.replace_history)
             if appended:
-                known_blobs = await self._append_history(item, commit)
+                known_blobs, history_etag = await self._append_history(item, commit)
             if commit.state is not None:
                 # After a history append the sentinel ETag has fenced this episode; without one
                 # (an entity batch) the row's own ETag does.
-                guard = False if appended else item.provider_data.get("row_etag")
-                preserved = item.provider_data.get("row")
-                await self.hub.write_instance(commit.state, preserved=preserved, blob_urls=known_blobs, guard=guard)
+                guard = None if appended else read.row_guard
+                await self.hub.write_instance(commit.state, preserved=read.row, blob_urls=known_blobs, guard=guard)
             await self._delete_consumed(lock.message_ids)
         except LockLostError:
             # Another worker committed this instance: what we buffered for it is stale, and the
@@ -80,28 +81,31 @@ class Committer:
         except Exception:
             # Part of the episode may be written (the row, say): the next attempt must read storage.
             self.sessions.cache.drop(item.instance_id)
-            self.sessions.back_off([m for m in map(inbox.get, lock.message_ids) if m], failed=True)
+            messages = [m for m in map(inbox.get, lock.message_ids) if m]
+            self.sessions.back_off(messages, failed=True, now=self.clock.now())
             inbox.release(item.instance_id, item.lock_token, [])
             raise
-        self._remember(item, commit)
+        self._remember(item, commit, read, history_etag)
         remaining = inbox.release(item.instance_id, item.lock_token, lock.message_ids)
         if sent or remaining:
             self.on_work()
 
-    def _remember(self, item: OrchestrationWorkItem, commit: OrchestrationCommit) -> None:
-        """Keep the instance as committed for its next episode (see :mod:`cache`)."""
-        data = item.provider_data
+    def _remember(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, read: ItemState, history_etag: str | None
+    ) -> None:
+        """Keep the instance as committed for its next episode (see :mod:`cache`); ``history_etag``
+        is the sentinel's ETag after this commit."""
         events = list(commit.new_history) if commit.replace_history else [*item.history, *commit.new_history]
-        execution_id = (commit.state.execution_id if commit.state else None) or data.get("execution_id")
-        history = hist.StoredHistory(events, data.get("etag"), execution_id)
+        execution_id = (commit.state.execution_id if commit.state else None) or read.execution_id
+        history = hist.StoredHistory(events, history_etag, execution_id)
         state = commit.state or item.state
-        stored = StoredInstance(state, "", data.get("row") or {}) if state is not None else None
+        stored = StoredInstance(state, "", read.row or {}) if state is not None else None
         self.sessions.cache.put(item.instance_id, Snapshot(stored, history))
 
     # -- 1. send -----------------------------------------------------------------------------
 
     async def _send(self, item: OrchestrationWorkItem, commit: OrchestrationCommit) -> int:
-        execution_id = (commit.state.execution_id if commit.state else None) or item.provider_data.get("execution_id")
+        execution_id = (commit.state.execution_id if commit.state else None) or item_state(item).execution_id
         sender = (item.instance_id, execution_id or "")
         episode = sum(isinstance(ev, e.OrchestratorStarted) for ev in (*item.history, *commit.new_history))
         # Messages to one instance go one after another, in the order the episode produced them
@@ -140,13 +144,16 @@ class Committer:
 
     # -- 2. history --------------------------------------------------------------------------
 
-    async def _append_history(self, item: OrchestrationWorkItem, commit: OrchestrationCommit) -> dict[str, str]:
+    async def _append_history(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit
+    ) -> tuple[dict[str, str], str | None]:
         """Write the new rows (and, for a shortened rewrite, delete the tail); returns
-        {value: blob URL} for values that went to blobs, for the Instances row to point at."""
-        data: dict[str, Any] = item.provider_data
+        {value: blob URL} for values that went to blobs, for the Instances row to point at, and
+        the sentinel's new ETag."""
+        read = item_state(item)
         key = escape_key(item.instance_id)
-        execution_id = (commit.state.execution_id if commit.state else None) or data.get("execution_id") or ""
-        first = 0 if commit.replace_history else data.get("rows", len(item.history))
+        execution_id = (commit.state.execution_id if commit.state else None) or read.execution_id or ""
+        first = 0 if commit.replace_history else read.history_rows
         entities = [
             hist.event_to_entity(ev, key, row_key(first + i), execution_id) for i, ev in enumerate(commit.new_history)
         ]
@@ -158,19 +165,19 @@ class Committer:
             if source and source[0] in moved:
                 known.setdefault(getattr(event, source[1]), self.hub.store.url(moved[source[0]]))
         deletes: list[str] = []
-        if commit.replace_history and execution_id == data.get("execution_id"):
+        if commit.replace_history and execution_id == read.execution_id:
             # Same execution rewritten shorter (rewind): the reader would not stop at stale rows.
-            deletes = [row_key(i) for i in range(len(commit.new_history), data.get("rows", 0))]
-        data["etag"] = await hist.append_history(
+            deletes = [row_key(i) for i in range(len(commit.new_history), read.history_rows)]
+        etag = await hist.append_history(
             self.hub.history,
             partition_key=key,
             execution_id=execution_id,
             entities=entities,
             delete_row_keys=deletes,
-            etag=data.get("etag"),
+            etag=read.history_etag,
             now=self.clock.now(),
         )
-        return known
+        return known, etag
 
     # -- 4. acknowledge ----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The ``MessageData`` envelope every control-queue and work-item message carries (§3.1).
+"""The ``MessageData`` envelope every control-queue and work-item message carries
+(DTFx ``AzureStorage/MessageData.cs``, written by ``MessageManager``).
 
 DTFx serialises it with Newtonsoft ``TypeNameHandling.Objects`` and assembly-less type names, so
 ``$type`` is the first property of every typed object and the event's ``EventType`` is numeric
@@ -20,6 +21,7 @@ from typing import Any
 from durable_ext.core.events import EventType, HistoryEvent
 from durable_ext.core.messages import TaskMessage
 from durable_ext.core.wire import event_from_dict, event_to_dict
+from durable_ext.errors import ProviderError
 
 MESSAGE_DATA_TYPE = "DurableTask.AzureStorage.MessageData"
 TASK_MESSAGE_TYPE = "DurableTask.Core.TaskMessage"
@@ -34,7 +36,7 @@ EMPTY_ACTIVITY_ID = "00000000-0000-0000-0000-000000000000"
 _sequence = itertools.count(1)
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(ProviderError, ValueError):
     """A queue message that is not a readable ``MessageData`` (treated as a poison message)."""
 
 
@@ -111,7 +113,8 @@ def encode(
 
 
 def wrapper(blob_name: str) -> dict[str, Any]:
-    """The queue-side stand-in for a message stored as a blob (parameterless ``MessageData``, §3.4)."""
+    """The queue-side stand-in for a message stored as a blob (parameterless ``MessageData``
+    with ``CompressedBlobName``, as ``MessageManager.SerializeMessageDataAsync`` writes it)."""
     return {
         "$type": MESSAGE_DATA_TYPE,
         "ActivityId": EMPTY_ACTIVITY_ID,
@@ -132,7 +135,9 @@ def to_body(text: str, *, base64_encode: bool) -> str:
 
 
 def from_body(body: str | bytes) -> dict[str, Any]:
-    """Parse a body written by any DTFx version: raw JSON if it starts with ``{``, else Base64 (§3.3)."""
+    """Parse a body written by any DTFx version: raw JSON if it starts with ``{``, else Base64
+    (DTFx 1.x writes Base64, 2.x raw UTF-8 JSON; 2.x's
+    ``MessageManager.DeserializeQueueMessageAsync`` reads both this way)."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", errors="replace")
     text = body.lstrip()

@@ -1,4 +1,5 @@
-"""The ``{Hub}History`` table: event rows, the sentinel, and the ETag-guarded append (§2.2).
+"""The ``{Hub}History`` table: event rows, the sentinel, and the ETag-guarded append
+(DTFx ``AzureStorage/Tracking/AzureTableTrackingStore.cs`` ``UpdateStateAsync``).
 
 Row shape (DTFx ``TableEntityConverter``): PartitionKey = escaped instance id, RowKey = position
 as X16 hex, ``ExecutionId``, ``EventType`` as the enum *name*, ``EventId``, ``IsPlayed``,

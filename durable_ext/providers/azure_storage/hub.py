@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from azure.core import MatchConditions
@@ -28,6 +31,32 @@ from durable_ext.providers.azure_storage.clients import service_clients
 from durable_ext.providers.azure_storage.names import SENTINEL_ROW_KEY, HubNames, escape_key
 from durable_ext.providers.azure_storage.queues import HubQueues
 from durable_ext.providers.azure_storage.settings import AzureSettings
+
+logger = logging.getLogger("durable_ext.azure_storage")
+
+
+class RowWrite(Enum):
+    """How :meth:`AzureHub.write_instance` writes an Instances row."""
+
+    REPLACE = "replace"  # InsertOrReplace, whatever is there
+    CREATE = "create"  # insert; a row that exists means another writer won
+    IF_MATCH = "if_match"  # replace the row only if it still has the ETag we read
+
+
+@dataclass(frozen=True, slots=True)
+class RowGuard:
+    """A checked Instances row write: ``write`` and, for ``IF_MATCH``, the ETag as read."""
+
+    write: RowWrite
+    etag: str = ""
+
+    @classmethod
+    def for_row(cls, stored: inst.StoredInstance | None) -> RowGuard:
+        """If-Match the row as read, insert-only when there was none; a cached row whose ETag is
+        unknown ("") is replaced unchecked (the history append has fenced the episode then)."""
+        if stored is None:
+            return cls(RowWrite.CREATE)
+        return cls(RowWrite.IF_MATCH, stored.etag) if stored.etag else cls(RowWrite.REPLACE)
 
 
 class AzureHub:
@@ -69,12 +98,13 @@ class AzureHub:
                 await container.delete_container()
 
     async def close(self) -> None:
-        for client in (self.instances, self.history, self.table_service, self.blob_service, self.queue_service):
-            with contextlib.suppress(Exception):
+        """Close every client; a client that fails to close is logged and the rest still close."""
+        clients: list[Any] = [self.instances, self.history, self.table_service, self.blob_service, self.queue_service]
+        for client in [*clients, *self.queues._clients.values()]:
+            try:
                 await client.close()
-        for queue in self.queues._clients.values():
-            with contextlib.suppress(Exception):
-                await queue.close()
+            except Exception as exc:
+                logger.debug("Closing a storage client of hub '%s' failed: %r", self.names.hub, exc)
 
     # -- Instances ---------------------------------------------------------------------------
 
@@ -92,31 +122,30 @@ class AzureHub:
         *,
         preserved: dict[str, Any] | None = None,
         blob_urls: dict[str, str] | None = None,
-        guard: str | bool | None = False,
+        guard: RowGuard | None = None,
     ) -> None:
-        """Write the full row: InsertOrReplace, or with ``guard`` an ETag-checked write — the row's
-        ETag as read (``If-Match``), None to insert only if absent — that raises ``LockLostError``
-        when someone else wrote the row meanwhile.
+        """Write the full row: InsertOrReplace, or with ``guard`` (see :class:`RowGuard`) a checked
+        write that raises ``LockLostError`` when someone else wrote the row meanwhile.
 
         DTFx InsertOrMerges; we replace so that columns an episode clears (``Output`` and
         ``CompletedTime`` after a rewind) are cleared, and carry the columns the state does not
         know (``Generation``, ``Tags``, ``ScheduledStartTime``) over from the row we read. The
         guard is for commits without a history append (entities keep no history), which the
-        sentinel ETag cannot protect (§10 "deliberately differ" 4: ``UseInstanceTableEtag``).
+        sentinel ETag cannot protect (DTFx has the same guard behind its ``UseInstanceTableEtag``
+        setting, off by default).
         """
         entity = await inst.state_to_entity(
             state, hub=self.names.hub, store=self.store, preserved=preserved, blob_urls=blob_urls
         )
-        if guard is False:
+        if guard is None or guard.write is RowWrite.REPLACE:
             await self.instances.upsert_entity(entity, mode=UpdateMode.REPLACE)
             return
         try:
-            if guard is None:
+            if guard.write is RowWrite.CREATE:
                 await self.instances.create_entity(entity)
             else:
-                assert isinstance(guard, str), "guard is an ETag, None or False"
                 await self.instances.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=guard, match_condition=MatchConditions.IfNotModified
+                    entity, mode=UpdateMode.REPLACE, etag=guard.etag, match_condition=MatchConditions.IfNotModified
                 )
         except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as exc:
             raise LockLostError(f"Instance '{state.instance_id}': its row was written by another worker") from exc
@@ -215,7 +244,7 @@ class AzureHub:
         """Large-value blobs of an instance: ``{id}/…`` under both the raw and the escaped id.
 
         DTFx sweeps prefix ``{id}`` at purge, which also hits ``{id}x/…``; the trailing slash
-        keeps other instances' blobs (§10 "deliberately differ" 2).
+        keeps other instances' blobs.
         """
         for prefix in {f"{instance_id}/", f"{escape_key(instance_id)}/"}:
             with contextlib.suppress(ResourceNotFoundError):

@@ -1,4 +1,5 @@
-"""In-memory buffer of dequeued control-queue messages, grouped by instance (§5.1).
+"""In-memory buffer of dequeued control-queue messages, grouped by instance
+(DTFx ``AzureStorage/OrchestrationSessionManager.cs``).
 
 DTFx's ``OrchestrationSessionManager`` in miniature: messages dequeued from owned control queues
 wait here (invisible in the queue) until their instance is free; one work item per instance at a
@@ -10,7 +11,6 @@ the old lock's commit is rejected.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -43,9 +43,9 @@ class Session:
     def locked(self, now: datetime) -> bool:
         return self.lock is not None and self.lock.until > now
 
-    def deliverable(self, now: datetime, mono: float) -> list[Received]:
-        """Messages due at ``now`` (caller's clock) and not backed off (``mono``, monotonic seconds)."""
-        return [m for m in self.messages.values() if _due(m, now) and m.defer_until <= mono]
+    def deliverable(self, now: datetime) -> list[Received]:
+        """Messages due and not backed off at ``now`` (the caller's clock)."""
+        return [m for m in self.messages.values() if _due(m, now) and (m.defer_until is None or m.defer_until <= now)]
 
 
 def _due(message: Received, now: datetime) -> bool:
@@ -98,13 +98,12 @@ class Inbox:
     def ready(self, now: datetime, entities: bool | None, partitions: set[int]) -> Iterator[Session]:
         """Unlocked (or lock-expired), unparked sessions of ``partitions`` with a deliverable message,
         in the order their instances first had messages buffered."""
-        mono = time.monotonic()
         for session in list(self.sessions.values()):
             if session.partition not in partitions or session.locked(now) or session.parked:
                 continue
             if entities is not None and session.instance_id.startswith("@") != entities:
                 continue
-            if session.deliverable(now, mono):
+            if session.deliverable(now):
                 yield session
 
     def future_due_times(self, after: datetime) -> list[datetime]:

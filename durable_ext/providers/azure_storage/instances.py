@@ -1,4 +1,5 @@
-"""The ``{Hub}Instances`` table: one row per instance (§2.1), and queries over it.
+"""The ``{Hub}Instances`` table: one row per instance (DTFx
+``AzureStorage/Tracking/OrchestrationInstanceStatus.cs``), and queries over it.
 
 PartitionKey = escaped instance id, RowKey = ``""``; columns and EDM types as DTFx writes them:
 ``Name``, ``Version``, ``ExecutionId``, ``RuntimeStatus`` (enum name), ``CreatedTime``,
@@ -110,7 +111,8 @@ async def _resolve(value: Any, store: LargeMessageStore) -> str | None:
         return value
     text = await store.download(blob)
     if blob.endswith("ExecutionStarted.json.gz"):
-        # A client's oversized start message: the row points at the whole MessageData (§2.4).
+        # A client's oversized start message: the row points at the whole MessageData, as
+        # DTFx's ``AzureTableTrackingStore`` does for an offloaded start.
         event = envelope.from_body(text).get("TaskMessage", {}).get("Event", {})
         return event.get("Input")
     return text

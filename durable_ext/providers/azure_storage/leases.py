@@ -1,4 +1,5 @@
-"""Partition ownership: one lease blob per control queue in ``{hub}-leases`` (§4.1).
+"""Partition ownership: one lease blob per control queue in ``{hub}-leases`` (DTFx
+``AzureStorage/Partitioning/BlobPartitionLeaseManager.cs``).
 
 Layout as DTFx's blob lease manager: ``taskhub.json`` ({TaskHubName, CreatedAt, PartitionCount})
 and ``default/{hub}-control-NN`` holding ``{"PartitionId", "Owner", "Token", "Epoch"}``. A worker
@@ -11,9 +12,9 @@ rejected (or that cannot renew before expiry) drops the partition at once.
 
 Deliberate difference: the lease is not the Blob service's lease primitive but the blob's
 content/metadata written ``If-Match`` its ETag, with an ``ExpiresAt`` — the protocol of DTFx's
-*table* partition manager (§4.3) kept in the blob manager's layout. Blob leases cannot be shorter
+*table* partition manager (``Partitioning/TablePartitionManager.cs``) kept in the blob manager's layout. Blob leases cannot be shorter
 than 15 s; this lets tests and fault drills use lease intervals of a few seconds. The commit's
-history ETag (§2.2) stays the final guard against two owners during a hand-over.
+history ETag (the sentinel row, see :mod:`history`) stays the final guard against two owners during a hand-over.
 """
 
 from __future__ import annotations
@@ -40,6 +41,21 @@ from durable_ext.providers.azure_storage.settings import AzureSettings
 
 logger = logging.getLogger("durable_ext.azure_storage")
 TASKHUB_INFO_BLOB = "taskhub.json"
+
+
+async def stored_partition_count(container: ContainerClient) -> int | None:
+    """``PartitionCount`` of the hub's ``taskhub.json``; None when the hub or the blob does not exist.
+
+    A client of another app's hub must route starts to that hub's control queues, so it uses the
+    count the hub was created with, as DTFx's client does (``GetControlQueuesAsync`` reads the
+    task hub info before falling back to its own setting).
+    """
+    try:
+        stream = await container.download_blob(TASKHUB_INFO_BLOB)
+        count = json.loads(await stream.readall()).get("PartitionCount")
+    except (AzureError, ValueError):
+        return None
+    return count if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 16 else None
 
 
 @dataclass(slots=True)

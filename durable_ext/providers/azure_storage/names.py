@@ -1,6 +1,7 @@
 """Resource names, partition routing and key escaping of an Azure Storage task hub.
 
-Everything here is copied from DurableTask.AzureStorage (taskhub-storage.md §1) so that tools
+Everything here is copied from DurableTask.AzureStorage (``AzureStorageOrchestrationServiceSettings.cs``,
+``Partitioning/*LeaseManager.cs``, ``MessageManager.cs``) so that tools
 reading a DTFx hub (Storage Explorer, Durable Functions Monitor) understand ours:
 
 * tables ``{Hub}Instances`` / ``{Hub}History`` keep the hub's case; queues and containers use the
@@ -88,7 +89,8 @@ def row_key(sequence_number: int) -> str:
 
 
 def validate_hub_name(hub: str) -> None:
-    """Letters and digits, starting with a letter, 3–45 long (taskhub-storage.md §1.2, §10 item 6)."""
+    """Letters and digits, starting with a letter, 3–45 long: DTFx's rule, with the
+    45-character bound that keeps ``{hub}-largemessages`` within the 63-character container limit."""
     if not _HUB_NAME.fullmatch(hub):
         raise ValueError(
             f"Task hub name {hub!r} is invalid for Azure Storage: it should contain only alphanumeric "
@@ -143,7 +145,8 @@ class HubNames:
         return f"{self.lower}-largemessages"
 
     def lease_blob(self, partition: int) -> str:
-        """The legacy ("default") blob lease manager's blob for a partition (§1.1)."""
+        """The legacy ("default") blob lease manager's blob for a partition
+        (``BlobPartitionLeaseManager``)."""
         return f"default/{self.control_queue(partition)}"
 
     def partition_of(self, instance_id: str) -> int:

@@ -1,4 +1,5 @@
-"""Dequeuing: when to poll a queue, what to do with what arrives (§3.5, §5.5).
+"""Dequeuing: when to poll a queue, what to do with what arrives
+(DTFx ``AzureStorage/Messaging/ControlQueue.cs``, ``BackoffPollingHelper.cs``).
 
 * Idle back-off as DTFx's ``BackoffPollingHelper``: after an empty dequeue a queue is polled again
   after 50 ms, doubling up to the maximum polling interval; any message resets it. A worker's own

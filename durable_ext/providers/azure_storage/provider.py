@@ -2,7 +2,8 @@
 
 Tables ``{Hub}Instances`` and ``{Hub}History``; queues ``{hub}-control-NN`` (one per partition,
 FNV-1a of the instance id) and ``{hub}-workitems``; containers ``{hub}-leases`` and
-``{hub}-largemessages`` (taskhub-storage.md §1–5). How the Protocol maps:
+``{hub}-largemessages`` (names and shapes from DTFx ``src/DurableTask.AzureStorage``; see :mod:`names`).
+How the Protocol maps:
 
 * an instance's inbox = its messages in its partition's control queue; only the worker leasing
   that partition dequeues it (:mod:`leases`, :mod:`polling`), into a per-instance buffer
@@ -24,13 +25,14 @@ as the instance no longer exists. ``next_visible_time`` reports only timers this
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from durable_ext.core.clock import Clock, SystemClock
@@ -44,7 +46,7 @@ from durable_ext.core.messages import (
     OrchestrationWorkItem,
     TaskMessage,
 )
-from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError, ProviderError
+from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError, LockLostError, ProviderError
 from durable_ext.providers.azure_storage.activities import Activities
 from durable_ext.providers.azure_storage.commit import Committer
 from durable_ext.providers.azure_storage.hub import AzureHub
@@ -55,6 +57,24 @@ from durable_ext.providers.base import WorkSignal
 
 logger = logging.getLogger("durable_ext.azure_storage")
 _PURGE_CONCURRENCY = 8
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _storage_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """The Protocol's error contract: an Azure SDK error (a failed request, a connection that does
+    not come up) leaves the provider as ``ProviderError`` with the SDK's exception as its cause.
+    ``ProviderError`` subclasses (``LockLostError``, ``InstanceExistsError``) pass unchanged."""
+
+    @functools.wraps(method)
+    async def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except AzureError as exc:
+            raise ProviderError(f"Azure Storage: {type(exc).__name__}: {exc}") from exc
+
+    return checked
 
 
 class AzureStorageProvider:
@@ -83,11 +103,13 @@ class AzureStorageProvider:
 
     # -- hub lifecycle -----------------------------------------------------------------------
 
+    @_storage_errors
     async def create_hub(self) -> None:
         """Tables, queues, containers, lease blobs and ``taskhub.json``; idempotent, deletes nothing."""
         await asyncio.gather(self.storage.create(), self.sessions.leases.create())
         self._deleted = False
 
+    @_storage_errors
     async def delete_hub(self) -> None:
         """Delete all of this hub's tables, queues and containers (only on request: CLI ``delete-hub``)."""
         await self.sessions.stop(release=False)
@@ -97,14 +119,18 @@ class AzureStorageProvider:
         self.activities.clear()
         await self.storage.delete()
 
+    @_storage_errors
     async def close(self) -> None:
         """Hand partitions and buffered messages back to the other workers, then close the clients."""
         if self._closed:
             return
         self._closed = True
         if not self._deleted:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(self._release(), timeout=10)
+            except Exception as exc:
+                # Other workers take the partitions and messages over when leases and visibility lapse.
+                logger.warning("Hub '%s': handing work back at shutdown failed: %r", self.hub, exc)
         await self.sessions.stop(release=False)  # in case the release did not finish
         await self.activities.stop()
         await self.storage.close()
@@ -115,11 +141,16 @@ class AzureStorageProvider:
         for session in list(self.sessions.inbox.sessions.values()):
             for message in session.messages.values():
                 if message.dequeue_count and (message.due is None or message.due <= self.clock.now()):
-                    with contextlib.suppress(Exception):
+                    try:
                         await self.storage.queues.hide(message, timedelta(0))
+                    except LockLostError:
+                        pass  # gone already, or dequeued by another worker: nothing to hand back
+                    except Exception as exc:
+                        logger.warning("Handing back control message %s at shutdown failed: %r", message.id, exc)
 
     # -- clients -----------------------------------------------------------------------------
 
+    @_storage_errors
     async def create_instance(
         self, start: TaskMessage, *, now: datetime, dedupe: bool = True, visible_at: datetime | None = None
     ) -> None:
@@ -160,22 +191,25 @@ class AzureStorageProvider:
             )
         except ResourceNotFoundError:
             await self.storage.instances.upsert_entity(entity, mode=UpdateMode.REPLACE)
-        except Exception as exc:
-            if getattr(exc, "status_code", None) != 409:
-                raise
+        except ResourceExistsError:
+            logger.info("Instance '%s': a worker wrote its row first; keeping that row", entity["PartitionKey"])
 
+    @_storage_errors
     async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
         sent = await self.storage.queues.send(message, visible_at=visible_at)
         self.sessions.remember(sent)
         self.work_signal.notify()
 
+    @_storage_errors
     async def get_instance(self, instance_id: str) -> InstanceState | None:
         stored = await self.storage.read_instance(instance_id)
         return stored.state if stored else None
 
+    @_storage_errors
     async def get_history(self, instance_id: str) -> list[HistoryEvent]:
         return await self.storage.get_history(instance_id)
 
+    @_storage_errors
     async def query_instances(self, query: InstanceQuery) -> InstancePage:
         try:
             return await self.storage.query(query)
@@ -184,11 +218,13 @@ class AzureStorageProvider:
         except ValueError as exc:
             raise ProviderError(str(exc)) from exc
 
+    @_storage_errors
     async def purge_instance(self, instance_id: str) -> int:
         existed = await self.storage.delete_instance_row(instance_id)
         await self._purge_contents(instance_id)
         return 1 if existed else 0
 
+    @_storage_errors
     async def purge_instances(self, query: InstanceQuery) -> int:
         """Every match, page by page (keyset paging is stable while rows are deleted)."""
         total, token = 0, None
@@ -219,8 +255,11 @@ class AzureStorageProvider:
     async def _purge_contents(self, instance_id: str) -> None:
         """History rows, known pending messages and tasks, and large-value blobs of an instance."""
         for message in self.sessions.forget(instance_id):
-            with contextlib.suppress(Exception):
+            try:
                 await self.storage.queues.delete(message)
+            except Exception as exc:
+                # A message left behind is dropped when dequeued: its instance no longer exists.
+                logger.warning("Purging '%s': deleting queue message %s failed: %r", instance_id, message.id, exc)
         await asyncio.gather(
             self.storage.delete_history(instance_id),
             self.activities.forget_instance(instance_id),
@@ -229,6 +268,7 @@ class AzureStorageProvider:
 
     # -- orchestration work ------------------------------------------------------------------
 
+    @_storage_errors
     async def lock_next_orchestration(
         self, *, now: datetime, lock_timeout: timedelta, worker_id: str, entities: bool | None = None
     ) -> OrchestrationWorkItem | None:
@@ -236,20 +276,24 @@ class AzureStorageProvider:
             return None
         return await self.sessions.lock_next(now=now, lock_timeout=lock_timeout, entities=entities)
 
+    @_storage_errors
     async def complete_orchestration(
         self, item: OrchestrationWorkItem, commit: OrchestrationCommit, *, now: datetime
     ) -> None:
         await self._committer.complete(item, commit)
 
+    @_storage_errors
     async def abandon_orchestration(self, item: OrchestrationWorkItem) -> None:
         inbox = self.sessions.inbox
         if inbox.holds(item.instance_id, item.lock_token):
             session = inbox.sessions[item.instance_id]
             assert session.lock is not None
-            self.sessions.back_off([m for m in map(inbox.get, session.lock.message_ids) if m], failed=True)
+            messages = [m for m in map(inbox.get, session.lock.message_ids) if m]
+            self.sessions.back_off(messages, failed=True, now=self.clock.now())
             inbox.release(item.instance_id, item.lock_token, [])
         self.work_signal.notify()
 
+    @_storage_errors
     async def renew_orchestration_lock(
         self, item: OrchestrationWorkItem, *, now: datetime, lock_timeout: timedelta
     ) -> None:
@@ -257,6 +301,7 @@ class AzureStorageProvider:
 
     # -- activity work -----------------------------------------------------------------------
 
+    @_storage_errors
     async def lock_next_activity(
         self, *, now: datetime, lock_timeout: timedelta, worker_id: str
     ) -> ActivityWorkItem | None:
@@ -264,23 +309,28 @@ class AzureStorageProvider:
             return None
         return await self.activities.lock_next(now=now, lock_timeout=lock_timeout)
 
+    @_storage_errors
     async def complete_activity(self, item: ActivityWorkItem, response: TaskMessage) -> None:
         await self.activities.complete(item, response)
 
+    @_storage_errors
     async def abandon_activity(self, item: ActivityWorkItem, *, retry_at: datetime | None = None) -> None:
         await self.activities.abandon(item, retry_at=retry_at)
 
+    @_storage_errors
     async def renew_activity_lock(self, item: ActivityWorkItem, *, now: datetime, lock_timeout: timedelta) -> None:
         await self.activities.renew(item, now=now, lock_timeout=lock_timeout)
 
     # -- scheduling hints --------------------------------------------------------------------
 
+    @_storage_errors
     async def next_visible_time(self, now: datetime | None = None) -> datetime | None:
         """The earliest timer or retry after ``now`` this worker holds in memory (others are polled for)."""
         after = now or self.clock.now()
         due = [d for d in (self.sessions.next_due(after), self.activities.next_due(after)) if d is not None]
         return min(due) if due else None
 
+    @_storage_errors
     async def release_abandoned_locks(self, is_abandoned: Callable[[str], bool]) -> int:
         """Nothing to do: a dead worker's partitions and queue messages come back when its lease and
         their visibility expire (locks are leases here, not rows)."""

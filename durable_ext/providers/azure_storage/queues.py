@@ -1,7 +1,10 @@
-"""Control queues and the work-item queue: send, receive, hide, delete (§3).
+"""Control queues and the work-item queue: send, receive, hide, delete
+(DTFx ``AzureStorage/Messaging/TaskHubQueue.cs``).
 
 * Bodies are ``MessageData`` JSON, Base64 by default (settings); readers accept both forms.
-* A serialised message over 45 KiB goes to a gzip blob and the queue gets a wrapper (§3.4).
+* A serialised message over 45 KiB goes to a gzip blob and the queue gets a wrapper
+  (DTFx ``MessageManager.MaxStorageQueuePayloadSizeInBytes``: a queue message holds 64 KiB
+  and Base64 grows a body by 4/3).
 * Delays (timers, scheduled starts) are the message's initial invisibility, capped by the
   settings' ``max_queue_delay`` (Azure allows 7 days; DF asks for at most 6). A message that
   arrives before its due time is hidden again for the remaining delay (a "hop").
@@ -45,8 +48,8 @@ class Received:
     instance_hint: str | None = None
     #: Not to be delivered before this time (timers, scheduled starts, retries), in the callers' clock.
     due: datetime | None = None
-    #: In-memory back-off (monotonic seconds) before this message may be delivered again.
-    defer_until: float = 0.0
+    #: In-memory back-off: not to be delivered again before this time, in the callers' clock.
+    defer_until: datetime | None = None
     defers: int = 0
     #: Times this process handed the message out (Azure counts only real dequeues).
     deliveries: int = field(default=0)
@@ -241,7 +244,7 @@ class HubQueues:
 
         Raises ``LockLostError`` if our pop receipt is stale (someone dequeued it again). Blobs of
         consumed messages are deleted too, except an ExecutionStarted blob, which the Instances
-        ``Input`` may point at (§10 "deliberately differ" 2).
+        ``Input`` may point at (DTFx leaves every blob until the instance is purged).
         """
         for attempt in range(2):
             receipt = item.pop_receipt

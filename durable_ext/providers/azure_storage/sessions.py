@@ -3,10 +3,12 @@
 ``lock_next`` polls the control queues of the partitions this worker leases (≤ 32 messages per
 call, hidden for the lock timeout), buffers them per instance (:mod:`inbox`) and returns a work
 item for one free instance with its messages, Instances row and current history (whose sentinel
-ETag goes into ``provider_data`` for the commit). Messages this process sends go into the buffer
+ETag goes into its :class:`ItemState` for the commit). Messages this process sends go into the buffer
 at once too, so its own timers and starts are delivered by the caller's clock.
 
-Before a session is handed out its messages are screened as DTFx does (§5.1, §5.6):
+Before a session is handed out its messages are screened as DTFx does
+(``AzureStorageOrchestrationService.LockNextTaskOrchestrationWorkItemAsync`` and
+``OrchestrationSession``/``DedupeExecutionStartedMessagesAsync``):
 
 * an ``ExecutionStarted`` already in history is a duplicate → deleted; a top-level start whose
   execution is not the Instances row's is stale if older than the row (a re-create replaced it) →
@@ -23,7 +25,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
 
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
@@ -33,7 +38,7 @@ from durable_ext.core.status import RuntimeStatus
 from durable_ext.errors import LockLostError
 from durable_ext.providers.azure_storage.cache import StateCache
 from durable_ext.providers.azure_storage.history import StoredHistory
-from durable_ext.providers.azure_storage.hub import AzureHub
+from durable_ext.providers.azure_storage.hub import AzureHub, RowGuard
 from durable_ext.providers.azure_storage.inbox import Inbox, Lock, Session
 from durable_ext.providers.azure_storage.instances import StoredInstance
 from durable_ext.providers.azure_storage.leases import PartitionManager
@@ -63,6 +68,33 @@ _FAMILIES: dict[type, tuple[type, tuple[type, ...]]] = {
     e.TimerFired: (e.TimerCreated, (e.TimerFired,)),
 }
 _WAKERS = (e.ExecutionResumed, e.ExecutionTerminated)
+
+
+class Verdict(Enum):
+    """What screening does with a dequeued control message."""
+
+    DELIVER = "deliver"  # into the work item
+    DROP = "drop"  # a duplicate or a stale message: deleted
+    DEFER = "defer"  # arrived before what it depends on: retried after a back-off
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """What a work item's commit needs from the reads that made it (its ``provider_state``)."""
+
+    history_etag: str | None  # the sentinel's ETag: guards the history append (None: no sentinel yet)
+    execution_id: str | None  # the execution the history rows belong to
+    history_rows: int  # rows of that execution: the next event's row key
+    row: dict[str, Any] | None  # the Instances row as read: columns the state does not know
+    row_guard: RowGuard  # how to write the row when the episode appends no history
+
+
+def item_state(item: OrchestrationWorkItem) -> ItemState:
+    """The :class:`ItemState` of a work item this provider made."""
+    state = item.provider_state
+    if not isinstance(state, ItemState):
+        raise TypeError(f"work item for '{item.instance_id}' was not made by the Azure Storage provider")
+    return state
 
 
 def failure_backoff(deliveries: int) -> float:
@@ -167,8 +199,13 @@ class Sessions:
 
     async def _show(self, messages: list[Received]) -> None:
         for message in messages:
-            with contextlib.suppress(Exception):
+            try:
                 await self.hub.queues.hide(message, timedelta(0))
+            except LockLostError:
+                pass  # already deleted, or dequeued by the partition's new owner: nothing to hand back
+            except Exception as exc:
+                # It becomes visible when its visibility timeout lapses instead.
+                logger.warning("Handing back control message %s failed: %r", message.id, exc)
 
     def next_due(self, after: datetime) -> datetime | None:
         due = self.inbox.future_due_times(after)
@@ -192,9 +229,9 @@ class Sessions:
         self, now: datetime, lock_timeout: timedelta, entities: bool | None
     ) -> OrchestrationWorkItem | None:
         for session in self.inbox.ready(now, entities, set(self.leases.owned)):
-            if session.lock is not None and self._back_off_failed(session.lock):
+            if session.lock is not None and self._back_off_failed(session.lock, now):
                 continue
-            messages = session.deliverable(now, time.monotonic())
+            messages = session.deliverable(now)
             if not messages:
                 continue
             lock = self.inbox.lock(session, now + lock_timeout, messages)
@@ -208,7 +245,7 @@ class Sessions:
                 )
                 for message in messages:  # a failed delivery: counted, reported as poison, backed off
                     self._count_delivery(message)
-                self.back_off(messages, failed=True)
+                self.back_off(messages, failed=True, now=now)
                 self.inbox.release(session.instance_id, lock.token, [])
                 continue
             if item is not None:
@@ -216,23 +253,22 @@ class Sessions:
             self.inbox.release(session.instance_id, lock.token, [])
         return None
 
-    def _back_off_failed(self, expired: Lock) -> bool:
+    def _back_off_failed(self, expired: Lock, now: datetime) -> bool:
         """An expired lock means its work item failed: back off once before retrying (True = wait)."""
         if expired.failure_counted:
             return False
         expired.failure_counted = True
         messages = [m for m in (self.inbox.get(i) for i in expired.message_ids) if m is not None]
-        return self.back_off(messages, failed=True)
+        return self.back_off(messages, failed=True, now=now)
 
-    def back_off(self, messages: list[Received], *, failed: bool) -> bool:
-        """Hold ``messages`` back in memory: after a failed delivery (``failed``) or a deferral;
-        True if any of them now waits."""
-        mono = time.monotonic()
+    def back_off(self, messages: list[Received], *, failed: bool, now: datetime) -> bool:
+        """Hold ``messages`` back in memory after a failed delivery (``failed``) or a deferral,
+        from ``now`` in the callers' clock (as locks and due times are); True if any now waits."""
         waiting = False
         for message in messages:
             delay = failure_backoff(message.deliveries) if failed else defer_backoff(message.defers)
-            if delay and message.defer_until < mono:
-                message.defer_until = mono + delay
+            if delay and (message.defer_until is None or message.defer_until < now):
+                message.defer_until = now + timedelta(seconds=delay)
                 waiting = True
         return waiting
 
@@ -247,7 +283,7 @@ class Sessions:
             message.defers += 1
         if defer:
             self.cache.drop(session.instance_id)  # what we wait for may be a write we did not see
-        self.back_off(defer, failed=False)
+        self.back_off(defer, failed=False, now=now)
         if drop:
             await self._delete(drop)
         state = stored.state if stored else None
@@ -267,14 +303,13 @@ class Sessions:
             history=list(history.events),
             messages=[(m.id, m.message) for m in deliver],
             locked_until=lock.until,
-            provider_data={
-                "etag": history.etag,
-                "execution_id": history.execution_id,
-                "rows": len(history.events),
-                "row": stored.row if stored else None,
-                # "" = a cached row whose ETag we do not know: written unguarded (history fences it).
-                "row_etag": (stored.etag or False) if stored else None,
-            },
+            provider_state=ItemState(
+                history_etag=history.etag,
+                execution_id=history.execution_id,
+                history_rows=len(history.events),
+                row=stored.row if stored else None,
+                row_guard=RowGuard.for_row(stored),
+            ),
         )
 
     async def _load(self, instance_id: str) -> tuple[StoredInstance | None, StoredHistory]:
@@ -306,9 +341,7 @@ class Sessions:
         if state is None:
             return stored
         try:
-            await self.hub.write_instance(
-                state, preserved=stored.row if stored else None, guard=stored.etag if stored else None
-            )
+            await self.hub.write_instance(state, preserved=stored.row if stored else None, guard=RowGuard.for_row(stored))
         except LockLostError:
             return await self.hub.read_instance(instance_id)
         logger.warning(
@@ -344,32 +377,30 @@ class Sessions:
             if isinstance(event, e.ExecutionStarted):
                 started.add(event.execution_id)
             by_id[(type(event), _event_key(event))] = event
-        deliver: list[Received] = []
-        drop: list[Received] = []
-        defer: list[Received] = []
+        split: dict[Verdict, list[Received]] = {verdict: [] for verdict in Verdict}
         for message in messages:
             event = message.message.event
-            verdict = "deliver"
+            verdict = Verdict.DELIVER
             if isinstance(event, e.ExecutionStarted):
                 verdict = self._screen_start(message, event, stored, started)
             elif isinstance(event, (*_RESPONSES, e.TimerFired)) and message.message.execution_id in (None, current):
                 verdict = _screen_response(message, event, by_id, history)
-                if verdict == "deliver":
+                if verdict is Verdict.DELIVER:
                     by_id[(type(event), _event_key(event))] = event  # a twin later in this batch is a duplicate
-            {"deliver": deliver, "drop": drop, "defer": defer}[verdict].append(message)
-        return deliver, drop, defer
+            split[verdict].append(message)
+        return split[Verdict.DELIVER], split[Verdict.DROP], split[Verdict.DEFER]
 
     def _screen_start(
         self, message: Received, event: e.ExecutionStarted, stored: StoredInstance | None, started: set[str]
-    ) -> str:
+    ) -> Verdict:
         if event.execution_id in started:
-            return "drop"  # redelivered after its checkpoint landed
+            return Verdict.DROP  # redelivered after its checkpoint landed
         if event.parent is not None or stored is None or stored.state.execution_id in (None, event.execution_id):
-            return "deliver"
+            return Verdict.DELIVER
         # DTFx DedupeExecutionStartedMessagesAsync: the client enqueues, then writes the row.
         if event.timestamp < stored.state.created_time:
-            return "drop"  # the instance was re-created after this start was sent
-        return "defer" if message.defers < MAX_START_DEFERS else "deliver"
+            return Verdict.DROP  # the instance was re-created after this start was sent
+        return Verdict.DEFER if message.defers < MAX_START_DEFERS else Verdict.DELIVER
 
     async def renew(self, item: OrchestrationWorkItem, *, now: datetime, lock_timeout: timedelta) -> None:
         """Extend the lock to ``now + lock_timeout`` and keep its messages hidden as long."""
@@ -402,16 +433,16 @@ def _event_key(event: e.HistoryEvent) -> int:
 
 def _screen_response(
     message: Received, event: e.HistoryEvent, by_id: dict[tuple[type, int], e.HistoryEvent], history: StoredHistory
-) -> str:
+) -> Verdict:
     key = _event_key(event)
     scheduler, responses = _FAMILIES[type(event)]
     if any((kind, key) in by_id for kind in responses):
-        return "drop"  # this response is already in history (a redelivery)
+        return Verdict.DROP  # this response is already in history (a redelivery)
     if (scheduler, key) in by_id:
-        return "deliver"
+        return Verdict.DELIVER
     # Only worker-sent responses can overtake their scheduler's checkpoint (send → history → delete).
     if message.envelope is None or message.envelope.episode is None:
-        return "deliver"
+        return Verdict.DELIVER
     if not history.events and message.defers > 5:
-        return "deliver"  # no such instance: let the episode discard it (DTFx: DequeueCount > 5)
-    return "defer"
+        return Verdict.DELIVER  # no such instance: let the episode discard it (DTFx: DequeueCount > 5)
+    return Verdict.DEFER

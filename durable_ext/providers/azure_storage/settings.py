@@ -22,14 +22,15 @@ from durable_ext.config import StorageConfig
 from durable_ext.errors import ConfigError
 
 ACCOUNT = "devstoreaccount1"
-# The published Azurite / storage-emulator key (users.md §3); not a secret.
+# The storage emulator's published development-account key (Azurite README); not a secret.
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 _TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)")
 
 
 @dataclass(frozen=True, slots=True)
 class AzureSettings:
-    """Every knob the provider has; defaults are DTFx's / Durable Functions' (taskhub-storage.md §8.2)."""
+    """Every knob the provider has; defaults are DTFx's / Durable Functions'
+    (EXT ``Options/AzureStorageOptions.cs``, DTFx ``AzureStorageOrchestrationServiceSettings.cs``)."""
 
     connection_string: str
     partition_count: int = 4
@@ -44,11 +45,13 @@ class AzureSettings:
     control_batch_size: int = 32
     control_buffer_threshold: int = 64
     workitem_batch_size: int = 8
-    #: Azure caps a message's initial invisibility at 7 days; DF never asks for more than 6 (§5.5).
+    #: Azure caps a message's initial invisibility at 7 days; DF never asks for more than 6
+    #: (EXT ``AzureStorageDurabilityProvider.cs`` ``MaximumDelayTime``).
     max_queue_delay: timedelta = timedelta(days=6)
     #: Dequeue count from which a message is reported as poison and backed off (DTFx logs at 10).
     poison_threshold: int = 10
-    #: Base64 by default, readable by every DTFx.AzureStorage version (§10 "deliberately differ" 1).
+    #: Base64 by default, readable by every DTFx.AzureStorage version (1.x writes
+    #: and reads Base64, ``Storage/QueueMessage.cs``; 2.x writes UTF-8 JSON and reads both).
     base64_messages: bool = True
     #: Episode commits and sends running at once (DTFx: MaxStorageOperationConcurrency).
     io_concurrency: int = 25
