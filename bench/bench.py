@@ -1,6 +1,6 @@
 """Benchmarks of the real host process on loopback; prints figures, asserts nothing.
 
-    .venv/bin/python bench/bench.py [--storage sqlite|azurite|all] [--orchestrations 1000]
+    .venv/bin/python bench/bench.py [--storage sqlite|azurite|all] [--peer dbos] [--orchestrations 1000]
         [--latency-runs 100] [--fan-out 1000] [--sequential 1000]
 
 Each configuration starts fresh host process(es) on a fresh copy of bench/app (a new, empty task
@@ -8,13 +8,27 @@ hub), drives them over HTTP (the same calls `curl` or the SDK client make) and s
 ``azurite`` the hub lives in Azure Storage on an Azurite emulator this script starts on loopback
 (from node_modules/), measured with 1 worker and then 2 workers sharing the hub; ``all`` adds the
 SQLite figures, side by side. All traffic stays on 127.0.0.1; every loop is bounded.
+
+``--peer dbos`` runs DBOS Transact 3.x on a SQLite (WAL) database doing the same workload shapes
+(bench/dbos_peer.py) in the same run, and prints its column and the ratio to our SQLite column.
+DBOS is installed on first use into its own virtual environment, bench/.dbos-venv (gitignored),
+never into the project's. Fan-out takes DBOS's better of a queue and child workflows.
+
+Latency is measured start → result with one request: the built-in ``POST
+/runtime/webhooks/durabletask/orchestrators/{name}?timeout=…&pollingInterval=…`` starts the
+instance and answers when it completes — the host wakes the waiting request when it commits the
+instance, so the figure holds no polling delay (DBOS: ``get_result`` on a local handle waits on a
+future). Long runs poll the status API every 100 ms. The host's peak RSS (VmHWM) is read from
+/proc before it stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -82,17 +96,39 @@ def throughput(hosts: list[HostProcess], n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def start_and_wait(host: HostProcess, name: str):
+    """One request: start ``name``; the answer (its output) comes when it completes (module docstring)."""
+    r = host.session.post(
+        host.url(f"runtime/webhooks/durabletask/orchestrators/{name}"),
+        params={"timeout": "60", "pollingInterval": "60"},
+        timeout=90,
+    )
+    if r.status_code != 200:
+        raise SystemExit(f"start-and-wait answered {r.status_code}: {r.text[:500]}")
+    return r.json()
+
+
 def latency(host: HostProcess, runs: int) -> tuple[float, float]:
     samples = []
     for i in range(runs + 5):
         t0 = time.perf_counter()
-        out = wait_one(host, start(host, "hello_once"), poll=0.005)
+        out = start_and_wait(host, "hello_once")  # the output, as the extension answers
         elapsed = (time.perf_counter() - t0) * 1000
-        assert out["output"] == "Hello once!", out
+        assert out == "Hello once!", out
         if i >= 5:  # warm-up
             samples.append(elapsed)
     samples.sort()
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+
+
+def peak_rss_mb(host: HostProcess) -> tuple[float, float]:
+    """(peak, current) resident set size of the host process, in MB."""
+    fields = {}
+    assert host.proc is not None
+    for line in Path(f"/proc/{host.proc.pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value
+    return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
 
 
 def timed(host: HostProcess, name: str, n: int) -> float:
@@ -102,8 +138,19 @@ def timed(host: HostProcess, name: str, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def run(connection_string: str | None, workers: int, args) -> dict[str, str]:
-    figures = {}
+THROUGHPUT, LATENCY, FAN_OUT, SEQUENTIAL, SEQUENTIAL_100, RSS = (
+    "HelloSequence5 throughput",
+    "1-activity latency",
+    "fan-out/fan-in",
+    "sequential",
+    "sequential 100",
+    "peak RSS",
+)
+
+
+def run(connection_string: str | None, workers: int, args) -> dict[str, dict]:
+    """Each workload's figure: {"text": printed, "value": number for ratios}."""
+    figures: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         app = copy_app(ROOT / "bench" / "app", Path(tmp) / "app")
         if args.host_json:
@@ -112,17 +159,120 @@ def run(connection_string: str | None, workers: int, args) -> dict[str, str]:
             use_azure_storage(app, connection_string)
         hosts = [HostProcess(app).start() for _ in range(workers)]
         try:
-            figures["HelloSequence5 throughput"] = (
-                f"{throughput(hosts, args.orchestrations):.1f} orch/s ({args.orchestrations} orchestrations)"
-            )
+            rate = throughput(hosts, args.orchestrations)
+            figures[THROUGHPUT] = {"text": f"{rate:.1f} orch/s ({args.orchestrations})", "value": rate}
             p50, p99 = latency(hosts[0], args.latency_runs)
-            figures["1-activity latency"] = f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({args.latency_runs} runs)"
-            figures[f"fan-out/fan-in {args.fan_out}"] = f"{timed(hosts[0], 'fan_out', args.fan_out):.2f} s"
-            figures[f"sequential {args.sequential}"] = f"{timed(hosts[0], 'sequential', args.sequential):.2f} s"
+            figures[LATENCY] = {"text": f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({args.latency_runs})", "value": p50}
+            t = timed(hosts[0], "fan_out", args.fan_out)
+            figures[FAN_OUT] = {"text": f"{t:.2f} s ({args.fan_out})", "value": t}
+            t = timed(hosts[0], "sequential", args.sequential)
+            figures[SEQUENTIAL] = {"text": f"{t:.2f} s ({args.sequential})", "value": t}
+            if args.sequential > 100:
+                t100 = timed(hosts[0], "sequential", 100)
+                figures[SEQUENTIAL_100] = {
+                    "text": f"{t100:.2f} s (× {t / t100:.1f} = {args.sequential})",
+                    "value": t100,
+                }
+            peak, now = peak_rss_mb(hosts[0])
+            figures[RSS] = {"text": f"{peak:.0f} MB peak, {now:.0f} MB at end", "value": peak}
         finally:
             for h in hosts:
                 h.stop()
     return figures
+
+
+DBOS_VENV = ROOT / "bench" / ".dbos-venv"
+
+
+def dbos_python() -> Path:
+    """The Python of bench/.dbos-venv, created (and DBOS 3.x installed into it) on first use."""
+    python = DBOS_VENV / "bin" / "python"
+    if not python.exists():
+        print("Installing DBOS into bench/.dbos-venv (first --peer dbos run) …", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(DBOS_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "dbos>=3,<4"], check=True)
+    return python
+
+
+def dbos_run(workload: str, n: int, tmp: str, *extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBOS")}
+    out = subprocess.run(
+        [str(dbos_python()), str(ROOT / "bench" / "dbos_peer.py"), workload, str(n), tmp, *extra],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_dbos(args) -> dict[str, dict]:
+    figures: dict[str, dict] = {}
+    peaks = []
+    with tempfile.TemporaryDirectory() as tmp:
+        r = dbos_run("hello5", args.orchestrations, tmp)
+        peaks.append(r["peak_rss_mb"])
+        figures[THROUGHPUT] = {"text": f"{r['per_second']:.1f} wf/s ({args.orchestrations})", "value": r["per_second"]}
+        r = dbos_run("latency", args.latency_runs, tmp)
+        peaks.append(r["peak_rss_mb"])
+        figures[LATENCY] = {
+            "text": f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms ({args.latency_runs})",
+            "value": r["p50_ms"],
+        }
+        q = dbos_run("fanq", args.fan_out, tmp)
+        w = dbos_run("fansw", args.fan_out, tmp)
+        peaks += [q["peak_rss_mb"], w["peak_rss_mb"]]
+        best = min(q["seconds"], w["seconds"])
+        figures[FAN_OUT] = {
+            "text": f"{best:.2f} s (queue {q['seconds']:.1f}, child wf {w['seconds']:.1f})",
+            "value": best,
+        }
+        r = dbos_run("sequential", args.sequential, tmp)
+        peaks.append(r["peak_rss_mb"])
+        figures[SEQUENTIAL] = {"text": f"{r['seconds']:.2f} s ({args.sequential})", "value": r["seconds"]}
+        if args.sequential > 100:
+            r100 = dbos_run("sequential", 100, tmp)
+            t = figures[SEQUENTIAL]["value"]
+            figures[SEQUENTIAL_100] = {
+                "text": f"{r100['seconds']:.2f} s (× {t / r100['seconds']:.1f} = {args.sequential})",
+                "value": r100["seconds"],
+            }
+        figures[RSS] = {"text": f"{max(peaks):.0f} MB peak (largest of its runs)", "value": max(peaks)}
+    return figures
+
+
+#: ratio = ours / DBOS; the goal each row is held to (issue #9), and which way is better.
+GOALS = {
+    THROUGHPUT: ("≥ 3.0× (higher is better)", lambda r: r >= 3.0),
+    LATENCY: ("≤ 0.5× (lower is better)", lambda r: r <= 0.5),
+    FAN_OUT: ("≤ 0.2× (lower is better)", lambda r: r <= 0.2),
+    SEQUENTIAL: ("≤ 1.0× (lower is better)", lambda r: r <= 1.0),
+}
+
+
+def print_table(columns: dict[str, dict[str, dict]], ours: str | None) -> None:
+    names = list(columns)
+    rows = list(next(iter(columns.values())))
+    show_ratio = ours is not None and "DBOS" in columns
+    header = ["workload", *names] + (["ratio (ours / DBOS)", "goal"] if show_ratio else [])
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        cells = [row, *(columns[n].get(row, {}).get("text", "") for n in names)]
+        if show_ratio:
+            a, b = columns[ours].get(row), columns["DBOS"].get(row)
+            if a and b and b["value"] and row in GOALS:
+                ratio = a["value"] / b["value"]
+                label, met = GOALS[row]
+                cells += [f"{ratio:.2f}×", f"{label}: {'met' if met(ratio) else 'NOT met'}"]
+            else:
+                cells += ["", ""]
+        print("| " + " | ".join(cells) + " |")
+    seq = columns[names[0]]
+    if SEQUENTIAL_100 in seq:
+        growth = seq[SEQUENTIAL]["value"] / seq[SEQUENTIAL_100]["value"]
+        print(f"\nlinearity ({names[0]}): {seq[SEQUENTIAL]['text']} / sequential 100 = {growth:.1f}× (goal ≤ 12×)")
 
 
 def main() -> None:
@@ -132,11 +282,16 @@ def main() -> None:
     parser.add_argument("--latency-runs", type=int, default=100)
     parser.add_argument("--fan-out", type=int, default=1000)
     parser.add_argument("--sequential", type=int, default=1000)
+    parser.add_argument("--peer", choices=("none", "dbos"), default="none", help="also run DBOS, same shapes")
     parser.add_argument("--host-json", default=None, help="replace bench/app/host.json with this JSON text")
     args = parser.parse_args()
-    columns: dict[str, dict[str, str]] = {}
+    columns: dict[str, dict[str, dict]] = {}
+    ours = None
     if args.storage in ("sqlite", "all"):
-        columns["SQLite, 1 worker"] = run(None, 1, args)
+        ours = "durable_ext SQLite, 1 worker"
+        columns[ours] = run(None, 1, args)
+    if args.peer == "dbos":
+        columns["DBOS"] = run_dbos(args)
     if args.storage in ("azurite", "all"):
         from tests.azurite import Azurite
 
@@ -146,12 +301,9 @@ def main() -> None:
             columns["Azurite, 2 workers"] = run(emulator.connection_string, 2, args)
         finally:
             emulator.stop()
-    print(json.dumps(columns, indent=2))
-    rows = list(next(iter(columns.values())))
-    width = max(len(r) for r in rows) + 2
-    print("".ljust(width) + " | ".join(name.ljust(40) for name in columns))
-    for row in rows:
-        print(row.ljust(width) + " | ".join(columns[name].get(row, "").ljust(40) for name in columns))
+    print(json.dumps({name: {row: f["text"] for row, f in col.items()} for name, col in columns.items()}, indent=2))
+    print()
+    print_table(columns, ours)
 
 
 if __name__ == "__main__":

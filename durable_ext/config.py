@@ -39,6 +39,8 @@ DEFAULT_PARTITION_COUNT = 4
 DEFAULT_ENTITY_BATCH_SIZE = 5000
 DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
 SQLITE_PATH_ENV = "DURABLE_EXT_SQLITE_PATH"
+DEFAULT_SESSION_IDLE_SECONDS = 30.0
+DEFAULT_SESSION_MAX_EVENTS = 200_000
 BIND_HOST_ENV = "DURABLE_EXT_HOST"
 
 _HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
@@ -75,6 +77,16 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """Extended sessions (durable_ext.dispatcher.sessions documents the meaning and defaults):
+    ``extendedSessionsEnabled``, ``extendedSessionIdleTimeoutInSeconds``, ``extendedSessionMaxEvents``."""
+
+    enabled: bool = True
+    idle_timeout: float = DEFAULT_SESSION_IDLE_SECONDS
+    max_events: int = DEFAULT_SESSION_MAX_EVENTS
+
+
+@dataclass(frozen=True, slots=True)
 class HostConfig:
     """Everything the host needs from configuration, resolved and validated."""
 
@@ -95,6 +107,7 @@ class HostConfig:
     # retried after this). From the environment; crash-recovery tests shorten them.
     orchestration_lock_timeout: timedelta = DEFAULT_ORCHESTRATION_LOCK
     activity_lock_timeout: timedelta = DEFAULT_ACTIVITY_LOCK
+    sessions: SessionSettings = SessionSettings()
 
 
 class _Section:
@@ -134,6 +147,17 @@ class _Section:
             wanted = f"an integer between 1 and {high}" if high is not None else "a positive integer"
             raise ConfigError(f"{self.where(name)} must be {wanted}, got {_show(raw)}.")
         return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        """The option as a bool; "true"/"false" strings count, as in .NET."""
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+            return raw.strip().lower() == "true"
+        raise ConfigError(f"{self.where(name)} must be true or false, got {_show(raw)}.")
 
     def string(self, name: str) -> str | None:
         raw = self.get(name)
@@ -178,6 +202,13 @@ def load_config(
         cors_origins=cors,
         orchestration_lock_timeout=_env_seconds(env, ORCHESTRATION_LOCK_ENV, DEFAULT_ORCHESTRATION_LOCK),
         activity_lock_timeout=_env_seconds(env, ACTIVITY_LOCK_ENV, DEFAULT_ACTIVITY_LOCK),
+        sessions=SessionSettings(
+            enabled=durable.boolean("extendedSessionsEnabled", True),
+            idle_timeout=float(
+                durable.integer("extendedSessionIdleTimeoutInSeconds", int(DEFAULT_SESSION_IDLE_SECONDS))
+            ),
+            max_events=durable.integer("extendedSessionMaxEvents", DEFAULT_SESSION_MAX_EVENTS),
+        ),
     )
 
 
@@ -246,6 +277,14 @@ HUB_NAME_RULE = "it should contain only alphanumeric characters, start with a le
 
 def is_valid_hub_name(name: str) -> bool:
     return _HUB_NAME.fullmatch(name) is not None
+
+
+def validate_hub_name(name: str, where: str) -> str:
+    """``name`` if it is a valid task hub name, else ConfigError saying ``where`` it came from
+    (``"given with --task-hub-name"``)."""
+    if not is_valid_hub_name(name):
+        raise ConfigError(f"Task hub name {name!r} {where} is invalid: {HUB_NAME_RULE}")
+    return name
 
 
 def _storage(provider: _Section, app_dir: Path, values: Mapping[str, str], env: Mapping[str, str]) -> StorageConfig:

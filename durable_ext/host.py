@@ -28,6 +28,7 @@ from durable_ext.dispatcher.activities import ActivityDispatcher
 from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
+from durable_ext.dispatcher.sessions import SessionCache
 from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
 from durable_ext.functions import replay_safe, speedups
 from durable_ext.functions.invoke import close_client_session
@@ -37,6 +38,8 @@ from durable_ext.log import logger
 from durable_ext.providers.base import Provider
 from durable_ext.providers.factory import create_provider, describe_storage
 from durable_ext.web.app import create_web_app
+from durable_ext.web.links import WEBHOOK_PATH
+from durable_ext.web.monitor import MONITOR_ROUTE
 
 
 class Host:
@@ -95,6 +98,7 @@ class Host:
             worker_id=self.worker_id,
             lock_timeout=config.orchestration_lock_timeout,
             on_commit=self.client.notify,
+            sessions=SessionCache.from_settings(config.sessions),
         )
         activities = ActivityDispatcher(
             self.provider,
@@ -222,10 +226,11 @@ class Host:
                 lines.append(f"        {info.function_name}: {info.trigger_type or info.kind.value}")
             lines.append("")
         lines.append(self.access_line)
+        lines.append(f"Monitor: {base}{WEBHOOK_PATH}/{MONITOR_ROUTE}")
+        lines.append("")
         for line in lines:
             print(line, flush=True)
 
 
 def _display_host(host: str) -> str:
     return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host
-

@@ -21,6 +21,11 @@ fi
 quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 if [ "${1:-}" = "--dev" ]; then
   quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  # The monitor's browser tests drive Debian's Chromium (Playwright's own browser download cannot
+  # be used here); Playwright for Python is pointed at /usr/bin/chromium.
+  if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  fi
   if ! command -v npm >/dev/null; then
     apt-get update -qq && apt-get install -y -qq nodejs npm
   fi
@@ -30,3 +35,8 @@ if [ "${1:-}" = "--dev" ]; then
 else
   quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi
+# durable_ext itself, editable: the `durable-ext` command, and `python -m durable_ext` from any directory.
+# The venv's own setuptools builds it (no download) when it is new enough (>= 64), else pip fetches one;
+# setuptools' editable-mode warning is noise, so only the last attempt's output is shown.
+install_self() { .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . "$@"; }
+install_self --no-build-isolation >/dev/null 2>&1 || install_self >/dev/null 2>&1 || quiet_pip install_self

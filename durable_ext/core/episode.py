@@ -18,7 +18,8 @@ from typing import Any
 from durable_ext.core import events as e
 from durable_ext.core.actions import ActionParseError, parse_actions
 from durable_ext.core.played import PlayedHistory, event_json
-from durable_ext.core.shim import Decision, align
+from durable_ext.core.sessions import EpisodeSession, SessionOrchestrator
+from durable_ext.core.shim import Aligner, Decision, ShimResult
 
 _ERROR_LABEL = "\n\n$OutOfProcData$:"
 
@@ -47,6 +48,10 @@ class EpisodeOutcome:
     details: str = ""
     #: When the failure is non-determinism: the history event the replay could not line up.
     diverging_event: e.HistoryEvent | None = None
+    #: The live state to continue from in the next episode (extended sessions), when asked for.
+    session: EpisodeSession | None = field(default=None, compare=False, repr=False)
+    #: True when this episode continued a session instead of replaying the whole history.
+    resumed: bool = False
 
 
 def context_input(execution_input: str | None) -> Any:
@@ -111,22 +116,29 @@ def _parse_state(raw: str) -> dict[str, Any]:
     return state
 
 
-def _invoke(invoke: Invoke, context_json: str) -> tuple[dict[str, Any] | None, str, str]:
-    """Call the orchestrator: (state, error, details). State is None if there is none to use."""
+def _invoke(call: Callable[[], Any]) -> tuple[dict[str, Any] | None, Any, str, str]:
+    """Call the orchestrator: (state, extra, error, details). State is None if there is none to use.
+
+    ``call`` returns the state JSON, or (state JSON, extra) for a session start.
+    """
     try:
-        return _parse_state(invoke(context_json)), "", ""
+        raw = call()
+        extra = None
+        if isinstance(raw, tuple):
+            raw, extra = raw
+        return _parse_state(raw), extra, "", ""
     except Exception as exc:  # user code and SDK failures are data here
         message = str(exc)
         cause = exc.__cause__ or exc
         details = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
         cut = message.rfind(_ERROR_LABEL)
         if cut == -1:
-            return None, message or type(exc).__name__, details
+            return None, None, message or type(exc).__name__, details
         try:
             state = _parse_state(message[cut + len(_ERROR_LABEL) :])
         except ValueError:
-            return None, message[:cut], details
-        return state, str(state.get("error") or message[:cut]), details
+            return None, None, message[:cut], details
+        return state, None, str(state.get("error") or message[:cut]), details
 
 
 def run_episode(
@@ -138,37 +150,66 @@ def run_episode(
     execution_id: str,
     parent_instance_id: str | None,
     execution_input: str | None,
+    session: EpisodeSession | None = None,
+    keep_session: bool = False,
 ) -> EpisodeOutcome:
-    """Replay ``past + new`` through the orchestrator; never raises."""
-    context_json = build_context(
-        past,
-        new,
-        instance_id=instance_id,
-        parent_instance_id=parent_instance_id,
-        execution_input=execution_input,
-        played=PLAYED,
-    )
-    state, error, details = _invoke(invoke, context_json)
+    """Replay ``past + new`` through the orchestrator; never raises.
+
+    With ``session`` (taken from an extended-session cache) that :meth:`~EpisodeSession.continues`
+    ``past``, only the events after what it consumed are fed to it; otherwise the history is
+    replayed in full. With ``keep_session`` a full replay of a session-capable orchestrator
+    starts a session; the outcome carries the session to continue from next time (None when the
+    orchestration ended, failed, or cannot be continued).
+    """
+    aligner: Aligner
+    if session is not None and session.continues(past, execution_id):
+        delta = [*past[session.consumed :], *new]
+        resumable = session.orchestrator
+        aligner = session.aligner
+        state, _, error, details = _invoke(lambda: resumable.resume(delta))
+        replayed = delta
+        resumed = True
+    else:
+        context_json = build_context(
+            past,
+            new,
+            instance_id=instance_id,
+            parent_instance_id=parent_instance_id,
+            execution_input=execution_input,
+            played=PLAYED,
+        )
+        resumed = False
+        replayed = past + new
+        aligner = Aligner(execution_id)
+        if keep_session and isinstance(invoke, SessionOrchestrator):
+            starter = invoke
+            state, resumable, error, details = _invoke(lambda: starter.start_session(context_json))
+        else:
+            state, resumable, error, details = _invoke(lambda: invoke(context_json))
     if state is None:
-        return EpisodeOutcome(failed=True, error=error, details=details)
+        return EpisodeOutcome(failed=True, error=error, details=details, resumed=resumed)
     custom = state.get("customStatus")
     custom_status = json.dumps(custom) if custom is not None else None
     if error:
-        return EpisodeOutcome(failed=True, error=error, details=details, custom_status=custom_status)
+        return EpisodeOutcome(failed=True, error=error, details=details, custom_status=custom_status, resumed=resumed)
     try:
         action_list = parse_actions(state.get("actions"), state.get("schemaVersion"))
     except (ActionParseError, KeyError, TypeError) as exc:
-        return EpisodeOutcome(failed=True, error=f"The orchestrator returned an invalid action: {exc}")
-    aligned = align(action_list, past + new, execution_id)
+        return EpisodeOutcome(failed=True, error=f"The orchestrator returned an invalid action: {exc}", resumed=resumed)
+    aligned: ShimResult = aligner.step(action_list, replayed)
     if aligned.non_determinism:
         return EpisodeOutcome(
             failed=True,
             error=aligned.non_determinism,
             details=aligned.non_determinism,
             diverging_event=aligned.diverging_event,
+            resumed=resumed,
         )
     is_done = bool(state.get("isDone"))
     can = aligned.continue_as_new
+    next_session = None
+    if resumable is not None and not is_done:
+        next_session = EpisodeSession(execution_id, resumable, aligner, consumed=len(past) + len(new))
     return EpisodeOutcome(
         decisions=aligned.decisions,
         is_done=is_done,
@@ -176,4 +217,6 @@ def run_episode(
         custom_status=custom_status,
         continued_as_new=is_done and can is not None,
         continue_as_new_input=json.dumps(can.input) if can is not None and can.input is not None else None,
+        session=next_session,
+        resumed=resumed,
     )

@@ -53,6 +53,8 @@ class InstanceQuery:
     created_to: datetime | None = None
     statuses: frozenset[RuntimeStatus] | None = None
     instance_id_prefix: str | None = None
+    #: Only instances of this orchestrator (or entity) name, exactly as stored.
+    name: str | None = None
     page_size: int = 100
     continuation_token: str | None = None
     include_entities: bool = False

@@ -174,6 +174,9 @@ class _Shim:
         self.next_id = 0
         self.now: datetime | None = None
         self.leaves: dict[int, _Leaf] = {}
+        # Leaves history has not recorded yet (this episode's new work): kept apart so an episode
+        # costs O(its own work), not O(every task the orchestration ever made).
+        self.unrecorded: dict[int, _Leaf] = {}
         self.entity_requests: dict[str, _Leaf] = {}
         self.waiters: dict[str, list[_EventWait]] = {}
         self.buffered_events: set[str] = set()
@@ -189,7 +192,7 @@ class _Shim:
 
     def new_leaf(self, kind: TaskKind, **fields: Any) -> _Leaf:
         leaf = _Leaf(Decision(task_id=self.allocate(), kind=kind, **fields))
-        self.leaves[leaf.decision.task_id] = leaf
+        self.leaves[leaf.decision.task_id] = self.unrecorded[leaf.decision.task_id] = leaf
         return leaf
 
     def attach(self, parent: _Node, child: _Node) -> None:
@@ -213,7 +216,7 @@ class _Shim:
                     version=version,
                 )
                 leaf = _Leaf(decision)
-                self.leaves[task_id] = leaf
+                self.leaves[task_id] = self.unrecorded[task_id] = leaf
                 return leaf
             case a.CreateTimer(fire_at=fire_at):
                 return self.new_leaf(TaskKind.TIMER, fire_at=parse_datetime(fire_at))
@@ -310,6 +313,7 @@ class _Shim:
         if d.kind is not kind or (kind is not TaskKind.TIMER and d.name.lower() != recorded_name.lower()):
             return _non_determinism(event.event_id, kind, recorded_name, d)
         leaf.recorded = True
+        del self.unrecorded[event.event_id]
         if isinstance(event, e.EventSent) and not d.is_signal:
             request_id = entity_request_id(event.input)
             if request_id:
@@ -337,8 +341,14 @@ class _Shim:
         # Actions after a blocked one were yielded by the SDK, so their task completed there.
         while self.blocked is not None and self.cursor < len(self.actions):
             self.advance(force=True)
-        new = [leaf.decision for tid, leaf in sorted(self.leaves.items()) if not leaf.recorded]
+        new = [self.unrecorded[tid].decision for tid in sorted(self.unrecorded)]
         return ShimResult(decisions=new, continue_as_new=self.continue_as_new)
+
+    def extend(self, actions: list[a.Action]) -> None:
+        """Actions the orchestrator yielded after those already walked (an extended session)."""
+        self.actions.extend(actions)
+        if self.started and self.blocked is None:
+            self.advance()
 
 
 def _non_determinism(task_id: int, kind: TaskKind, name: str, found: Decision | None) -> str:
@@ -356,7 +366,13 @@ def _non_determinism(task_id: int, kind: TaskKind, name: str, found: Decision | 
     )
 
 
-_Result = e.TaskCompleted | e.TaskFailed | e.SubOrchestrationInstanceCompleted | e.SubOrchestrationInstanceFailed | e.TimerFired
+_Result = (
+    e.TaskCompleted
+    | e.TaskFailed
+    | e.SubOrchestrationInstanceCompleted
+    | e.SubOrchestrationInstanceFailed
+    | e.TimerFired
+)
 
 # Handlers take the event type they are registered for; the table is keyed by that type.
 _HANDLERS: dict[e.EventType, Callable[[_Shim, Any], str | None]] = {
@@ -377,8 +393,32 @@ _HANDLERS: dict[e.EventType, Callable[[_Shim, Any], str | None]] = {
 
 def align(action_list: list[a.Action], history: list[e.HistoryEvent], execution_id: str) -> ShimResult:
     """Replay ``history`` against the SDK's ``action_list``: new decisions or non-determinism."""
-    shim = _Shim(action_list, execution_id)
-    diverged = shim.replay(history)
-    if diverged:
-        return ShimResult(decisions=[], non_determinism=diverged[0], diverging_event=diverged[1])
-    return shim.result()
+    return Aligner(execution_id).step(action_list, history)
+
+
+class Aligner:
+    """:func:`align` kept open between episodes, for an orchestrator whose state stays in memory.
+
+    ``step(actions, events)`` with the actions the orchestrator added since the last step and the
+    history events appended since then gives what ``align(all actions, all history)`` gives, in
+    time proportional to what is new. After a step that found non-determinism (or raised) the
+    aligner is spent: its owner must start again from a full replay.
+    """
+
+    __slots__ = ("_shim", "spent")
+
+    def __init__(self, execution_id: str) -> None:
+        self._shim = _Shim([], execution_id)
+        self.spent = False
+
+    def step(self, actions: list[a.Action], events: list[e.HistoryEvent]) -> ShimResult:
+        if self.spent:
+            raise RuntimeError("this Aligner found non-determinism; replay in full instead")
+        self.spent = True  # until the step completes
+        self._shim.extend(actions)
+        diverged = self._shim.replay(events)
+        if diverged:
+            return ShimResult(decisions=[], non_determinism=diverged[0], diverging_event=diverged[1])
+        result = self._shim.result()
+        self.spent = False
+        return result

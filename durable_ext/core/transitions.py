@@ -29,6 +29,7 @@ from durable_ext.core.messages import (
     TaskMessage,
 )
 from durable_ext.core.rewind import rewind_history
+from durable_ext.core.sessions import EpisodeSession
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME, Decision, TaskKind
 from durable_ext.core.status import RuntimeStatus
 
@@ -59,18 +60,43 @@ class EpisodeReport:
     outcome: EpisodeOutcome | None = None
     status: RuntimeStatus | None = None
     notes: list[str] = field(default_factory=list)
+    #: Extended sessions: what the instance's next episode may continue from, once this commit
+    #: succeeded (None: nothing to keep; the next episode replays in full).
+    session: EpisodeSession | None = None
 
 
 def process_work_item(
-    item: OrchestrationWorkItem, *, now: datetime, catalog: Catalog, new_id: Callable[[], str]
+    item: OrchestrationWorkItem,
+    *,
+    now: datetime,
+    catalog: Catalog,
+    new_id: Callable[[], str],
+    session: EpisodeSession | None = None,
+    keep_session: bool = False,
 ) -> EpisodeReport:
-    """Decide one episode for ``item``; see the module docstring."""
-    return _Episode(item, now, catalog, new_id).run()
+    """Decide one episode for ``item``; see the module docstring.
+
+    Extended sessions (core.sessions): ``session`` is the instance's session taken from the
+    caller's cache (used only if it continues the item's history exactly); with
+    ``keep_session`` the report carries the session for the next episode, to be cached by the
+    caller once the commit succeeded.
+    """
+    return _Episode(item, now, catalog, new_id, session, keep_session).run()
 
 
 class _Episode:
-    def __init__(self, item: OrchestrationWorkItem, now: datetime, catalog: Catalog, new_id: Callable[[], str]):
+    def __init__(
+        self,
+        item: OrchestrationWorkItem,
+        now: datetime,
+        catalog: Catalog,
+        new_id: Callable[[], str],
+        session: EpisodeSession | None = None,
+        keep_session: bool = False,
+    ):
         self.item, self.now, self.catalog, self.new_id = item, now, catalog, new_id
+        self.session, self.keep_session = session, keep_session
+        self.next_session: EpisodeSession | None = None
         self.state = item.state
         self.past: list[e.HistoryEvent] = list(item.history)
         self.new: list[e.HistoryEvent] = [e.OrchestratorStarted(timestamp=now)]
@@ -156,7 +182,9 @@ class _Episode:
 
     def _unchanged(self, note: str) -> EpisodeReport:
         commit = OrchestrationCommit(state=None, new_history=[])
-        return EpisodeReport(commit=commit, notes=[note], status=self.state.runtime_status if self.state else None)
+        status = self.state.runtime_status if self.state else None
+        # History is untouched, so a session that continued it still does.
+        return EpisodeReport(commit=commit, notes=[note], status=status, session=self.session)
 
     def _terminate(self, event: e.ExecutionTerminated) -> EpisodeReport:
         reason = event.input
@@ -196,7 +224,10 @@ class _Episode:
             execution_id=self.state.execution_id or "",
             parent_instance_id=self.state.parent_instance_id,
             execution_input=self.state.input,
+            session=self.session,
+            keep_session=self.keep_session,
         )
+        self.next_session = outcome.session
         if outcome.custom_status is not None or self.state.custom_status is not None:
             self.state = replace(self.state, custom_status=outcome.custom_status)
         if outcome.failed:
@@ -275,6 +306,10 @@ class _Episode:
             completed_time=self.now if status.is_terminal else None,
         )
         history = self.past + self.new if self.replace_history else self.new
+        session = self.next_session if status is RuntimeStatus.Running else None
+        if session is not None:
+            session.history_length = len(self.past) + len(self.new)
+            session.last_event = self.new[-1]
         commit = OrchestrationCommit(
             state=self.state,
             new_history=history,
@@ -282,7 +317,7 @@ class _Episode:
             activities=self.activities,
             replace_history=self.replace_history,
         )
-        return EpisodeReport(commit, invoked=invoked, outcome=outcome, status=status)
+        return EpisodeReport(commit, invoked=invoked, outcome=outcome, status=status, session=session)
 
     # -- new work ------------------------------------------------------------------------------
 

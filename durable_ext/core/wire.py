@@ -78,8 +78,9 @@ def _field_map(cls: type[HistoryEvent]) -> tuple[tuple[str, str], ...]:
     found = _FIELD_MAPS.get(cls)
     if found is None:
         skip = ("event_id", "timestamp")
-        found = _FIELD_MAPS[cls] = tuple((f.name, _RENAMES.get(f.name, _pascal(f.name)))
-                                         for f in fields(cls) if f.name not in skip)
+        found = _FIELD_MAPS[cls] = tuple(
+            (f.name, _RENAMES.get(f.name, _pascal(f.name))) for f in fields(cls) if f.name not in skip
+        )
     return found
 
 

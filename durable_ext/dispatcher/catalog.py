@@ -8,6 +8,7 @@ from durable_ext.core.episode import Invoke
 from durable_ext.core.kinds import DurableKind
 from durable_ext.functions.invoke import call_orchestrator
 from durable_ext.functions.registry import Registry
+from durable_ext.functions.sessions import SdkOrchestrator, supports_sessions
 
 
 class RegistryCatalog:
@@ -17,7 +18,11 @@ class RegistryCatalog:
 
     def orchestrator(self, name: str) -> Invoke | None:
         info = self.registry.orchestrator(name)
-        return partial(call_orchestrator, info) if info is not None else None
+        if info is None:
+            return None
+        if supports_sessions(info.user_function):
+            return SdkOrchestrator(info.user_function)  # the same call, and extended sessions
+        return partial(call_orchestrator, info)
 
     def has_activity(self, name: str) -> bool:
         return self.registry.activity(name) is not None

@@ -17,6 +17,7 @@ from durable_ext.core.messages import OrchestrationWorkItem
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
 from durable_ext.dispatcher.loop import WorkLoop
+from durable_ext.dispatcher.sessions import SessionCache
 from durable_ext.errors import LockLostError
 from durable_ext.log import invocation, logger
 from durable_ext.providers.base import Provider, WorkSignal
@@ -36,6 +37,7 @@ class OrchestrationDispatcher:
         entities: bool | None = False,
         name: str = WorkSignal.ORCHESTRATIONS,
         on_commit: Callable[[str], None] | None = None,
+        sessions: SessionCache | None = None,
     ) -> None:
         """``on_commit(instance_id)`` runs after each committed episode (the client wakes its waiters)."""
         self.provider = provider
@@ -46,6 +48,7 @@ class OrchestrationDispatcher:
         self.lock_timeout = lock_timeout
         self.entities = entities
         self.on_commit = on_commit
+        self.sessions = sessions  # extended sessions (dispatcher.sessions); None: replay in full
         self.loop = WorkLoop(name, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle)
 
     async def _fetch(self) -> OrchestrationWorkItem | None:
@@ -57,12 +60,14 @@ class OrchestrationDispatcher:
         loop = asyncio.get_running_loop()
         now = self.clock.now()
         name = item.state.name if item.state else _start_name(item)
+        # Taken out for the episode; back only once its commit succeeded (dispatcher.sessions).
+        session = self.sessions.take(item.instance_id) if self.sessions is not None else None
         if name:
             with invocation(name, reason="(null)") as inv:
-                report = await loop.run_in_executor(self.executor, self._process, item, now)
+                report = await loop.run_in_executor(self.executor, self._process, item, now, session)
                 inv.succeeded = not (report.outcome and report.outcome.failed)
         else:
-            report = await loop.run_in_executor(self.executor, self._process, item, now)
+            report = await loop.run_in_executor(self.executor, self._process, item, now, session)
         _log_report(item, report)
         try:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
@@ -71,9 +76,19 @@ class OrchestrationDispatcher:
             return
         if self.on_commit is not None:
             self.on_commit(item.instance_id)
+        if report.session is not None and self.sessions is not None:
+            self.sessions.put(item.instance_id, report.session)
+        self.provider.work_signal.changed(item.instance_id)
 
-    def _process(self, item: OrchestrationWorkItem, now) -> EpisodeReport:
-        return process_work_item(item, now=now, catalog=self.catalog, new_id=new_id)
+    def _process(self, item: OrchestrationWorkItem, now, session=None) -> EpisodeReport:
+        return process_work_item(
+            item,
+            now=now,
+            catalog=self.catalog,
+            new_id=new_id,
+            session=session,
+            keep_session=self.sessions is not None,
+        )
 
 
 def _start_name(item: OrchestrationWorkItem) -> str | None:

@@ -23,7 +23,8 @@ Every method is a coroutine; providers that do blocking I/O run it off the event
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -157,6 +158,7 @@ class WorkSignal:
 
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
+        self._watchers: dict[str, set[asyncio.Event]] = {}
 
     def event(self, name: str) -> asyncio.Event:
         return self._events.setdefault(name, asyncio.Event())
@@ -166,6 +168,27 @@ class WorkSignal:
             event = self._events.get(name)
             if event is not None:
                 event.set()
+
+    @contextlib.contextmanager
+    def watching(self, instance_id: str) -> Iterator[asyncio.Event]:
+        """An event set whenever this process commits a change to ``instance_id`` (see
+        :meth:`changed`), for as long as the ``with`` block lasts: a waiter for completion wakes at
+        once instead of at its next poll. Other processes' commits do not set it; waiters still poll."""
+        event = asyncio.Event()
+        self._watchers.setdefault(instance_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            watchers = self._watchers.get(instance_id)
+            if watchers is not None:
+                watchers.discard(event)
+                if not watchers:
+                    del self._watchers[instance_id]
+
+    def changed(self, instance_id: str) -> None:
+        """This process committed a new state for ``instance_id``."""
+        for event in self._watchers.get(instance_id, ()):
+            event.set()
 
     @classmethod
     def inbox_of(cls, instance_id: str) -> str:

@@ -378,6 +378,9 @@ def instance_filter(hub: str, query: InstanceQuery) -> tuple[str, list[Any]]:
         if upper is not None:
             clauses.append("instance_id < ?")
             params.append(upper)
+    if query.name:
+        clauses.append("name = ?")
+        params.append(query.name)
     if not query.include_entities:
         clauses.append("substr(instance_id, 1, 1) <> '@'")
     return " AND ".join(clauses), params

@@ -33,6 +33,7 @@ from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenErro
 from durable_ext.hubs import HubAddressError
 from durable_ext.web import entities
 from durable_ext.web.links import DEFAULT_CONNECTION, WEBHOOK_PATH, check_status_payload, request_origin
+from durable_ext.web.monitor import MONITOR_ROUTE, monitor_page
 from durable_ext.web.openapi import openapi_document
 from durable_ext.web.params import (
     Query,
@@ -160,6 +161,8 @@ async def list_instances(request: web.Request, state: WebState) -> web.Response:
             created_to=get_date(query, "createdTimeTo"),
             statuses=get_statuses(query, "runtimeStatus"),
             instance_id_prefix=query.get("instanceIdPrefix") or None,
+            # Not in the extension's API: the monitor's name filter (an exact orchestrator name).
+            name=query.get("name") or None,
             page_size=top,
             continuation_token=_decode_token(request.headers.get(CONTINUATION_HEADER)),
             include_input=show_input,
@@ -378,4 +381,5 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     (_route(f"entities/{_SEGMENT}/{_SEGMENT}"), dict.fromkeys(("GET", "POST", "DELETE"), entity)),
     (_route(f"entities(?:/{_SEGMENT})?"), {"GET": entity_list}),
     (_route("openapi.json"), {"GET": openapi}),
+    (_route(MONITOR_ROUTE), {"GET": monitor_page}),
 ]

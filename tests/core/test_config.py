@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from durable_ext.config import HostConfig, export_values, load_config
+from durable_ext.config import HostConfig, SessionSettings, export_values, load_config
 from durable_ext.errors import ConfigError, DurableExtError
 
 
@@ -451,3 +451,21 @@ def test_export_values_sets_missing_variables_and_keeps_existing_ones(tmp_path: 
         "PATH": "/bin",
         "FUNCTIONS_WORKER_RUNTIME": "python",
     }
+
+
+def test_extended_session_settings(tmp_path: Path) -> None:
+    assert load(tmp_path).sessions == SessionSettings(enabled=True, idle_timeout=30.0, max_events=200_000)
+    host_json(
+        tmp_path,
+        {
+            "extendedSessionsEnabled": "false",
+            "extendedSessionIdleTimeoutInSeconds": 5,
+            "extendedSessionMaxEvents": "1000",
+        },
+    )
+    assert load(tmp_path).sessions == SessionSettings(enabled=False, idle_timeout=5.0, max_events=1000)
+    host_json(tmp_path, {"extendedSessionsEnabled": "sometimes"})
+    message = config_error(tmp_path)
+    assert "extendedSessionsEnabled" in message and "true or false" in message
+    host_json(tmp_path, {"extendedSessionMaxEvents": 0})
+    assert "extendedSessionMaxEvents" in config_error(tmp_path)

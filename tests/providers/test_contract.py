@@ -576,6 +576,10 @@ def test_query_filters(provider, run, t0):
     assert ids(statuses=frozenset()) == []
     window = ids(created_from=t0 + S, created_to=t0 + S, instance_id_prefix="b")
     assert window == ["b0002", "b0003"]  # both bounds inclusive; b0000/b0001 were created at t0
+    run(provider.create_instance(start_message("named", t0, name="Other"), now=t0))
+    assert ids(name="Other") == ["named"]
+    assert ids(name="Other", instance_id_prefix="a") == []
+    assert len(ids(name="Orch", page_size=1000)) == 18
     assert "@ent@k" not in ids(page_size=1000)
     assert "@ent@k" in ids(page_size=1000, include_entities=True)
     assert {s.input for s in run(provider.query_instances(InstanceQuery(include_input=False))).instances} == {None}

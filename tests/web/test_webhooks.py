@@ -119,6 +119,30 @@ def test_start_and_wait(harness: Harness):
     assert harness.call("POST", f"{WH}/orchestrators/hello_orchestrator?timeout=1&pollingInterval=5").status == 400
 
 
+def test_start_and_wait_answers_when_this_process_commits_not_at_the_next_poll(harness: Harness):
+    """The dispatcher calls ``work_signal.changed`` after each commit; a waiting request reads the
+    instance again at once, so with an hour-long polling interval it still answers on completion."""
+
+    async def scenario():
+        async def settle_soon():
+            for _ in range(500):
+                if await harness.client.get_status("woken") is not None:
+                    break
+                await asyncio.sleep(0.01)
+            await harness.settle("woken", RuntimeStatus.Completed, output='"Hello Lima!"')
+            harness.provider.work_signal.changed("woken")  # as OrchestrationDispatcher does
+
+        request = harness.http(
+            "POST", f"{WH}/orchestrators/hello_orchestrator/woken?timeout=3600&pollingInterval=3600", json="Lima"
+        )
+        # The bound only turns a lost wake-up into a failure instead of an hour's hang.
+        reply, _ = await asyncio.wait_for(asyncio.gather(request, settle_soon()), 120)
+        return reply
+
+    reply = harness.run(scenario())
+    assert reply.status == 200 and reply.json() == "Hello Lima!"
+
+
 # -- status -----------------------------------------------------------------------------------
 
 

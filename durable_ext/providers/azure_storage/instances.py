@@ -168,6 +168,9 @@ def query_filter(query: InstanceQuery) -> tuple[str, dict[str, Any]]:
         low = escape_key(query.instance_id_prefix)
         high = low[:-1] + chr(ord(low[-1]) + 1)
         clauses.append(f"PartitionKey ge {odata_string(low)} and PartitionKey lt {odata_string(high)}")
+    if query.name:
+        clauses.append("Name eq @name")
+        params["name"] = query.name
     if not query.include_entities:
         # Entity ids start with '@': everything below '@' or from 'A' on (DTFx's ExcludeEntities).
         clauses.append("(PartitionKey lt '@' or PartitionKey ge 'A')")

@@ -241,6 +241,7 @@ class AzureStorageProvider:
                     created_to=query.created_to,
                     statuses=query.statuses,
                     instance_id_prefix=query.instance_id_prefix,
+                    name=query.name,
                     page_size=max(query.page_size, 100),
                     continuation_token=token,
                     include_entities=query.include_entities,
