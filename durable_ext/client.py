@@ -246,27 +246,27 @@ class DurableClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         closing = self._closing_event()
-        wake = asyncio.Event()
-        self._waiters.setdefault(instance_id, set()).add(wake)
-        try:
-            while True:
-                wake.clear()
-                state = await self.provider.get_instance(instance_id)
-                if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
-                    return state
-                if closing.is_set() or abandoned():
-                    return state
-                pause = max(MIN_POLL_INTERVAL, min(interval, deadline - loop.time()))
-                try:
-                    await asyncio.wait_for(wake.wait(), pause)
-                except TimeoutError:
-                    pass
-        finally:
-            waiters = self._waiters.get(instance_id)
-            if waiters is not None:
-                waiters.discard(wake)
-                if not waiters:
-                    del self._waiters[instance_id]
+        with self.provider.work_signal.watching(instance_id) as wake:
+            self._waiters.setdefault(instance_id, set()).add(wake)
+            try:
+                while True:
+                    wake.clear()
+                    state = await self.provider.get_instance(instance_id)
+                    if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
+                        return state
+                    if closing.is_set() or abandoned():
+                        return state
+                    pause = max(MIN_POLL_INTERVAL, min(interval, deadline - loop.time()))
+                    try:
+                        await asyncio.wait_for(wake.wait(), pause)
+                    except TimeoutError:
+                        pass
+            finally:
+                waiters = self._waiters.get(instance_id)
+                if waiters is not None:
+                    waiters.discard(wake)
+                    if not waiters:
+                        del self._waiters[instance_id]
 
     # -- entities ------------------------------------------------------------------------------
 
