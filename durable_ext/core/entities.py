@@ -135,7 +135,15 @@ def process_entity_batch(
     exists = state is not None and state.runtime_status is RuntimeStatus.Running
     recent = _recent_requests(state)
     seen = set(recent)
-    fresh = [r for r in requests if not r.id or r.id not in seen]
+    fresh = []
+    for r in requests:
+        # A message sent twice (a storage write retried after it had succeeded) may arrive in the
+        # same batch as its first copy, or after it: applied once either way.
+        if r.id and r.id in seen:
+            continue
+        if r.id:
+            seen.add(r.id)
+        fresh.append(r)
     if len(fresh) < len(requests):
         notes.append(f"skipped {len(requests) - len(fresh)} operation(s) already applied (delivered again)")
     requests = fresh

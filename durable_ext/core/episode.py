@@ -196,7 +196,16 @@ def run_episode(
         action_list = parse_actions(state.get("actions"), state.get("schemaVersion"))
     except (ActionParseError, KeyError, TypeError) as exc:
         return EpisodeOutcome(failed=True, error=f"The orchestrator returned an invalid action: {exc}", resumed=resumed)
-    aligned: ShimResult = aligner.step(action_list, replayed)
+    try:
+        aligned: ShimResult = aligner.step(action_list, replayed)
+    except Exception as exc:  # an action the engine cannot carry out fails the instance, never pins it
+        return EpisodeOutcome(
+            failed=True,
+            error=f"The orchestrator returned an action the host cannot carry out: {type(exc).__name__}: {exc}",
+            details="".join(traceback.format_exception(exc)),
+            custom_status=custom_status,
+            resumed=resumed,
+        )
     if aligned.non_determinism:
         return EpisodeOutcome(
             failed=True,

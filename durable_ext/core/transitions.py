@@ -80,8 +80,16 @@ def process_work_item(
     caller's cache (used only if it continues the item's history exactly); with
     ``keep_session`` the report carries the session for the next episode, to be cached by the
     caller once the commit succeeded.
+
+    An engine error while deciding (a bug, or stored data the engine cannot handle) fails the
+    instance with the reason instead of raising: a raise would leave the work item locked and
+    retried forever (DTFx likewise fails an orchestration whose actions it cannot process).
     """
-    return _Episode(item, now, catalog, new_id, session, keep_session).run()
+    try:
+        return _Episode(item, now, catalog, new_id, session, keep_session).run()
+    except Exception as exc:
+        error = f"The host could not process this orchestration's episode: {type(exc).__name__}: {exc}"
+        return _Episode(item, now, catalog, new_id, engine_error=error).run()
 
 
 class _Episode:
@@ -93,10 +101,12 @@ class _Episode:
         new_id: Callable[[], str],
         session: EpisodeSession | None = None,
         keep_session: bool = False,
+        engine_error: str | None = None,
     ):
         self.item, self.now, self.catalog, self.new_id = item, now, catalog, new_id
         self.session, self.keep_session = session, keep_session
         self.next_session: EpisodeSession | None = None
+        self.engine_error = engine_error
         self.state = item.state
         self.past: list[e.HistoryEvent] = list(item.history)
         self.new: list[e.HistoryEvent] = [e.OrchestratorStarted(timestamp=now)]
@@ -208,6 +218,8 @@ class _Episode:
     def _run_user_code(self) -> EpisodeReport:
         assert self.state is not None
         name = self.state.name
+        if self.engine_error is not None:
+            return self._fail(name, self.engine_error, "", invoked=None)
         invoke = self.catalog.orchestrator(name)
         if invoke is None:
             return self._fail(

@@ -23,6 +23,7 @@ from azure.functions.decorators.core import Binding, BindingDirection
 from durable_ext.errors import AppLoadError
 from durable_ext.functions.invoke import is_coroutine_function
 from durable_ext.functions.registry import FunctionInfo, FunctionKind, Registry
+from durable_ext.functions.validate import check_function
 
 _KINDS = {kind.value: kind for kind in FunctionKind if kind is not FunctionKind.OTHER}
 
@@ -50,7 +51,9 @@ def load_app(app_dir: Path, module_name: str = "function_app") -> Registry:
     (two apps with a ``shared_code`` package): the app loaded last wins such names.
 
     Raises AppLoadError when the file is missing or fails to import, when it defines no app or more
-    than one, when ``get_functions()`` rejects the registrations, or when durable names collide.
+    than one, when ``get_functions()`` rejects the registrations, when a function's parameters do not
+    match its bindings (``functions.validate``, as the Python worker refuses it), or when durable
+    names collide.
     """
     app_dir = Path(app_dir).resolve()
     path = app_dir / f"{module_name}.py"
@@ -64,6 +67,8 @@ def load_app(app_dir: Path, module_name: str = "function_app") -> Registry:
         functions = app.get_functions()
     except Exception as exc:
         raise AppLoadError(f"Function app {attribute!r} in {path} is invalid: {exc}") from exc
+    for function in functions:
+        check_function(function)
     return Registry((_function_info(f, app_dir) for f in functions), app_dir=app_dir)
 
 

@@ -109,3 +109,12 @@ def test_an_operation_delivered_twice_is_applied_once():
         known_names=[],
     )
     assert json.loads(third.commit.state.input) == 6
+
+
+def test_an_operation_delivered_twice_in_one_batch_is_applied_once():
+    # Found by the Azure Storage fault suite: a queue write answered 500 after it happened was sent
+    # again, both copies arrived in one batch, and the counter counted the signal twice.
+    add = request_message("add", "5", "same-id", signal=True)
+    report = process_entity_batch(item(None, add, add), now=NOW, invoke=HANDLE, known_names=[])
+    assert report.operations == 1
+    assert json.loads(report.commit.state.input) == 5
