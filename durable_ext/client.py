@@ -11,8 +11,8 @@ holds no rules of its own about which instance accepts what.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -44,6 +44,8 @@ class GoneError(ClientError):
 
 _BAD_ID_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_INSTANCE_ID_LENGTH = 256
+#: The shortest pause between two status reads of :meth:`DurableClient.wait_for_completion`.
+MIN_POLL_INTERVAL = 0.1
 
 
 def validate_instance_id(instance_id: str) -> None:
@@ -76,6 +78,29 @@ class DurableClient:
         self.clock = clock
         self.default_version = default_version
         self._orchestrators = {n.lower(): n for n in orchestrator_names} if orchestrator_names is not None else None
+        self._closing: asyncio.Event | None = None
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    def close(self) -> None:
+        """Shutdown: every :meth:`wait_for_completion` returns at once with the state it has."""
+        self._closing_event().set()
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+
+    def notify(self, instance_id: str) -> None:
+        """The instance's state changed in this process: its waiters read it now, not at their next poll.
+
+        Called on the event loop (the orchestration dispatcher's ``on_commit``). Changes made by
+        other processes are still seen at the next poll.
+        """
+        for event in self._waiters.get(instance_id, ()):
+            event.set()
+
+    def _closing_event(self) -> asyncio.Event:
+        if self._closing is None:
+            self._closing = asyncio.Event()
+        return self._closing
 
     # -- orchestrations ------------------------------------------------------------------------
 
@@ -203,22 +228,45 @@ class DurableClient:
     async def purge_by(self, query: InstanceQuery) -> int:
         return await self.provider.purge_instances(replace(query, continuation_token=None))
 
-    async def wait_for_completion(self, instance_id: str, *, timeout: float, interval: float) -> InstanceState | None:
-        """Wait until the instance is terminal or ``timeout`` seconds passed; returns the last state.
+    async def wait_for_completion(
+        self,
+        instance_id: str,
+        *,
+        timeout: float,
+        interval: float,
+        abandoned: Callable[[], bool] = lambda: False,
+    ) -> InstanceState | None:
+        """Poll until the instance is terminal, ``timeout`` seconds passed, the caller went away
+        (``abandoned()`` is true) or the host is closing; returns the last state read.
 
-        The state is read again whenever this process commits a change to the instance (answered
-        at once) and at least every ``interval`` seconds (for changes other processes commit).
+        The caller bounds ``timeout`` and ``interval``; polls are at least ``MIN_POLL_INTERVAL``
+        apart whatever ``interval`` says, so a waiter costs little however it is configured, and
+        :meth:`notify` (a commit in this process) wakes a waiter at once.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        with self.provider.work_signal.watching(instance_id) as changed:
-            while True:
-                changed.clear()
-                state = await self.provider.get_instance(instance_id)
-                if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
-                    return state
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), max(0.01, min(interval, deadline - loop.time())))
+        closing = self._closing_event()
+        with self.provider.work_signal.watching(instance_id) as wake:
+            self._waiters.setdefault(instance_id, set()).add(wake)
+            try:
+                while True:
+                    wake.clear()
+                    state = await self.provider.get_instance(instance_id)
+                    if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
+                        return state
+                    if closing.is_set() or abandoned():
+                        return state
+                    pause = max(MIN_POLL_INTERVAL, min(interval, deadline - loop.time()))
+                    try:
+                        await asyncio.wait_for(wake.wait(), pause)
+                    except TimeoutError:
+                        pass
+            finally:
+                waiters = self._waiters.get(instance_id)
+                if waiters is not None:
+                    waiters.discard(wake)
+                    if not waiters:
+                        del self._waiters[instance_id]
 
     # -- entities ------------------------------------------------------------------------------
 

@@ -102,6 +102,7 @@ class HostConfig:
     host: str
     port: int
     values: Mapping[str, str]  # local.settings.json "Values"
+    cors_origins: tuple[str, ...] = ()  # local.settings.json "Host.CORS" (comma-separated origins)
     # How long a worker holds a work item before another may take it (a dead worker's work is
     # retried after this). From the environment; crash-recovery tests shorten them.
     orchestration_lock_timeout: timedelta = DEFAULT_ORCHESTRATION_LOCK
@@ -181,7 +182,7 @@ def load_config(
     root = Path(app_dir).expanduser().resolve()
     if not root.is_dir():
         raise ConfigError(f"App directory {root} does not exist or is not a directory.")
-    values, settings_port = _read_local_settings(root / LOCAL_SETTINGS_JSON)
+    values, settings_port, cors = _read_local_settings(root / LOCAL_SETTINGS_JSON)
     durable, http = _host_sections(_read_json(root / HOST_JSON))
     # Defaults of the extension outside the Consumption plan.
     per_cpu = 10 * (os.cpu_count() or 1)
@@ -198,6 +199,7 @@ def load_config(
         host=_bind_host(host, env),
         port=_port(port, settings_port),
         values=MappingProxyType(values),
+        cors_origins=cors,
         orchestration_lock_timeout=_env_seconds(env, ORCHESTRATION_LOCK_ENV, DEFAULT_ORCHESTRATION_LOCK),
         activity_lock_timeout=_env_seconds(env, ACTIVITY_LOCK_ENV, DEFAULT_ACTIVITY_LOCK),
         sessions=SessionSettings(
@@ -355,11 +357,11 @@ def _port(port: int | None, settings_port: int | None) -> int:
     return port
 
 
-def _read_local_settings(path: Path) -> tuple[dict[str, str], int | None]:
-    """(Values, Host.LocalHttpPort) of local.settings.json; ({}, None) when the file does not exist."""
+def _read_local_settings(path: Path) -> tuple[dict[str, str], int | None, tuple[str, ...]]:
+    """(Values, Host.LocalHttpPort, Host.CORS) of local.settings.json; ({}, None, ()) without the file."""
     doc = _read_json(path)
     if doc is None:
-        return {}, None
+        return {}, None, ()
     root = _Section(LOCAL_SETTINGS_JSON, "", doc)
     if root.get("IsEncrypted") in (True, "true", "True"):
         raise ConfigError(
@@ -373,7 +375,8 @@ def _read_local_settings(path: Path) -> tuple[dict[str, str], int | None]:
     }
     host = root.section("Host")
     port = host.integer("LocalHttpPort", DEFAULT_PORT, high=65535) if host.has("LocalHttpPort") else None
-    return values, port
+    cors = host.string("CORS") or ""
+    return values, port, tuple(origin.strip() for origin in cors.split(",") if origin.strip())
 
 
 def app_setting(name: str, values: Mapping[str, str], env: Mapping[str, str]) -> str | None:

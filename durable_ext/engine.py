@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from durable_ext.auth.access import OPEN, AccessPolicy
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
 from durable_ext.core.clock import Clock, SystemClock
@@ -36,7 +38,7 @@ from durable_ext.functions.invoke import close_client_session
 from durable_ext.functions.registry import Registry
 from durable_ext.log import logger
 from durable_ext.providers.base import Provider
-from durable_ext.providers.factory import create_provider, describe_storage
+from durable_ext.providers.factory import create_provider
 from durable_ext.web.app import create_web_app
 from durable_ext.web.links import WEBHOOK_PATH, LinkSettings
 
@@ -92,6 +94,7 @@ class Engine:
             concurrency=config.max_concurrent_orchestrations,
             worker_id=self.worker_id,
             lock_timeout=config.orchestration_lock_timeout,
+            on_commit=self.client.notify,
             sessions=SessionCache.from_settings(config.sessions),
         )
         activities = ActivityDispatcher(
@@ -121,6 +124,7 @@ class Engine:
         serve_functions: bool = True,
         links: LinkSettings | None = None,
         middlewares: Sequence[Any] = (),
+        access: AccessPolicy = OPEN,
     ) -> web.Application:
         """The HTTP surface over this engine's client; ``open()`` must have run."""
         assert self.client is not None, "Engine.open() first"
@@ -133,6 +137,7 @@ class Engine:
             serve_functions=serve_functions,
             links=links or LinkSettings(WEBHOOK_PATH),
             middlewares=middlewares,
+            access=access,
         )
 
     def start_dispatchers(self) -> None:
@@ -140,15 +145,19 @@ class Engine:
         self.tasks = [asyncio.create_task(loop.run(), name=loop.name) for loop in self.loops]
 
     def status(self) -> dict:
+        """The live part of ``/admin/host/status``: no paths, host name or pid (callers are untrusted)."""
         return {
             "hubName": self.config.hub_name,
-            "storageProvider": describe_storage(self.config),
-            "workerId": self.worker_id,
+            "storageProvider": self.config.storage.kind,
+            # A digest of host:pid:start — tells workers apart without naming the machine or process.
+            "workerId": hashlib.sha256(self.worker_id.encode("utf-8")).hexdigest()[:16],
             "processUptime": round((time.monotonic() - self.started_at) * 1000),
         }
 
     async def close(self) -> None:
         """Stop taking work, let running work finish (``shutdown_grace``), close the hub."""
+        if self.client is not None:
+            self.client.close()  # long polls answer now instead of holding the shutdown
         for loop in self.loops:
             await loop.stop(self.shutdown_grace)
         for task in self.tasks:

@@ -14,6 +14,7 @@ that raises them)::
     ├── ProviderError                   a task hub storage operation failed (providers raise only these)
     │   ├── LockLostError               the work item's lock was lost; its commit was rejected
     │   ├── InstanceExistsError         the instance id is taken
+    │   ├── InvalidContinuationTokenError   a query's continuation token was not issued here (also a ValueError)
     │   └── providers.azure_storage.envelope.EnvelopeError   an unreadable queue message
     ├── client.ClientError              a management request that cannot be done (message for the caller)
     │   ├── client.BadRequestError      → 400
@@ -51,3 +52,7 @@ class LockLostError(ProviderError):
 
 class InstanceExistsError(ProviderError):
     """An instance with this id already exists in a state that forbids re-creating it."""
+
+
+class InvalidContinuationTokenError(ProviderError, ValueError):
+    """A query's continuation token is not one this provider issued (the caller's input is bad)."""

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 
 from aiohttp import web
 
 from durable_ext import __version__
+from durable_ext.auth import AccessPolicy, AuthMode, load_keys, resolve_access
+from durable_ext.auth.access import AUTH_SETTING, is_loopback
 from durable_ext.config import HostConfig, export_values
 from durable_ext.core.clock import Clock
 from durable_ext.engine import Engine
@@ -29,8 +32,17 @@ from durable_ext.web.monitor import MONITOR_ROUTE
 
 
 class Host:
-    def __init__(self, config: HostConfig, *, clock: Clock | None = None, shutdown_grace: float = 5.0) -> None:
+    def __init__(
+        self,
+        config: HostConfig,
+        *,
+        clock: Clock | None = None,
+        shutdown_grace: float = 5.0,
+        auth_mode: AuthMode | None = None,
+    ) -> None:
         self.config = config
+        self.auth_mode = auth_mode
+        self.access_line = ""
         self.clock = clock
         self.shutdown_grace = shutdown_grace
         self.engine: Engine | None = None
@@ -44,7 +56,14 @@ class Host:
         replay_safe.install()
         self.engine = Engine(config, registry, clock=self.clock, shutdown_grace=self.shutdown_grace)
         await self.engine.open()
-        self.runner = web.AppRunner(self.engine.web_app(), access_log=None, handle_signals=False)
+        access = self._access_policy()
+        # Requests still running at shutdown get shutdown_grace seconds, not aiohttp's 60.
+        self.runner = web.AppRunner(
+            self.engine.web_app(access=access),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=self.shutdown_grace,
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, config.host, config.port, reuse_address=True)
         await site.start()
@@ -52,8 +71,36 @@ class Host:
         self.engine.start_dispatchers()
         logger.info("Host started. Task hub '%s' is ready.", config.hub_name)
 
+    def _access_policy(self) -> AccessPolicy:
+        """Keys (loaded or generated only when required), Host and Origin rules; sets the startup line."""
+        config = self.config
+        assert self.engine is not None
+        settings = {**config.values, **os.environ}
+        mode = self.auth_mode or AuthMode.parse(settings.get(AUTH_SETTING), AUTH_SETTING)
+        keys = None
+        if mode is AuthMode.ON or (mode is AuthMode.AUTO and not is_loopback(config.host)):
+            http_names = [info.function_name for info in self.engine.registry.functions if info.kind is FunctionKind.HTTP]
+            keys, where = load_keys(config.app_dir, settings, http_names)
+            reason = "requested" if mode is AuthMode.ON else f"bound to {config.host}, beyond loopback"
+            self.access_line = (
+                f"HTTP keys: required ({reason}) — x-functions-key header or code= query; "
+                f"master, function and durabletask_extension system keys in {where}."
+            )
+        elif mode is AuthMode.OFF:
+            self.access_line = f"HTTP keys: NOT checked ({AUTH_SETTING}=off / --auth off), bound to {config.host}."
+        else:
+            self.access_line = (
+                f"HTTP keys: not checked — bound to loopback {config.host}, as func start does "
+                f"({AUTH_SETTING}=on or --auth on requires them)."
+            )
+        return resolve_access(
+            bind_host=config.host, settings=settings, cors_origins=config.cors_origins, mode=mode, keys=keys
+        )
+
     async def stop(self) -> None:
         logger.info("Stopping host...")
+        if self.engine is not None and self.engine.client is not None:
+            self.engine.client.close()  # long polls answer now instead of holding the shutdown
         if self.runner is not None:
             await self.runner.cleanup()
         if self.engine is not None:
@@ -92,6 +139,7 @@ class Host:
             else:
                 lines.append(f"        {info.function_name}: {info.trigger_type or info.kind.value}")
             lines.append("")
+        lines.append(self.access_line)
         lines.append(f"Monitor: {base}{WEBHOOK_PATH}/{MONITOR_ROUTE}")
         lines.append("")
         for line in lines:

@@ -12,8 +12,8 @@ The rule (lower never imports higher; a module may import its own layer and any 
                                          azure.durable_functions
     2  providers.*                       concrete task hubs (sqlite*, azure_storage/, factory); never
                                          each other, except factory, which picks one
-    1  config, log, telemetry,           settings; the ``durable_ext`` logger; the one Provider Protocol
-       providers.base
+    1  config, log, telemetry, auth,     settings; the ``durable_ext`` logger; keys and access rules;
+       providers.base                    the one Provider Protocol
     0  core, errors, durable_ext         pure: stdlib only, no I/O, time and ids passed in
 
 Third-party and I/O imports have homes too:
@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 # Bottom first. Names are relative to the package; "" is durable_ext/__init__.py itself.
 LAYERS: list[tuple[str, ...]] = [
     ("", "core", "errors"),
-    ("config", "log", "telemetry", "providers", "providers.base"),
+    ("config", "log", "telemetry", "auth", "providers", "providers.base"),
     ("providers.sqlite", "providers.sqlite_cache", "providers.sqlite_schema", "providers.azure_storage",
      "providers.factory"),
     ("functions",),

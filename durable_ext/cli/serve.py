@@ -27,8 +27,14 @@ from durable_ext.errors import DurableExtError
 )
 @click.option("--port", type=int, default=None, help="HTTP port (default: Host.LocalHttpPort or 7071).")
 @click.option("--host", default=None, help="Bind address (default: 127.0.0.1).")
+@click.option(
+    "--auth",
+    type=click.Choice(["auto", "on", "off"]),
+    default=None,
+    help="Require function keys: auto (default) = only when bound beyond loopback; also DURABLE_EXT_AUTH.",
+)
 @click.option("--verbose", is_flag=True, help="Debug logging.")
-def start(app_dir: Path, port: int | None, host: str | None, verbose: bool) -> int:
+def start(app_dir: Path, port: int | None, host: str | None, auth: str | None, verbose: bool) -> int:
     """Serve a function app directory (like `func start`)."""
     from durable_ext.config import load_config
     from durable_ext.host import Host
@@ -37,7 +43,9 @@ def start(app_dir: Path, port: int | None, host: str | None, verbose: bool) -> i
     configure_console(logging.DEBUG if verbose else logging.INFO)
     try:
         config = load_config(app_dir.resolve(), port=port, host=host)
-        asyncio.run(Host(config).run())
+        from durable_ext.auth import AuthMode
+
+        asyncio.run(Host(config, auth_mode=AuthMode(auth) if auth else None).run())
     except DurableExtError as exc:
         raise CliUsageError(str(exc)) from None
     return 0

@@ -8,6 +8,7 @@ thread pool; the commit is one provider call. A commit rejected because the lock
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import timedelta
 
@@ -35,8 +36,10 @@ class OrchestrationDispatcher:
         lock_timeout: timedelta = timedelta(minutes=2),
         entities: bool | None = False,
         name: str = WorkSignal.ORCHESTRATIONS,
+        on_commit: Callable[[str], None] | None = None,
         sessions: SessionCache | None = None,
     ) -> None:
+        """``on_commit(instance_id)`` runs after each committed episode (the client wakes its waiters)."""
         self.provider = provider
         self.catalog = catalog
         self.clock = clock
@@ -44,6 +47,7 @@ class OrchestrationDispatcher:
         self.worker_id = worker_id
         self.lock_timeout = lock_timeout
         self.entities = entities
+        self.on_commit = on_commit
         self.sessions = sessions  # extended sessions (dispatcher.sessions); None: replay in full
         self.loop = WorkLoop(name, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle)
 
@@ -70,6 +74,8 @@ class OrchestrationDispatcher:
         except LockLostError:
             logger.warning("Instance '%s': lock lost before commit; another worker owns it now", item.instance_id)
             return
+        if self.on_commit is not None:
+            self.on_commit(item.instance_id)
         if report.session is not None and self.sessions is not None:
             self.sessions.put(item.instance_id, report.session)
         self.provider.work_signal.changed(item.instance_id)

@@ -20,7 +20,9 @@ Times are stored as INTEGER microseconds since the Unix epoch (UTC): exact round
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from durable_ext.core.events import EventType, ExecutionStarted
 from durable_ext.core.messages import InstanceQuery, InstanceState, TaskMessage
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.wire import dumps_event
-from durable_ext.errors import ProviderError
+from durable_ext.errors import InvalidContinuationTokenError, ProviderError
 
 SCHEMA_VERSION = 1
 
@@ -119,8 +121,14 @@ INSTANCE_COLUMNS = (
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating it and its directory if needed) the task hub file and ensure the schema."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open (creating it and its directory if needed) the task hub file and ensure the schema.
+
+    The hub holds every input and output: a directory it creates is 0700 (as is an existing
+    ``.durable_ext``, which is ours) and the file is 0600; SQLite gives its -wal and -shm files
+    the database file's permissions.
+    """
+    _private_directory(path.parent)
+    _private_file(path)
     # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves, so every write transaction
     # takes the write lock up front and never fails half-way with SQLITE_BUSY_SNAPSHOT.
     conn = sqlite3.connect(path, isolation_level=None, timeout=30.0, cached_statements=256)
@@ -139,6 +147,31 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _private_directory(directory: Path) -> None:
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif directory.name == ".durable_ext":
+        _owner_only(directory, 0o700)
+
+
+def _private_file(path: Path) -> None:
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return  # sqlite3.connect reports what is wrong with the path
+    _owner_only(path, 0o600)
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    """Take group/other permissions away (a hub made by an older version was 0755/0644)."""
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & 0o077:
+            path.chmod(current & mode)
+    except OSError:
+        pass
 
 
 def _ensure_schema(conn: sqlite3.Connection) -> None:
@@ -374,11 +407,26 @@ def encode_token(created_us: int, instance_id: str) -> str:
 
 
 def decode_token(token: str) -> tuple[int, str]:
-    """Inverse of :func:`encode_token`; raises ``ValueError`` for a token we did not issue."""
+    """Inverse of :func:`encode_token`; raises ``InvalidContinuationTokenError`` for a token we did
+    not issue (including values SQLite could not bind: out-of-range ints, unencodable text)."""
     try:
         created_us, instance_id = json.loads(token)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"invalid continuation token: {token!r}") from exc
-    if not isinstance(created_us, int) or not isinstance(instance_id, str):
-        raise ValueError(f"invalid continuation token: {token!r}")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidContinuationTokenError("invalid continuation token") from exc
+    if (
+        isinstance(created_us, bool)
+        or not isinstance(created_us, int)
+        or not -(2**63) <= created_us < 2**63
+        or not isinstance(instance_id, str)
+        or not _encodable(instance_id)
+    ):
+        raise InvalidContinuationTokenError("invalid continuation token")
     return created_us, instance_id
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

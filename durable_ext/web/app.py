@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
+from durable_ext.auth.access import OPEN, AccessPolicy
+from durable_ext.auth.keys import AuthLevel
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
 from durable_ext.functions.registry import Registry
@@ -32,6 +34,7 @@ from durable_ext.log import logger
 from durable_ext.web import responses
 from durable_ext.web.admin import add_admin_routes
 from durable_ext.web.functions_routes import FUNCTION_ROUTES, FunctionRoutes, handle_function
+from durable_ext.web.guard import guard, require
 from durable_ext.web.links import DEFAULT_LINKS, LinkSettings, client_binding_json
 from durable_ext.web.state import STATE, WebState
 from durable_ext.web.webhooks import handle_webhook, is_webhook_path
@@ -49,13 +52,16 @@ def create_web_app(
     serve_functions: bool = True,
     links: LinkSettings = DEFAULT_LINKS,
     middlewares: Sequence[Any] = (),
+    access: AccessPolicy = OPEN,
 ) -> web.Application:
-    """The host's HTTP surface; links it hands out use the origin of the request being answered.
+    """The host's HTTP surface, guarded by ``access`` (keys, Host and Origin; see ``web.guard``).
 
     Other task hubs that requests or bindings name are opened on demand and closed when the
     application is cleaned up (``AppRunner.cleanup``); ``client`` stays the caller's to close.
     """
-    app = web.Application(client_max_size=responses.MAX_BODY_BYTES, middlewares=list(middlewares))
+    app = web.Application(
+        client_max_size=responses.MAX_BODY_BYTES, middlewares=[_no_internals_in_errors, *middlewares, guard]
+    )
     hubs = HubResolver(config, client)
     _check_bindings(hubs, registry)
     app[STATE] = WebState(
@@ -66,6 +72,7 @@ def create_web_app(
         dispatcher_status=dispatcher_status,
         started_at=time.monotonic(),
         host_id=host_id(config),
+        access=access,
         hubs=hubs,
         links=links,
     )
@@ -87,6 +94,15 @@ def host_id(config: HostConfig) -> str:
     return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
 
 
+@web.middleware
+async def _no_internals_in_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Any exception a handler lets escape becomes a generic JSON 500 (details only in the log)."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        return responses.server_error(request, exc)
 def _check_bindings(hubs: HubResolver, registry: Registry) -> None:
     """Say at startup which client bindings name a hub or connection that cannot be used."""
     for info in registry.http_functions():
@@ -104,4 +120,6 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     found = request.app[FUNCTION_ROUTES].match(request.method, raw_path)
     if found is None:
         return web.Response(status=404)
-    return await handle_function(request, *found)
+    info, values = found
+    denied = require(request, AuthLevel.of_function(info.auth_level), info.function_name)
+    return denied if denied is not None else await handle_function(request, info, values)

@@ -19,7 +19,7 @@ from durable_ext.client import BadRequestError
 from durable_ext.core.entities import parse_entity_id
 from durable_ext.core.messages import InstanceQuery
 from durable_ext.core.wire import format_datetime
-from durable_ext.web.params import get_bool, get_date, get_int, query_of, read_body
+from durable_ext.web.params import ensure_unicode, get_bool, get_date, get_page_size, query_of, read_body
 from durable_ext.web.responses import argument_error, empty_response, json_response
 from durable_ext.web.state import WebState
 from durable_ext.web.status_payload import parse_token
@@ -40,9 +40,10 @@ async def operation(request: web.Request, state: WebState, name: str, key: str) 
         text = body.decode("utf-8-sig", errors="replace")
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             input_text = text
         else:
+            ensure_unicode(value)
             # The request's input is the caller's JSON text: a JSON string body (what the SDK
             # client sends, df_dumps text encoded once more) is that text; other JSON as written.
             input_text = value if isinstance(value, str) else json.dumps(value)
@@ -72,9 +73,9 @@ async def list_entities(
     query = query_of(request)
     fetch_state = get_bool(query, "fetchState", False)
     since, until = get_date(query, "lastOperationTimeFrom"), get_date(query, "lastOperationTimeTo")
-    top = get_int(query, "top", 100)
+    top = get_page_size(query, "top", 100)
     page = await state.client.query_entities(
-        name, InstanceQuery(page_size=top if top > 0 else 100, continuation_token=decode_token(page_token))
+        name, InstanceQuery(page_size=top, continuation_token=decode_token(page_token))
     )
     body = []
     for entity in page.instances:

@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 from durable_ext.functions import FunctionInfo, make_request, response_parts, run_http
 from durable_ext.hubs import HubAddressError
 from durable_ext.log import invocation, logger
-from durable_ext.web.links import client_binding_json, request_origin
+from durable_ext.web.links import client_binding_json, own_origin
 from durable_ext.web.params import read_body
 from durable_ext.web.responses import WebError, error_response
 from durable_ext.web.routes import RouteTemplate, compile_route, sort_by_precedence
@@ -82,7 +82,8 @@ async def handle_function(request: web.Request, info: FunctionInfo, route_values
             # The app's binding is wrong, not the request: a server error that says what to fix.
             logger.error("Function '%s' was not run: %s", info.function_name, exc)
             return error_response(500, f"Function '{info.function_name}' was not run: {exc}")
-        binding = client_binding_json(request_origin(request), state.config, info, address, links=state.links)
+        origin = own_origin(request, state.config.host, state.config.port)
+        binding = client_binding_json(origin, state.config, info, address, state.link_code, links=state.links)
     try:
         with invocation(info.function_name, HTTP_REASON) as inv:
             response = await run_http(

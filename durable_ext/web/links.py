@@ -1,11 +1,21 @@
 """URLs the host hands out: the durable client binding and the check-status payload.
 
 Both are built the way the extension builds them (EXT ``HttpApiHandler.GetClientResponseLinks``,
-``GetInstanceCreationLinks``, ``BindingHelper.DurableOrchestrationClientToString``),
-with the origin of the request being served, so the links work whatever host name and port the
-caller used. Locally there is no system key, so the ``code=`` part of the query is empty; a
-:class:`LinkSettings` with a ``required_query`` (worker mode behind a Functions host that demands a
-key) puts it into every link, as the extension puts its system key there.
+``GetInstanceCreationLinks``, ``BindingHelper.DurableOrchestrationClientToString``; sdk-contract.md §4.1).
+
+Two origins, never mixed up:
+
+* :func:`own_origin` — the address and port of the socket that accepted the connection. Every URL
+  the host itself (or the SDK client inside the app) calls is built from it: the binding's
+  ``rpcBaseUrl`` and the rest of the binding. A ``Host`` header never reaches these, or a caller
+  could make the app's client POST orchestration inputs to a server of its choosing (SSRF).
+* :func:`request_origin` — the origin as the caller addressed us; only for links handed back to
+  that same caller (the check-status payload), so they work whatever name and port it used. The
+  SDK rewrites the binding's management URLs to the request's origin the same way
+  (``DurableOrchestrationClient._replace_url_origin``).
+
+A :class:`LinkSettings` says where the built-in API is served (worker mode serves it under the app's
+route prefix) and what every link must carry (``code=…`` when a Functions host in front demands a key).
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ __all__ = ["DEFAULT_CONNECTION", "client_binding_json", "hub_path", "management_
 WEBHOOK_PATH = "/runtime/webhooks/durabletask"
 #: The placeholder the SDK replaces with the instance id in every management URL.
 INSTANCE_ID_PLACEHOLDER = "INSTANCEID"
+#: The user name in ``rpcBaseUrl``'s user info; its password is the system key.
+RPC_USER = "durabletask_extension"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,20 +60,59 @@ DEFAULT_LINKS = LinkSettings()
 
 
 def request_origin(request: web.Request) -> str:
-    """``scheme://host[:port]`` exactly as the caller addressed this server."""
+    """``scheme://host[:port]`` exactly as the caller addressed this server (untrusted)."""
     return str(request.url.origin())
+
+
+def own_origin(request: web.Request, fallback_host: str, fallback_port: int) -> str:
+    """``http://<local address>:<port>`` of the socket that accepted ``request``.
+
+    A wildcard bind still accepts each connection on one concrete local address, which is one
+    this host can reach itself on. ``fallback_*`` (the configured bind address) serves when the
+    connection is already gone.
+    """
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        host, port = str(sockname[0]), int(sockname[1])
+    else:
+        host, port = fallback_host, fallback_port
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host.split('%', 1)[0]}]"
+    return f"http://{host}:{port}"
 
 
 def webhook_base(origin: str, links: LinkSettings = DEFAULT_LINKS) -> str:
     return f"{origin}{links.webhook_path}"
 
 
+def required_query(links: LinkSettings, code: str | None) -> str:
+    """What every link must carry: ``code=<system key>`` when this host requires keys, else the
+    links' own ``required_query`` (worker mode's key for the Functions host in front), else nothing."""
+    return f"code={quote_plus(code)}" if code else links.required_query
+
+
 def management_urls(
-    origin: str, hub: str, connection: str, instance_id: str, links: LinkSettings = DEFAULT_LINKS
+    origin: str,
+    hub: str,
+    connection: str,
+    instance_id: str,
+    links: LinkSettings = DEFAULT_LINKS,
+    code: str | None = None,
 ) -> dict[str, str]:
-    """The ``managementUrls`` object; ``instance_id`` is put in the paths as given (already encoded)."""
+    """The ``managementUrls`` object; ``instance_id`` is put in the paths as given (already encoded).
+
+    ``code`` (the system key, when keys are required) ends every query, as the extension's do.
+    """
     prefix = f"{webhook_base(origin, links)}/instances/{instance_id}"
-    query = f"taskHub={quote_plus(hub)}&connection={quote_plus(connection)}{links.query_suffix()}"
+    query = f"taskHub={quote_plus(hub)}&connection={quote_plus(connection)}"
+    required = required_query(links, code)
+    if required:
+        query += f"&{required}"
     return {
         "id": instance_id,
         "statusQueryGetUri": f"{prefix}?{query}",
@@ -76,10 +127,15 @@ def management_urls(
 
 
 def check_status_payload(
-    origin: str, hub: str, connection: str, instance_id: str, links: LinkSettings = DEFAULT_LINKS
+    origin: str,
+    hub: str,
+    connection: str,
+    instance_id: str,
+    links: LinkSettings = DEFAULT_LINKS,
+    code: str | None = None,
 ) -> dict[str, str]:
     """The body of the webhooks' 202 answer (EXT ``CreateCheckStatusResponseMessage``: no rewind link)."""
-    urls = management_urls(origin, hub, connection, quote(instance_id, safe=""), links)
+    urls = management_urls(origin, hub, connection, quote(instance_id, safe=""), links, code)
     urls["id"] = instance_id
     del urls["rewindPostUri"]
     return urls
@@ -102,18 +158,25 @@ def client_binding_json(
     config: HostConfig,
     info: FunctionInfo | None = None,
     address: HubAddress | None = None,
+    code: str | None = None,
     *,
     links: LinkSettings = DEFAULT_LINKS,
     rpc_base_url: str | None = None,
 ) -> str:
     """The durable client binding value (a JSON string) for ``info``'s ``durableClient`` binding.
 
-    ``base_url`` is the public ``scheme://host:port``: the SDK keeps the paths of the creation and
-    management URLs and swaps their origin for the one of the request it answers. ``rpcBaseUrl``
-    (where the SDK client sends its own calls) is ``rpc_base_url``, by default the same built-in
-    webhooks, which serve those calls too. ``address`` is the binding's resolved hub
-    (``HubResolver.binding_address``); without it the binding's values are used as written. Null
-    properties are present, as Json.NET writes them.
+    ``base_url`` is the server's own ``scheme://host:port`` (never the caller's Host header). The
+    SDK keeps the paths of the creation and management URLs and swaps their origin for the one of the
+    request it answers. ``rpcBaseUrl`` (where the SDK client sends its own calls) is ``rpc_base_url``,
+    by default the same built-in webhooks, which serve those calls too. ``address`` is the binding's
+    resolved hub (``HubResolver.binding_address``); without it the binding's values are used as
+    written. Null properties are present, as Json.NET writes them.
+
+    ``code`` is the system key when keys are required: the management URLs carry it as
+    ``code=`` (so ``create_check_status_response`` hands out working links, as the Functions host
+    does) and ``rpcBaseUrl`` carries it as the password of its user info — the SDK appends paths
+    and queries to that URL and sends no headers of its own, and aiohttp turns user info into a
+    Basic ``Authorization`` header.
     """
     base_url = base_url.rstrip("/")
     if address is not None:
@@ -124,25 +187,33 @@ def client_binding_json(
         own = hub == config.hub_name and connection_name is None
     webhooks = webhook_base(base_url, links)
     start = f"{webhooks}/orchestrators/{{functionName}}[/{{instanceId}}]"
-    required = f"{links.required_query}&" if links.required_query else ""
     selector = (
         "" if own else f"taskHub={quote_plus(hub)}&connection={quote_plus(connection_name or DEFAULT_CONNECTION)}&"
     )
     rpc = (rpc_base_url or webhooks).rstrip("/")
+    code_query = required_query(links, code)
     binding = {
         "taskHubName": hub,
         "connectionName": connection_name,
         "creationUrls": {
-            "createNewInstancePostUri": f"{start}?{required}{selector}",
-            "createAndWaitOnNewInstancePostUri": f"{start}?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&{required}{selector}",
+            "createNewInstancePostUri": f"{start}?{selector}{code_query}",
+            "createAndWaitOnNewInstancePostUri": f"{start}?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&{selector}{code_query}",
         },
         "managementUrls": management_urls(
-            base_url, hub, connection_name or DEFAULT_CONNECTION, INSTANCE_ID_PLACEHOLDER, links
+            base_url, hub, connection_name or DEFAULT_CONNECTION, INSTANCE_ID_PLACEHOLDER, links, code
         ),
         "baseUrl": webhooks,
-        "requiredQueryStringParameters": links.required_query,
+        "requiredQueryStringParameters": code_query,
         # The SDK appends "instances/…" to it, so the trailing slash is required.
-        "rpcBaseUrl": f"{rpc}/" if own else f"{rpc}/{hub_path(hub, connection_name)}/",
+        "rpcBaseUrl": _with_key(f"{rpc}/" if own else f"{rpc}/{hub_path(hub, connection_name)}/", code),
         "httpBaseUrl": None,
     }
     return json.dumps(binding)
+
+
+def _with_key(url: str, code: str | None) -> str:
+    """``url`` with ``code`` as the password of its user info (aiohttp sends it as Basic auth)."""
+    if not code:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{RPC_USER}:{quote(code, safe='')}@{rest}"

@@ -41,13 +41,36 @@ def get_int(query: Query, name: str, default: int) -> int:
         return default
 
 
+#: The largest page a list request gets, whatever ``top`` asks for (the continuation token pages on).
+MAX_PAGE_SIZE = 1000
+
+
+def get_page_size(query: Query, name: str, default: int) -> int:
+    """``top``: 1..MAX_PAGE_SIZE; absent, non-numeric or not positive → ``default``; larger → the cap."""
+    size = get_int(query, name, default)
+    return default if size <= 0 else min(size, MAX_PAGE_SIZE)
+
+
+#: The longest ``timeout`` a start-and-wait request may ask for (seconds); longer is a 400, as is
+#: a value .NET's ``TimeSpan`` could not hold (the extension fails those too).
+MAX_WAIT_SECONDS = 3600.0
+
+
 def get_seconds(query: Query, name: str) -> float | None:
-    """A non-negative number of seconds, or None when absent or not a number."""
+    """A number of seconds in 0..MAX_WAIT_SECONDS; None when absent or not a number (the
+    extension's ``TryParse``); raises WebError(400) for a negative, infinite or larger number."""
+    text = (query.get(name) or "").strip()
+    if not text:
+        return None
     try:
-        value = float((query.get(name) or "").strip())
+        value = float(text)
     except ValueError:
         return None
-    return value if value >= 0 and value == value and value != float("inf") else None
+    if not 0 <= value <= MAX_WAIT_SECONDS:  # also false for NaN
+        raise WebError(
+            bad_request(f"The '{name}' parameter must be a number of seconds between 0 and {MAX_WAIT_SECONDS:g}.")
+        )
+    return value
 
 
 def get_date(query: Query, name: str) -> datetime | None:
@@ -87,11 +110,28 @@ async def read_body(request: web.Request) -> bytes:
 
 
 def parse_json(body: bytes) -> Any:
-    """The JSON value of a request body; raises WebError(400 "Invalid JSON content")."""
+    """The JSON value of a request body; raises WebError(400 "Invalid JSON content"), also for
+    JSON whose ``\\uXXXX`` escapes spell a lone surrogate (not Unicode text: it could be stored
+    but not sent back as UTF-8)."""
     try:
-        return json.loads(body.decode("utf-8-sig"))
+        value = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise WebError(invalid_json(exc)) from None
+    if b"\\u" in body:
+        ensure_unicode(value)
+    return value
+
+
+def ensure_unicode(value: Any) -> None:
+    """Raise WebError(400) when a string in ``value`` (a parsed JSON value) holds a lone surrogate."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise WebError(
+            invalid_json(
+                ValueError(f"The JSON content holds a lone surrogate at position {exc.start}: not Unicode text.")
+            )
+        ) from None
 
 
 async def read_json_text(request: web.Request) -> str | None:

@@ -9,18 +9,22 @@ that the extension sends (``Message`` plus, for exceptions, ``ExceptionMessage``
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from durable_ext.errors import DurableExtError
+from durable_ext.log import logger
 
 #: The largest request body accepted (bytes); bigger ones get a JSON 413.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 ARGUMENT_ERROR = "One or more of the arguments submitted is incorrect"
 SERVER_ERROR = "Something went wrong while processing your request"
+#: Response header naming the id under which a failed request's exception was logged.
+REQUEST_ID_HEADER = "x-ms-request-id"
 
 
 class WebError(DurableExtError):
@@ -32,9 +36,14 @@ class WebError(DurableExtError):
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    text = json.dumps(body, ensure_ascii=False)
+    """``body`` as UTF-8 JSON; text that UTF-8 cannot carry (a lone surrogate someone stored) is
+    sent as a ``\\uXXXX`` escape instead, so reading such a value never fails."""
+    try:
+        text = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(body, ensure_ascii=True).encode("ascii")
     return web.Response(
-        status=status, body=text.encode("utf-8"), content_type="application/json", charset="utf-8", headers=headers
+        status=status, body=text, content_type="application/json", charset="utf-8", headers=headers
     )
 
 
@@ -70,8 +79,22 @@ def invalid_json(exc: Exception) -> web.Response:
     return error_response(400, "Invalid JSON content", str(exc), "Newtonsoft.Json.JsonReaderException")
 
 
-def server_error(exc: BaseException) -> web.Response:
-    return error_response(500, SERVER_ERROR, str(exc) or type(exc).__name__, type(exc).__name__)
+def server_error(request: web.Request, exc: BaseException) -> web.Response:
+    """A generic 500: the exception (text, type, paths) goes to the log under a fresh request id,
+    and the caller gets only that id to quote."""
+    request_id = str(uuid.uuid4())
+    logger.error(
+        "Request %s %s failed (request id %s): %s: %s",
+        request.method,
+        request.rel_url.path,
+        request_id,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+    )
+    return json_response(
+        {"Message": f"{SERVER_ERROR}. Request id: {request_id}"}, 500, {REQUEST_ID_HEADER: request_id}
+    )
 
 
 def too_large() -> web.Response:

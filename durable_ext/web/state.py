@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from durable_ext.auth.access import OPEN, AccessPolicy
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
 from durable_ext.functions.registry import Registry
@@ -26,6 +27,13 @@ class WebState:
     #: ``time.monotonic()`` when the app was created: the uptime when no dispatcher status is given.
     started_at: float
     host_id: str
+    #: Keys, Host and Origin rules; OPEN (nothing checked) when the app is built without one.
+    access: AccessPolicy = OPEN
+
+    @property
+    def link_code(self) -> str | None:
+        """The ``code=`` links handed out carry: the durable system key when keys are required."""
+        return self.access.keys.system_key if self.access.keys is not None else None
     #: Opens the hubs that bindings and ``taskHub``/``connection`` parameters name.
     hubs: HubResolver | None = None
     #: The hub of the request being served (a per-request copy of the state); None: the app's own.

@@ -29,17 +29,17 @@ from aiohttp import web
 from durable_ext.client import BadRequestError, GoneError, NotFoundError
 from durable_ext.core.messages import InstanceQuery
 from durable_ext.core.status import RuntimeStatus
-from durable_ext.errors import InstanceExistsError
+from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError
 from durable_ext.hubs import HubAddressError
-from durable_ext.log import logger
 from durable_ext.web import entities
 from durable_ext.web.links import DEFAULT_CONNECTION, check_status_payload, request_origin
 from durable_ext.web.monitor import MONITOR_ROUTE, monitor_page
+from durable_ext.web.openapi import openapi_document
 from durable_ext.web.params import (
     Query,
     get_bool,
     get_date,
-    get_int,
+    get_page_size,
     get_seconds,
     get_statuses,
     parse_json,
@@ -100,9 +100,10 @@ async def handle_webhook(request: web.Request) -> web.Response:
         return bad_request(str(exc))
     except WebError as exc:
         return exc.response
+    except InvalidContinuationTokenError:
+        return bad_request(f"Invalid {CONTINUATION_HEADER} header.")
     except Exception as exc:
-        logger.exception("Durable HTTP API request %s %s failed", request.method, request.rel_url)
-        return server_error(exc)
+        return server_error(request, exc)
 
 
 async def _hub_state(
@@ -132,6 +133,7 @@ async def start_orchestration(
     request: web.Request, state: WebState, function_name: str, instance_id: str | None
 ) -> web.Response:
     query = query_of(request)
+    wait = _wait_times(query)
     input_text = await read_json_text(request)
     try:
         new_id = await state.client.start_new(function_name, instance_id, input_text, version=query.get("version"))
@@ -139,7 +141,7 @@ async def start_orchestration(
         return argument_error(str(exc))
     except InstanceExistsError as exc:
         return _instance_exists(instance_id, exc)
-    return await _wait_or_check_status(request, state, new_id, query)
+    return await _wait_or_check_status(request, state, new_id, query, wait)
 
 
 # -- instances ---------------------------------------------------------------------------------
@@ -152,7 +154,7 @@ async def get_instance(request: web.Request, state: WebState, instance_id: str) 
 async def list_instances(request: web.Request, state: WebState) -> web.Response:
     query = query_of(request)
     show_input = get_bool(query, "showInput", True)
-    top = get_int(query, "top", DEFAULT_PAGE_SIZE)
+    top = get_page_size(query, "top", DEFAULT_PAGE_SIZE)
     page = await state.client.query(
         InstanceQuery(
             created_from=get_date(query, "createdTimeFrom"),
@@ -161,7 +163,7 @@ async def list_instances(request: web.Request, state: WebState) -> web.Response:
             instance_id_prefix=query.get("instanceIdPrefix") or None,
             # Not in the extension's API: the monitor's name filter (an exact orchestrator name).
             name=query.get("name") or None,
-            page_size=top if top > 0 else DEFAULT_PAGE_SIZE,
+            page_size=top,
             continuation_token=_decode_token(request.headers.get(CONTINUATION_HEADER)),
             include_input=show_input,
         )
@@ -220,6 +222,7 @@ async def rewind(request: web.Request, state: WebState, instance_id: str) -> web
 
 async def restart(request: web.Request, state: WebState, instance_id: str) -> web.Response:
     query = query_of(request)
+    wait = _wait_times(query)
     new_instance_id = get_bool(query, "restartWithNewInstanceId", True)
     try:
         new_id = await state.client.restart(instance_id, new_instance_id=new_instance_id)
@@ -235,7 +238,7 @@ async def restart(request: web.Request, state: WebState, instance_id: str) -> we
         return argument_error(str(exc))
     except InstanceExistsError as exc:
         return _instance_exists(instance_id, exc)
-    return await _wait_or_check_status(request, state, new_id, query)
+    return await _wait_or_check_status(request, state, new_id, query, wait)
 
 
 async def entity(request: web.Request, state: WebState, name: str, key: str) -> web.Response:
@@ -254,6 +257,10 @@ async def entity_list(request: web.Request, state: WebState, name: str | None = 
         _encode_token,
         CONTINUATION_HEADER,
     )
+
+
+async def openapi(request: web.Request, state: WebState) -> web.Response:
+    return json_response(openapi_document())
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -291,13 +298,25 @@ async def _status_response(request: web.Request, state: WebState, instance_id: s
     return json_response(body, 200)
 
 
-async def _wait_or_check_status(request: web.Request, state: WebState, instance_id: str, query: Query) -> web.Response:
-    """With ``timeout`` and ``pollingInterval`` (seconds): wait for the end; else the 202 check-status answer."""
+def _wait_times(query: Query) -> tuple[float, float] | None:
+    """``(timeout, pollingInterval)`` in seconds when both are given; checked before anything starts."""
     timeout, interval = get_seconds(query, "timeout"), get_seconds(query, "pollingInterval")
-    if timeout is not None and interval is not None:
-        if interval > timeout:
-            return argument_error(f"Total timeout {timeout:g} should be bigger than retry timeout {interval:g}")
-        final = await state.client.wait_for_completion(instance_id, timeout=timeout, interval=interval)
+    if timeout is None or interval is None:
+        return None
+    if interval > timeout:
+        raise WebError(argument_error(f"Total timeout {timeout:g} should be bigger than retry timeout {interval:g}"))
+    return timeout, interval
+
+
+async def _wait_or_check_status(
+    request: web.Request, state: WebState, instance_id: str, query: Query, wait: tuple[float, float] | None
+) -> web.Response:
+    """With ``wait`` (timeout, interval): wait for the end; else the 202 check-status answer."""
+    if wait is not None:
+        timeout, interval = wait
+        final = await state.client.wait_for_completion(
+            instance_id, timeout=timeout, interval=interval, abandoned=lambda: _gone(request)
+        )
         if final is not None and final.runtime_status is RuntimeStatus.Completed:
             return json_response(parse_token(final.output), 200)
         if final is not None and final.runtime_status.is_terminal:
@@ -305,8 +324,14 @@ async def _wait_or_check_status(request: web.Request, state: WebState, instance_
     address = state.address
     hub = address.hub if address is not None else state.config.hub_name
     connection = (address.connection if address is not None else None) or DEFAULT_CONNECTION
-    payload = check_status_payload(request_origin(request), hub, connection, instance_id, state.links)
+    payload = check_status_payload(request_origin(request), hub, connection, instance_id, state.links, state.link_code)
     return json_response(payload, 202, {"Location": payload["statusQueryGetUri"], "Retry-After": "10"})
+
+
+def _gone(request: web.Request) -> bool:
+    """The caller closed its connection: nobody is left to answer."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _instance_exists(instance_id: str | None, exc: Exception | None) -> web.Response:
@@ -355,5 +380,6 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     (_route(f"instances/{_SEGMENT}/restart"), {"POST": restart}),
     (_route(f"entities/{_SEGMENT}/{_SEGMENT}"), dict.fromkeys(("GET", "POST", "DELETE"), entity)),
     (_route(f"entities(?:/{_SEGMENT})?"), {"GET": entity_list}),
+    (_route("openapi.json"), {"GET": openapi}),
     (_route(MONITOR_ROUTE), {"GET": monitor_page}),
 ]

@@ -22,7 +22,7 @@ from durable_ext.core.messages import (
     TaskMessage,
 )
 from durable_ext.core.status import RuntimeStatus
-from durable_ext.errors import InstanceExistsError, LockLostError
+from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError, LockLostError
 from durable_ext.providers.base import Provider
 
 LOCK = timedelta(seconds=30)
@@ -545,6 +545,14 @@ def test_query_pages_through_every_instance_in_order(provider, run, t0):
             break
     assert seen == ids and pages == 3
     assert run(provider.query_instances(InstanceQuery(page_size=250))).continuation_token is None
+
+
+@pytest.mark.parametrize(
+    "token", ["[99999999999999999999999, \"a\"]", "[1, \"\\ud800\"]", "5", "{}", "null", "not json", "~~~"]
+)
+def test_a_continuation_token_it_did_not_issue_is_refused_as_such(provider, run, t0, token):
+    with pytest.raises(InvalidContinuationTokenError):
+        run(provider.query_instances(InstanceQuery(page_size=10, continuation_token=token)))
 
 
 def test_query_filters(provider, run, t0):

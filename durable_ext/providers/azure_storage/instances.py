@@ -23,6 +23,7 @@ from typing import Any
 
 from durable_ext.core.messages import InstanceQuery, InstanceState
 from durable_ext.core.status import RuntimeStatus
+from durable_ext.errors import InvalidContinuationTokenError
 from durable_ext.providers.azure_storage import envelope
 from durable_ext.providers.azure_storage.blobs import LargeMessageStore, instance_blob_name, too_large_for_table
 from durable_ext.providers.azure_storage.history import odata_string
@@ -188,10 +189,19 @@ def encode_token(token: Any) -> str | None:
 
 
 def decode_token(text: str | None) -> Any:
+    """Inverse of :func:`encode_token`: the last instance id of the previous page; raises
+    ``InvalidContinuationTokenError`` for anything else."""
     if not text:
         return None
     try:
         padded = text + "=" * (-len(text) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"invalid continuation token {text!r}") from exc
+        token = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
+    except (ValueError, UnicodeError, RecursionError) as exc:
+        raise InvalidContinuationTokenError("invalid continuation token") from exc
+    if not isinstance(token, str) or not token:
+        raise InvalidContinuationTokenError("invalid continuation token")
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidContinuationTokenError("invalid continuation token") from exc
+    return token

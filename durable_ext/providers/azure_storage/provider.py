@@ -46,7 +46,7 @@ from durable_ext.core.messages import (
     OrchestrationWorkItem,
     TaskMessage,
 )
-from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError
+from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError, LockLostError, ProviderError
 from durable_ext.providers.azure_storage.activities import Activities
 from durable_ext.providers.azure_storage.commit import Committer
 from durable_ext.providers.azure_storage.hub import AzureHub
@@ -213,6 +213,8 @@ class AzureStorageProvider:
     async def query_instances(self, query: InstanceQuery) -> InstancePage:
         try:
             return await self.storage.query(query)
+        except InvalidContinuationTokenError:
+            raise
         except ValueError as exc:
             raise ProviderError(str(exc)) from exc
 
