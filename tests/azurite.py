@@ -53,7 +53,8 @@ class Azurite:
         self._drain: threading.Thread | None = None
 
     @classmethod
-    def start(cls, timeout: float = 30.0) -> Azurite:
+    def start(cls, timeout: float = 120.0) -> Azurite:
+        # 120 s, not 30: on a loaded 2-core machine Node alone took over 30 s to get the three services up.
         external = os.environ.get(ENV_CONNECTION)
         if external:
             return cls(external, None, None)
