@@ -38,7 +38,7 @@ from durable_ext.functions.invoke import close_client_session
 from durable_ext.functions.registry import Registry
 from durable_ext.log import logger
 from durable_ext.providers.base import Provider
-from durable_ext.providers.factory import create_provider
+from durable_ext.providers.factory import open_provider
 from durable_ext.web.app import create_web_app
 from durable_ext.web.links import WEBHOOK_PATH, LinkSettings
 
@@ -70,8 +70,7 @@ class Engine:
         """Open the task hub and build the dispatchers (they start with :meth:`start_dispatchers`)."""
         config = self.config
         speedups.install()
-        self.provider = create_provider(config)
-        await self.provider.create_hub()
+        self.provider = await open_provider(config)
         released = await self.provider.release_abandoned_locks(is_dead_local_worker)
         if released:
             logger.info("Took back %d work item(s) locked by a process that is no longer running.", released)

@@ -72,6 +72,21 @@ async def open_client_provider(kind: StorageKind, hub: str, **opts: Any) -> Prov
     return provider
 
 
+async def open_provider(config: HostConfig) -> Provider:
+    """The app's own hub, opened (created if missing). On Azure Storage an existing hub keeps the
+    partition count it was created with, whatever ``partitionCount`` says now (as DTFx does): a hub
+    another app created first would otherwise have control queues no worker of this app reads."""
+    if config.storage.kind is StorageKind.AZURE_STORAGE:
+        return await open_client_provider(config.storage.kind, config.hub_name, **_config_options(config))
+    provider = create_provider(config)
+    try:
+        await provider.create_hub()
+    except BaseException:
+        await provider.close()
+        raise
+    return provider
+
+
 def describe_storage(config: HostConfig) -> str:
     """One human line naming where the task hub lives (banner and admin status)."""
     storage = config.storage

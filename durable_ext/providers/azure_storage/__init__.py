@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from durable_ext.providers.azure_storage.provider import AzureStorageProvider
@@ -9,6 +10,8 @@ from durable_ext.providers.azure_storage.settings import AzureSettings, settings
 
 if TYPE_CHECKING:
     from durable_ext.config import StorageConfig
+
+logger = logging.getLogger("durable_ext.azure_storage")
 
 __all__ = ["AzureSettings", "AzureStorageProvider", "client_provider_from_config", "provider_from_config"]
 
@@ -25,11 +28,12 @@ def provider_from_config(hub: str, storage: StorageConfig) -> AzureStorageProvid
 
 
 async def client_provider_from_config(hub: str, storage: StorageConfig) -> AzureStorageProvider:
-    """A provider for another app's hub ``hub``, used as a client only (no dispatcher runs on it).
+    """An opened provider for ``hub`` (the app's own, or another app's used as a client only).
 
     Its partition count is the one stored in the hub's ``taskhub.json`` when the hub exists, so
-    starts and events land in the control queues that hub's workers read; otherwise
-    ``storage.partition_count``. The hub is created if missing.
+    starts and events land in the control queues that hub's workers read and a worker leases every
+    partition the hub has (DTFx keeps an existing hub's count too; changing it needs a new hub);
+    otherwise ``storage.partition_count``. The hub is created if missing.
     """
     from dataclasses import replace
 
@@ -50,6 +54,13 @@ async def client_provider_from_config(hub: str, storage: StorageConfig) -> Azure
         for client in (tables, blobs, queues):
             await client.close()
     if stored is not None and stored != settings.partition_count:
+        logger.warning(
+            "Task hub '%s' was created with %s partitions; partitionCount %s is not used (changing the "
+            "partition count requires a new task hub).",
+            hub,
+            stored,
+            settings.partition_count,
+        )
         settings = replace(settings, partition_count=stored)
     provider = AzureStorageProvider(hub, settings)
     try:
