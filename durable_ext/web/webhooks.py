@@ -136,7 +136,9 @@ async def start_orchestration(
     wait = _wait_times(query)
     input_text = await read_json_text(request)
     try:
-        new_id = await state.client.start_new(function_name, instance_id, input_text, version=query.get("version"))
+        new_id = await state.client.start_new(
+            function_name, instance_id, input_text, version=query.get("version"), trace_carrier=request.headers
+        )
     except BadRequestError as exc:
         return argument_error(str(exc))
     except InstanceExistsError as exc:
