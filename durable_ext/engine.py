@@ -41,6 +41,7 @@ from durable_ext.log import logger
 from durable_ext.providers.base import Provider
 from durable_ext.providers.factory import open_provider
 from durable_ext.web.app import create_web_app
+from durable_ext.web.http_client import AiohttpTransport
 from durable_ext.web.links import WEBHOOK_PATH, LinkSettings
 
 
@@ -107,6 +108,7 @@ class Engine:
             self.executor,
             concurrency=config.max_concurrent_activities,
             worker_id=self.worker_id,
+            http=AiohttpTransport(),
             lock_timeout=config.activity_lock_timeout,
         )
         entities = EntityDispatcher(
