@@ -164,11 +164,18 @@ class DurableClient:
             raise NotFoundError(f"No instance with ID '{instance_id}' was found.")
         return state
 
-    async def raise_event(self, instance_id: str, event_name: str, data_text: str | None) -> None:
+    async def raise_event(
+        self,
+        instance_id: str,
+        event_name: str,
+        data_text: str | None,
+        *,
+        trace_carrier: Mapping[str, str] | None = None,
+    ) -> None:
         if not event_name:
             raise BadRequestError("The event name must not be empty.")
         await self.check_event_target(instance_id)
-        await self.send_event(instance_id, event_name, data_text)
+        await self.send_event(instance_id, event_name, data_text, trace_carrier=trace_carrier)
 
     async def check_event_target(self, instance_id: str) -> None:
         """``NotFoundError`` unless the instance exists, ``GoneError`` if it can no longer receive
@@ -179,7 +186,14 @@ class DurableClient:
                 f"Instance '{instance_id}' is {state.runtime_status.value} and can no longer receive events."
             )
 
-    async def send_event(self, instance_id: str, event_name: str, data_text: str | None) -> None:
+    async def send_event(
+        self,
+        instance_id: str,
+        event_name: str,
+        data_text: str | None,
+        *,
+        trace_carrier: Mapping[str, str] | None = None,
+    ) -> None:
         """Queue the event without :meth:`check_event_target` (done already by the caller)."""
         if not event_name:
             raise BadRequestError("The event name must not be empty.")
@@ -187,7 +201,7 @@ class DurableClient:
         await self.provider.send_message(TaskMessage(instance_id, event))
         tracing = telemetry.ACTIVE
         if tracing is not None:
-            tracing.raise_event(instance_id, event_name, self.provider.hub)
+            tracing.raise_event(instance_id, event_name, self.provider.hub, trace_carrier)
 
     async def terminate(self, instance_id: str, reason: str | None) -> None:
         state = await self._existing(instance_id)

@@ -298,10 +298,12 @@ class Tracing:
         context = e.TraceContext(trace_parent=header["traceparent"], trace_state=header.get("tracestate"))
         return replace(started, parent_trace_context=context)
 
-    def raise_event(self, instance_id: str, name: str, hub: str) -> None:
-        """``orchestration_event:{name}``: an external event sent by the client (DTFx's client event span)."""
+    def raise_event(self, instance_id: str, name: str, hub: str, carrier: Mapping[str, str] | None = None) -> None:
+        """``orchestration_event:{name}``: an external event sent by the client (DTFx's client event span),
+        a child of the W3C context in ``carrier`` if it has one, else of the current span."""
+        parent = self.propagator.extract(carrier) if carrier is not None and "traceparent" in carrier else None
         attributes = {TYPE: "event", NAME: name, EVENT_TARGET: instance_id, TASK_HUB: hub}
-        self._start(f"orchestration_event:{name}", self.Kind.PRODUCER, None, attributes=attributes).end()
+        self._start(f"orchestration_event:{name}", self.Kind.PRODUCER, parent, attributes=attributes).end()
 
     @contextlib.contextmanager
     def http_request(self, method: str, route: str, path: str, headers: Mapping[str, str]) -> Iterator[Any]:

@@ -203,7 +203,7 @@ async def raise_event(request: web.Request, state: WebState, instance_id: str, e
     if request.content_type.lower() != "application/json":
         return bad_request("Only application/json request content is supported")
     data_text = json.dumps(parse_json(await read_body(request)))
-    return await _lifecycle(state.client.send_event(instance_id, event_name, data_text))
+    return await _lifecycle(state.client.send_event(instance_id, event_name, data_text, trace_carrier=request.headers))
 
 
 async def terminate(request: web.Request, state: WebState, instance_id: str) -> web.Response:
