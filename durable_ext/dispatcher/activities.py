@@ -14,6 +14,7 @@ import contextlib
 from concurrent.futures import Executor
 from datetime import timedelta
 
+from durable_ext import telemetry
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
 from durable_ext.core.kinds import DurableKind, unknown_function
@@ -63,8 +64,14 @@ class ActivityDispatcher:
         scheduled = item.message.event
         assert isinstance(scheduled, e.TaskScheduled)
         renewer = asyncio.create_task(self._renew(item))
+        tracing = telemetry.ACTIVE
         try:
-            result = await self._execute(scheduled, item)
+            if tracing is not None and scheduled.parent_trace_context is not None:
+                with tracing.activity(scheduled, item.message.instance_id, self.provider.hub) as traced:
+                    result = await self._execute(scheduled, item)
+                    traced(result)
+            else:
+                result = await self._execute(scheduled, item)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
