@@ -14,13 +14,14 @@ import contextlib
 from concurrent.futures import Executor
 from datetime import timedelta
 
+from durable_ext import telemetry
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
 from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import ActivityWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
-from durable_ext.core.wire import activity_failure_details
-from durable_ext.dispatcher.http_activity import call_http
+from durable_ext.core.wire.activities import activity_failure_details
+from durable_ext.dispatcher.http_activity import HttpTransport, call_http
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
 from durable_ext.functions.invoke import ActivityFailure, run_activity
@@ -39,13 +40,16 @@ class ActivityDispatcher:
         *,
         concurrency: int,
         worker_id: str,
+        http: HttpTransport,
         lock_timeout: timedelta = timedelta(minutes=5),
     ) -> None:
+        """``http`` sends the requests of the built-in ``call_http`` activity."""
         self.provider = provider
         self.registry = registry
         self.clock = clock
         self.executor = executor
         self.worker_id = worker_id
+        self.http = http
         self.lock_timeout = lock_timeout
         self.loop = WorkLoop(
             WorkSignal.ACTIVITIES, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
@@ -60,8 +64,14 @@ class ActivityDispatcher:
         scheduled = item.message.event
         assert isinstance(scheduled, e.TaskScheduled)
         renewer = asyncio.create_task(self._renew(item))
+        tracing = telemetry.ACTIVE
         try:
-            result = await self._execute(scheduled, item)
+            if tracing is not None and scheduled.parent_trace_context is not None:
+                with tracing.activity(scheduled, item.message.instance_id, self.provider.hub) as traced:
+                    result = await self._execute(scheduled, item)
+                    traced(result)
+            else:
+                result = await self._execute(scheduled, item)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -77,7 +87,7 @@ class ActivityDispatcher:
     async def _execute(self, scheduled: e.TaskScheduled, item: ActivityWorkItem) -> e.HistoryEvent:
         task_id = scheduled.event_id
         if scheduled.name == HTTP_ACTIVITY_NAME:
-            return await call_http(scheduled, self.clock.now)
+            return await call_http(scheduled, self.clock.now, self.http)
         info = self.registry.activity(scheduled.name)
         if info is None:
             # The extension's text for a missing activity has this leading space and no list of names.

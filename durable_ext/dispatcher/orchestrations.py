@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import timedelta
 
+from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
 from durable_ext.core.messages import OrchestrationWorkItem
 from durable_ext.core.status import RuntimeStatus
@@ -69,11 +70,15 @@ class OrchestrationDispatcher:
         else:
             report = await loop.run_in_executor(self.executor, self._process, item, now, session)
         _log_report(item, report)
+        tracing = telemetry.ACTIVE
+        traced = tracing.episode(item, report, self.provider.hub, now) if tracing is not None else None
         try:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
             logger.warning("Instance '%s': lock lost before commit; another worker owns it now", item.instance_id)
             return
+        if traced is not None:
+            traced.emit(self.clock.now())
         if self.on_commit is not None:
             self.on_commit(item.instance_id)
         if report.session is not None and self.sessions is not None:
