@@ -11,14 +11,13 @@ or stored data can do.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 from durable_ext.core import events as e
-from durable_ext.core.entities import OPERATION_EVENT, parse_entity_id, request_message
+from durable_ext.core.entities import OPERATION_EVENT, parse_entity_id
 from durable_ext.core.episode import EpisodeOutcome, Invoke, run_episode
 from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import (
@@ -32,6 +31,8 @@ from durable_ext.core.rewind import rewind_history
 from durable_ext.core.sessions import EpisodeSession
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME, Decision, TaskKind
 from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.wire.entities import request_message
+from durable_ext.core.wire.orchestration import stored_input
 
 _CONTROL = (e.ExecutionTerminated, e.ExecutionSuspended, e.ExecutionResumed, e.ExecutionRewound)
 
@@ -373,7 +374,7 @@ class _Episode:
     def _start_sub_orchestration(self, d: Decision) -> None:
         assert self.state is not None and d.instance_id is not None
         # The action's input is the SDK's df_dumps text; the host stores it JSON-encoded again.
-        stored_input = json.dumps(d.input) if d.input is not None else None
+        started_input = stored_input(d.input)
         version = d.version if d.version is not None else self.catalog.default_version
         self.new.append(
             e.SubOrchestrationInstanceCreated(
@@ -381,7 +382,7 @@ class _Episode:
                 timestamp=self.now,
                 name=d.name,
                 instance_id=d.instance_id,
-                input=stored_input,
+                input=started_input,
                 version=version,
             )
         )
@@ -390,7 +391,7 @@ class _Episode:
             name=d.name,
             instance_id=d.instance_id,
             execution_id=self.new_id(),
-            input=stored_input,
+            input=started_input,
             version=version,
             parent=e.ParentInstance(
                 name=self.state.name,

@@ -20,7 +20,7 @@ from durable_ext.core.clock import Clock
 from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import ActivityWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
-from durable_ext.core.wire import activity_failure_details
+from durable_ext.core.wire.activities import activity_failure_details
 from durable_ext.dispatcher.http_activity import HttpTransport, call_http
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
