@@ -71,7 +71,7 @@ class OrchestrationDispatcher:
         # Taken out for the episode; back only once its commit succeeded (dispatcher.sessions).
         session = self.sessions.take(item.instance_id) if self.sessions is not None else None
         if name:
-            with invocation(name, reason="(null)") as inv:
+            with invocation(name, reason="(null)", instance_id=item.instance_id) as inv:
                 report = await loop.run_in_executor(self.executor, self._process, item, now, session)
                 inv.succeeded = not (report.outcome and report.outcome.failed)
         else:
@@ -82,7 +82,10 @@ class OrchestrationDispatcher:
         try:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
-            logger.warning("Instance '%s': lock lost before commit; another worker owns it now", item.instance_id)
+            logger.warning(
+                "Instance '%s': lock lost before commit; another worker owns it now", item.instance_id,
+                extra={"instance_id": item.instance_id, "function_name": name},
+            )  # fmt: skip
             return
         if traced is not None:
             traced.emit(self.clock.now())
@@ -118,9 +121,11 @@ def _log_report(item: OrchestrationWorkItem, report: EpisodeReport) -> None:
     if finished_now and status in (RuntimeStatus.Completed, RuntimeStatus.Failed, RuntimeStatus.Terminated):
         state = report.commit.state
         detail = f" Output: {_clip(state.output)}" if state and state.output else ""
+        name = state.name if state else ""
         logger.info(
-            "Orchestration '%s' (%s) %s.%s", item.instance_id, state.name if state else "", status.value, detail
-        )
+            "Orchestration '%s' (%s) %s.%s", item.instance_id, name, status.value, detail,
+            extra={"instance_id": item.instance_id, "function_name": name},
+        )  # fmt: skip
     for note in report.notes:
         logger.debug("Instance '%s': %s", item.instance_id, note)
 
