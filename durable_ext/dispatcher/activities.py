@@ -93,7 +93,7 @@ class ActivityDispatcher:
             # The extension's text for a missing activity has this leading space and no list of names.
             message = " " + unknown_function(scheduled.name, DurableKind.ACTIVITY)
             return self._failed(scheduled, message, "")
-        with invocation(info.function_name, reason="(null)") as inv:
+        with invocation(info.function_name, reason="(null)", instance_id=item.message.instance_id) as inv:
             try:
                 output = await run_activity(info, scheduled.input, executor=self.executor, invocation_id=inv.id)
             except ActivityFailure as failure:
