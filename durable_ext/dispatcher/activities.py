@@ -14,12 +14,13 @@ import contextlib
 from concurrent.futures import Executor
 from datetime import timedelta
 
+from durable_ext import telemetry
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
 from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import ActivityWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
-from durable_ext.core.wire import activity_failure_details
+from durable_ext.core.wire.activities import activity_failure_details
 from durable_ext.dispatcher.http_activity import HttpTransport, call_http
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.errors import LockLostError
@@ -63,8 +64,14 @@ class ActivityDispatcher:
         scheduled = item.message.event
         assert isinstance(scheduled, e.TaskScheduled)
         renewer = asyncio.create_task(self._renew(item))
+        tracing = telemetry.ACTIVE
         try:
-            result = await self._execute(scheduled, item)
+            if tracing is not None and scheduled.parent_trace_context is not None:
+                with tracing.activity(scheduled, item.message.instance_id, self.provider.hub) as traced:
+                    result = await self._execute(scheduled, item)
+                    traced(result)
+            else:
+                result = await self._execute(scheduled, item)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -86,7 +93,7 @@ class ActivityDispatcher:
             # The extension's text for a missing activity has this leading space and no list of names.
             message = " " + unknown_function(scheduled.name, DurableKind.ACTIVITY)
             return self._failed(scheduled, message, "")
-        with invocation(info.function_name, reason="(null)") as inv:
+        with invocation(info.function_name, reason="(null)", instance_id=item.message.instance_id) as inv:
             try:
                 output = await run_activity(info, scheduled.input, executor=self.executor, invocation_id=inv.id)
             except ActivityFailure as failure:

@@ -60,7 +60,7 @@ class EntityDispatcher:
         info = self.registry.entity(parsed[0]) if parsed else None
         invoke = partial(call_entity, info) if info is not None else None
         loop = asyncio.get_running_loop()
-        with invocation(info.function_name if info else item.instance_id) as inv:
+        with invocation(info.function_name if info else item.instance_id, instance_id=item.instance_id) as inv:
             report: EntityReport = await loop.run_in_executor(
                 self.executor,
                 partial(

@@ -1,18 +1,14 @@
-"""JSON shapes: history events, and the payloads of built-in activities and entity replies.
+"""History events as JSON, and the date-time formats of every payload.
 
 History events are written as DTFx writes them: PascalCase ``[DataMember]`` names, ``EventType``
 as its number, timestamps as ISO-8601 UTC with a ``Z``. The same dict shape serves storage and
-the SDK's orchestration context (which additionally wants ``IsPlayed``).
-
-The rest of the SDK's JSON still lives beside the code that speaks it and is to move here: the
-orchestration context and ``OrchestratorState`` (:mod:`core.episode`), action lists
-(:mod:`core.actions`), and entity batches and request messages (:mod:`core.entities`).
+the SDK's orchestration context (which additionally wants ``IsPlayed``: :mod:`.orchestration`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +19,7 @@ from durable_ext.core.events import (
     FailureDetails,
     HistoryEvent,
     ParentInstance,
+    TraceContext,
 )
 from durable_ext.core.status import RuntimeStatus
 
@@ -71,17 +68,48 @@ def _pascal(name: str) -> str:
 _RENAMES = {"status": "OrchestrationStatus", "parent": "ParentInstance", "instance_id": "InstanceId"}
 
 
-_FIELD_MAPS: dict[type[HistoryEvent], tuple[tuple[str, str], ...]] = {}
+# Trace fields are written only when set: most histories have none, and the SDK reads every event.
+_OPTIONAL = frozenset({"parent_trace_context", "client_span_id"})
+
+_FIELD_MAPS: dict[type[HistoryEvent], tuple[tuple[str, str, bool], ...]] = {}
 
 
-def _field_map(cls: type[HistoryEvent]) -> tuple[tuple[str, str], ...]:
+def _field_map(cls: type[HistoryEvent]) -> tuple[tuple[str, str, bool], ...]:
+    """(our name, DTFx name, written only when not None) of each field but the common ones."""
     found = _FIELD_MAPS.get(cls)
     if found is None:
         skip = ("event_id", "timestamp")
         found = _FIELD_MAPS[cls] = tuple(
-            (f.name, _RENAMES.get(f.name, _pascal(f.name))) for f in fields(cls) if f.name not in skip
+            (f.name, _RENAMES.get(f.name, _pascal(f.name)), f.name in _OPTIONAL)
+            for f in fields(cls)
+            if f.name not in skip
         )
     return found
+
+
+def trace_context_to_dict(value: TraceContext) -> dict[str, Any]:
+    """DTFx ``DistributedTraceContext`` as JSON (``ActivityStartTime`` is a DateTimeOffset there)."""
+    return {
+        "TraceParent": value.trace_parent,
+        "TraceState": value.trace_state,
+        "Id": value.id,
+        "SpanId": value.span_id,
+        "ActivityStartTime": format_datetime(value.activity_start_time) if value.activity_start_time else None,
+    }
+
+
+def trace_context_from_dict(data: Any) -> TraceContext | None:
+    """Inverse of :func:`trace_context_to_dict`; None for anything without a ``TraceParent``."""
+    if not isinstance(data, dict) or not isinstance(data.get("TraceParent"), str):
+        return None
+    start = data.get("ActivityStartTime")
+    return TraceContext(
+        trace_parent=data["TraceParent"],
+        trace_state=data.get("TraceState"),
+        id=data.get("Id"),
+        span_id=data.get("SpanId"),
+        activity_start_time=parse_datetime(start) if isinstance(start, str) and start else None,
+    )
 
 
 def _encode_value(name: str, value: Any) -> Any:
@@ -98,6 +126,8 @@ def _encode_value(name: str, value: Any) -> Any:
         }
     if isinstance(value, FailureDetails):
         return {"ErrorType": value.error_type, "ErrorMessage": value.error_message, "StackTrace": value.stack_trace}
+    if isinstance(value, TraceContext):
+        return trace_context_to_dict(value)
     return value
 
 
@@ -119,9 +149,14 @@ def event_to_dict(event: HistoryEvent) -> dict[str, Any]:
         if event.scheduled_start_time is not None:
             out["ScheduledStartTime"] = format_datetime(event.scheduled_start_time)
         out["Generation"] = event.generation
+        if event.parent_trace_context is not None:
+            out["ParentTraceContext"] = trace_context_to_dict(event.parent_trace_context)
         return out
-    for attr, key in _field_map(type(event)):
-        out[key] = _encode_value(attr, getattr(event, attr))
+    for attr, key, optional in _field_map(type(event)):
+        value = getattr(event, attr)
+        if value is None and optional:
+            continue
+        out[key] = _encode_value(attr, value)
     return out
 
 
@@ -147,9 +182,10 @@ def event_from_dict(data: dict[str, Any]) -> HistoryEvent:
             tags=data.get("Tags"),
             scheduled_start_time=parse_datetime(data["ScheduledStartTime"]) if data.get("ScheduledStartTime") else None,
             generation=int(data.get("Generation") or 0),
+            parent_trace_context=trace_context_from_dict(data.get("ParentTraceContext")),
         )
     kwargs: dict[str, Any] = {}
-    for attr, key in _field_map(cls):
+    for attr, key, _ in _field_map(cls):
         if key not in data:
             continue
         value = data[key]
@@ -163,6 +199,8 @@ def event_from_dict(data: dict[str, Any]) -> HistoryEvent:
                 error_message=value.get("ErrorMessage", ""),
                 stack_trace=value.get("StackTrace"),
             )
+        elif attr == "parent_trace_context":
+            value = trace_context_from_dict(value)
         kwargs[attr] = value
     return cls(**common, **kwargs)
 
@@ -184,85 +222,3 @@ def dumps_event(event: HistoryEvent) -> str:
 
 def loads_event(text: str) -> HistoryEvent:
     return event_from_dict(json.loads(text))
-
-
-# -- activity failures -------------------------------------------------------------------------
-
-_RPC_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException"
-
-
-def activity_failure_details(message: str, stack: str) -> str:
-    """The one-line JSON object the .NET host puts in ``TaskFailed.Details`` for a failed activity
-    (a serialised ``RpcException``: EXT ``OutOfProcExceptionHelpers.cs``); user code parses its
-    ``Message``."""
-    return json.dumps(
-        {
-            "ClassName": _RPC_EXCEPTION,
-            "Message": message,
-            "Data": None,
-            "InnerException": None,
-            "HelpURL": None,
-            "StackTraceString": stack,
-            "RemoteStackTraceString": None,
-            "RemoteStackIndex": 0,
-            "ExceptionMethod": None,
-            "HResult": -2146233088,
-            "Source": None,
-        }
-    )
-
-
-# -- the built-in HTTP activity (context.call_http) --------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    """The SDK's ``DurableHttpRequest`` (SDK ``models/DurableHttpRequest.py``)."""
-
-    method: str
-    uri: str
-    headers: dict[str, str]  # multi-valued headers joined with ","
-    content: str | None
-    token_source: object  # managed-identity token source, or None
-
-
-def parse_http_request(text: str | None) -> HttpRequest:
-    """Raises ``ValueError`` (or ``KeyError`` for a missing ``uri``) when the JSON is malformed."""
-    data = json.loads(text or "{}")
-    headers = {k: v if isinstance(v, str) else ",".join(v) for k, v in (data.get("headers") or {}).items()}
-    return HttpRequest(
-        method=str(data.get("method") or "GET").upper(),
-        uri=data["uri"],
-        headers=headers,
-        content=data.get("content"),
-        token_source=data.get("tokenSource"),
-    )
-
-
-def http_response_json(status: int, headers: dict[str, str | list[str]], content: str) -> str:
-    """What the extension's ``DurableHttpResponse`` serialises to."""
-    return json.dumps({"statusCode": status, "headers": headers, "content": content})
-
-
-def http_failure_details(message: str) -> str:
-    return json.dumps({"Message": message})
-
-
-# -- entity replies to orchestrations ----------------------------------------------------------
-
-
-def entity_request_id(text: str | None) -> str | None:
-    """The ``id`` of an entity request message (``EventSent.Input``), or None if it has none."""
-    try:
-        found = json.loads(text or "")["id"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return found if isinstance(found, str) else None
-
-
-def is_entity_error_response(text: str | None) -> bool:
-    """Whether an entity's response message (``EventRaised.Input``) reports a failed operation."""
-    try:
-        return "exceptionType" in json.loads(text or "")
-    except (ValueError, TypeError):
-        return False
