@@ -1,7 +1,9 @@
 """Orchestration episodes: lock an instance, run the pure episode in a worker thread, commit.
 
 The episode (replaying history through the SDK) is CPU work in user code, so it runs on the
-thread pool; the commit is one provider call. A commit rejected because the lock was lost
+thread pool; the commit is one provider call. The lock is renewed while the episode runs
+(``dispatcher.locks``); an episode that outlives functionTimeout fails its instance
+(``dispatcher.timeouts``). A commit rejected because the lock was lost
 (another worker took the instance) is dropped: that worker's commit wins, exactly once.
 """
 
@@ -16,9 +18,11 @@ from durable_ext.core.clock import Clock, new_id
 from durable_ext.core.messages import OrchestrationWorkItem
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
+from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.dispatcher.sessions import SessionCache
-from durable_ext.errors import LockLostError
+from durable_ext.dispatcher.timeouts import FunctionTimeouts
+from durable_ext.errors import FunctionTimeoutError, LockLostError, ProviderError
 from durable_ext.log import invocation, logger
 from durable_ext.providers.base import Provider, WorkSignal
 
@@ -36,6 +40,7 @@ class OrchestrationDispatcher:
         lock_timeout: timedelta = timedelta(minutes=2),
         entities: bool | None = False,
         name: str = WorkSignal.ORCHESTRATIONS,
+        timeouts: FunctionTimeouts | None = None,
         on_commit: Callable[[str], None] | None = None,
         sessions: SessionCache | None = None,
     ) -> None:
@@ -47,6 +52,7 @@ class OrchestrationDispatcher:
         self.worker_id = worker_id
         self.lock_timeout = lock_timeout
         self.entities = entities
+        self.timeouts = timeouts or FunctionTimeouts(None)
         self.on_commit = on_commit
         self.sessions = sessions  # extended sessions (dispatcher.sessions); None: replay in full
         self.loop = WorkLoop(name, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle)
@@ -57,22 +63,44 @@ class OrchestrationDispatcher:
         )
 
     async def _handle(self, item: OrchestrationWorkItem) -> None:
+        async with renewing(lambda: self._renew(item), self.lock_timeout, f"Instance '{item.instance_id}'"):
+            report, timed_out = await self._episode(item)
+        await self._commit(item, report)
+        if timed_out:
+            self.timeouts.runaway(timed_out)
+
+    async def _episode(self, item: OrchestrationWorkItem) -> tuple[EpisodeReport, str | None]:
+        """Decide the episode; with it, the function name if it outlived functionTimeout."""
         loop = asyncio.get_running_loop()
         now = self.clock.now()
         name = item.state.name if item.state else _start_name(item)
+        timed_out = None
         # Taken out for the episode; back only once its commit succeeded (dispatcher.sessions).
         session = self.sessions.take(item.instance_id) if self.sessions is not None else None
         if name:
             with invocation(name, reason="(null)") as inv:
-                report = await loop.run_in_executor(self.executor, self._process, item, now, session)
-                inv.succeeded = not (report.outcome and report.outcome.failed)
+                episode = loop.run_in_executor(self.executor, self._process, item, now, session)
+                try:
+                    report = await self.timeouts.run(name, inv.id, episode)
+                except FunctionTimeoutError as exc:
+                    # Decided here, not on the pool: its threads may all be busy with runaways. The
+                    # session stays with the runaway thread; this decision replays nothing.
+                    report = self._process(item, now, fail_with=str(exc))
+                    timed_out = name
+                inv.succeeded = not (report.outcome and report.outcome.failed) and not timed_out
         else:
             report = await loop.run_in_executor(self.executor, self._process, item, now, session)
         _log_report(item, report)
+        return report, timed_out
+
+    async def _commit(self, item: OrchestrationWorkItem, report: EpisodeReport) -> None:
         try:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
             logger.warning("Instance '%s': lock lost before commit; another worker owns it now", item.instance_id)
+            return
+        except ProviderError as exc:
+            await hand_back(lambda: self.provider.abandon_orchestration(item), f"Instance '{item.instance_id}'", exc)
             return
         if self.on_commit is not None:
             self.on_commit(item.instance_id)
@@ -80,14 +108,18 @@ class OrchestrationDispatcher:
             self.sessions.put(item.instance_id, report.session)
         self.provider.work_signal.changed(item.instance_id)
 
-    def _process(self, item: OrchestrationWorkItem, now, session=None) -> EpisodeReport:
+    async def _renew(self, item: OrchestrationWorkItem) -> None:
+        await self.provider.renew_orchestration_lock(item, now=self.clock.now(), lock_timeout=self.lock_timeout)
+
+    def _process(self, item: OrchestrationWorkItem, now, session=None, fail_with: str | None = None) -> EpisodeReport:
         return process_work_item(
             item,
             now=now,
             catalog=self.catalog,
             new_id=new_id,
             session=session,
-            keep_session=self.sessions is not None,
+            keep_session=self.sessions is not None and fail_with is None,
+            fail_with=fail_with,
         )
 
 
