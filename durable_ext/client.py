@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
+from durable_ext import telemetry
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock, new_id
 from durable_ext.core.entities import OPERATION_EVENT, entity_id, request_message
@@ -120,8 +121,13 @@ class DurableClient:
         *,
         version: str | None = None,
         start_at: datetime | None = None,
+        trace_carrier: Mapping[str, str] | None = None,
     ) -> str:
-        """Create and schedule an instance; returns its id. ``input_text`` is stored as is."""
+        """Create and schedule an instance; returns its id. ``input_text`` is stored as is.
+
+        With tracing on, the ``create_orchestration`` span is a child of the W3C context in
+        ``trace_carrier`` (the request's headers) or else of the current span.
+        """
         name = self.resolve_orchestrator(name)
         instance_id = instance_id if instance_id is not None else new_id()
         validate_instance_id(instance_id)
@@ -135,6 +141,9 @@ class DurableClient:
             version=version if version is not None else self.default_version,
             scheduled_start_time=start_at,
         )
+        tracing = telemetry.ACTIVE
+        if tracing is not None:
+            started = tracing.create_orchestration(started, self.provider.hub, trace_carrier)
         await self.provider.create_instance(
             TaskMessage(instance_id, started, started.execution_id), now=now, visible_at=start_at
         )
@@ -155,11 +164,18 @@ class DurableClient:
             raise NotFoundError(f"No instance with ID '{instance_id}' was found.")
         return state
 
-    async def raise_event(self, instance_id: str, event_name: str, data_text: str | None) -> None:
+    async def raise_event(
+        self,
+        instance_id: str,
+        event_name: str,
+        data_text: str | None,
+        *,
+        trace_carrier: Mapping[str, str] | None = None,
+    ) -> None:
         if not event_name:
             raise BadRequestError("The event name must not be empty.")
         await self.check_event_target(instance_id)
-        await self.send_event(instance_id, event_name, data_text)
+        await self.send_event(instance_id, event_name, data_text, trace_carrier=trace_carrier)
 
     async def check_event_target(self, instance_id: str) -> None:
         """``NotFoundError`` unless the instance exists, ``GoneError`` if it can no longer receive
@@ -170,12 +186,22 @@ class DurableClient:
                 f"Instance '{instance_id}' is {state.runtime_status.value} and can no longer receive events."
             )
 
-    async def send_event(self, instance_id: str, event_name: str, data_text: str | None) -> None:
+    async def send_event(
+        self,
+        instance_id: str,
+        event_name: str,
+        data_text: str | None,
+        *,
+        trace_carrier: Mapping[str, str] | None = None,
+    ) -> None:
         """Queue the event without :meth:`check_event_target` (done already by the caller)."""
         if not event_name:
             raise BadRequestError("The event name must not be empty.")
         event = e.EventRaised(timestamp=self.clock.now(), name=event_name, input=data_text)
         await self.provider.send_message(TaskMessage(instance_id, event))
+        tracing = telemetry.ACTIVE
+        if tracing is not None:
+            tracing.raise_event(instance_id, event_name, self.provider.hub, trace_carrier)
 
     async def terminate(self, instance_id: str, reason: str | None) -> None:
         state = await self._existing(instance_id)

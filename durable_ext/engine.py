@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from durable_ext import telemetry
 from durable_ext.auth.access import OPEN, AccessPolicy
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
@@ -41,6 +42,7 @@ from durable_ext.log import logger
 from durable_ext.providers.base import Provider
 from durable_ext.providers.factory import open_provider
 from durable_ext.web.app import create_web_app
+from durable_ext.web.http_client import AiohttpTransport
 from durable_ext.web.links import WEBHOOK_PATH, LinkSettings
 
 
@@ -70,11 +72,14 @@ class Engine:
         self.loops: list = []
         self.tasks: list[asyncio.Task] = []
         self.started_at = time.monotonic()
+        self.tracing_owned = False
 
     async def open(self) -> None:
         """Open the task hub and build the dispatchers (they start with :meth:`start_dispatchers`)."""
         config = self.config
         speedups.install()
+        # The one check of the process: tracing on or off stays as decided here (telemetry.ACTIVE).
+        self.tracing_owned = telemetry.configure_from_env(service_name=config.app_dir.name or "durable_ext")
         self.provider = await open_provider(config)
         released = await self.provider.release_abandoned_locks(is_dead_local_worker)
         if released:
@@ -109,6 +114,7 @@ class Engine:
             self.executor,
             concurrency=config.max_concurrent_activities,
             worker_id=self.worker_id,
+            http=AiohttpTransport(),
             lock_timeout=config.activity_lock_timeout,
             timeouts=self.timeouts,
         )
@@ -176,3 +182,5 @@ class Engine:
             self.executor.shutdown(wait=False, cancel_futures=True)
         if self.provider is not None:
             await self.provider.close()
+        if self.tracing_owned:
+            telemetry.disable()  # flushes what the exporters still hold

@@ -24,8 +24,9 @@ Third-party and I/O imports have homes too:
 - Only ``providers.azure_storage`` imports the Azure Storage SDKs (``azure.core``, ``azure.data``,
   ``azure.storage``).
 - Only ``providers.sqlite*`` import ``sqlite3``.
-- aiohttp belongs to the HTTP edge: ``web``, the composition roots and ``dispatcher.http_activity``
-  (the built-in ``call_http`` activity is an outbound HTTP client).
+- aiohttp belongs to the HTTP edge: ``web`` and the composition roots. The dispatcher's built-in
+  ``call_http`` activity sends its requests through a transport it is given
+  (``web.http_client.AiohttpTransport``).
 
 A new module or package must have a layer: add it to ``LAYERS`` below (a name matches itself and
 everything under it, the longest match wins; the names in ``EXACT`` match only themselves, so a new
@@ -74,7 +75,7 @@ RESTRICTED: dict[str, tuple[str, ...]] = {
     "azure.data": ("providers.azure_storage",),
     "azure.storage": ("providers.azure_storage",),
     "sqlite3": ("providers.sqlite", "providers.sqlite_cache", "providers.sqlite_schema"),
-    "aiohttp": ("web", "host", "worker", "runner", "testing", "engine", "cli", "dispatcher.http_activity"),
+    "aiohttp": ("web", "host", "worker", "runner", "testing", "engine", "cli"),
     "multidict": ("web",),
 }
 

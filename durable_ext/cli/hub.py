@@ -81,16 +81,21 @@ def _with_connection(config: HostConfig, setting: str) -> HostConfig:
     return replace(config, storage=storage)
 
 
-def hub_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``--app-dir``, ``--task-hub-name``, ``--connection-string-setting``; passes ``target: HubTarget``."""
-
-    @click.option(
+def app_dir_option(help: str = "Directory with function_app.py, host.json and local.settings.json.") -> Any:
+    """``--app-dir`` (default: the current directory), passed as ``app_dir: Path``; every verb's."""
+    return click.option(
         "--app-dir",
         type=click.Path(file_okay=False, path_type=Path),
         default=".",
         show_default=True,
-        help="Function app directory (its host.json and local.settings.json name the hub).",
+        help=help,
     )
+
+
+def hub_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--app-dir``, ``--task-hub-name``, ``--connection-string-setting``; passes ``target: HubTarget``."""
+
+    @app_dir_option(help="Function app directory (its host.json and local.settings.json name the hub).")
     @click.option("--task-hub-name", default=None, help="Task hub to use instead of host.json's hubName.")
     @click.option(
         "--connection-string-setting",

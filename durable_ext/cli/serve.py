@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import click
 
-from durable_ext.cli.hub import CliUsageError, HubTarget, hub_options, open_config, run_on_hub
+from durable_ext.cli.hub import CliUsageError, HubTarget, app_dir_option, hub_options, open_config, run_on_hub
 from durable_ext.cli.output import progress
 from durable_ext.client import DurableClient
 from durable_ext.config import HostConfig
@@ -27,13 +27,7 @@ from durable_ext.errors import DurableExtError
 
 
 @click.command()
-@click.option(
-    "--app-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="Directory with function_app.py, host.json and local.settings.json.",
-)
+@app_dir_option()
 @click.option("--port", type=int, default=None, help="HTTP port (default: Host.LocalHttpPort or 7071).")
 @click.option("--host", default=None, help="Bind address (default: 127.0.0.1).")
 @click.option(

@@ -6,18 +6,12 @@ from pathlib import Path
 
 import click
 
-from durable_ext.cli.hub import CliUsageError
+from durable_ext.cli.hub import CliUsageError, app_dir_option
 from durable_ext.errors import DurableExtError
 
 
 @click.command("init-worker")
-@click.option(
-    "--app-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="Directory with function_app.py, host.json and local.settings.json.",
-)
+@app_dir_option()
 @click.option("--requirement", default="durable_ext", show_default=True, help="The line added to requirements.txt.")
 def init_worker(app_dir: Path, requirement: str) -> int:
     """Prepare an app for deployment as a function app (function_app.py is not touched)."""

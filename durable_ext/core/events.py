@@ -58,6 +58,23 @@ class ParentInstance:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TraceContext:
+    """DTFx ``DistributedTraceContext``: the W3C trace context an event carries through history.
+
+    ``trace_parent`` / ``trace_state`` are the W3C ``traceparent`` / ``tracestate`` of the span the
+    event continues (the parent of the work it starts). On an ``ExecutionStarted``, ``id``,
+    ``span_id`` and ``activity_start_time`` are the orchestration's own span, fixed by its first
+    episode, so every later episode — after a restart, on another worker — reports to that one span.
+    """
+
+    trace_parent: str
+    trace_state: str | None = None
+    id: str | None = None
+    span_id: str | None = None
+    activity_start_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HistoryEvent:
     """Base of every event: the id and the time it was recorded."""
 
@@ -82,6 +99,7 @@ class ExecutionStarted(HistoryEvent):
     tags: dict[str, str] | None = None
     scheduled_start_time: datetime | None = None
     generation: int = 0
+    parent_trace_context: TraceContext | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +122,7 @@ class TaskScheduled(HistoryEvent):
     name: str
     input: str | None = None
     version: str | None = ""
+    parent_trace_context: TraceContext | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +147,8 @@ class SubOrchestrationInstanceCreated(HistoryEvent):
     instance_id: str
     input: str | None = None
     version: str | None = None
+    #: The span id of the parent's client span for this sub-orchestration (DTFx ``ClientSpanId``).
+    client_span_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,6 +23,7 @@ from durable_ext.core.events import (
     FailureDetails,
     HistoryEvent,
     ParentInstance,
+    TraceContext,
 )
 from durable_ext.core.status import RuntimeStatus
 
@@ -71,17 +72,48 @@ def _pascal(name: str) -> str:
 _RENAMES = {"status": "OrchestrationStatus", "parent": "ParentInstance", "instance_id": "InstanceId"}
 
 
-_FIELD_MAPS: dict[type[HistoryEvent], tuple[tuple[str, str], ...]] = {}
+# Trace fields are written only when set: most histories have none, and the SDK reads every event.
+_OPTIONAL = frozenset({"parent_trace_context", "client_span_id"})
+
+_FIELD_MAPS: dict[type[HistoryEvent], tuple[tuple[str, str, bool], ...]] = {}
 
 
-def _field_map(cls: type[HistoryEvent]) -> tuple[tuple[str, str], ...]:
+def _field_map(cls: type[HistoryEvent]) -> tuple[tuple[str, str, bool], ...]:
+    """(our name, DTFx name, written only when not None) of each field but the common ones."""
     found = _FIELD_MAPS.get(cls)
     if found is None:
         skip = ("event_id", "timestamp")
         found = _FIELD_MAPS[cls] = tuple(
-            (f.name, _RENAMES.get(f.name, _pascal(f.name))) for f in fields(cls) if f.name not in skip
+            (f.name, _RENAMES.get(f.name, _pascal(f.name)), f.name in _OPTIONAL)
+            for f in fields(cls)
+            if f.name not in skip
         )
     return found
+
+
+def trace_context_to_dict(value: TraceContext) -> dict[str, Any]:
+    """DTFx ``DistributedTraceContext`` as JSON (``ActivityStartTime`` is a DateTimeOffset there)."""
+    return {
+        "TraceParent": value.trace_parent,
+        "TraceState": value.trace_state,
+        "Id": value.id,
+        "SpanId": value.span_id,
+        "ActivityStartTime": format_datetime(value.activity_start_time) if value.activity_start_time else None,
+    }
+
+
+def trace_context_from_dict(data: Any) -> TraceContext | None:
+    """Inverse of :func:`trace_context_to_dict`; None for anything without a ``TraceParent``."""
+    if not isinstance(data, dict) or not isinstance(data.get("TraceParent"), str):
+        return None
+    start = data.get("ActivityStartTime")
+    return TraceContext(
+        trace_parent=data["TraceParent"],
+        trace_state=data.get("TraceState"),
+        id=data.get("Id"),
+        span_id=data.get("SpanId"),
+        activity_start_time=parse_datetime(start) if isinstance(start, str) and start else None,
+    )
 
 
 def _encode_value(name: str, value: Any) -> Any:
@@ -98,6 +130,8 @@ def _encode_value(name: str, value: Any) -> Any:
         }
     if isinstance(value, FailureDetails):
         return {"ErrorType": value.error_type, "ErrorMessage": value.error_message, "StackTrace": value.stack_trace}
+    if isinstance(value, TraceContext):
+        return trace_context_to_dict(value)
     return value
 
 
@@ -119,9 +153,14 @@ def event_to_dict(event: HistoryEvent) -> dict[str, Any]:
         if event.scheduled_start_time is not None:
             out["ScheduledStartTime"] = format_datetime(event.scheduled_start_time)
         out["Generation"] = event.generation
+        if event.parent_trace_context is not None:
+            out["ParentTraceContext"] = trace_context_to_dict(event.parent_trace_context)
         return out
-    for attr, key in _field_map(type(event)):
-        out[key] = _encode_value(attr, getattr(event, attr))
+    for attr, key, optional in _field_map(type(event)):
+        value = getattr(event, attr)
+        if value is None and optional:
+            continue
+        out[key] = _encode_value(attr, value)
     return out
 
 
@@ -147,9 +186,10 @@ def event_from_dict(data: dict[str, Any]) -> HistoryEvent:
             tags=data.get("Tags"),
             scheduled_start_time=parse_datetime(data["ScheduledStartTime"]) if data.get("ScheduledStartTime") else None,
             generation=int(data.get("Generation") or 0),
+            parent_trace_context=trace_context_from_dict(data.get("ParentTraceContext")),
         )
     kwargs: dict[str, Any] = {}
-    for attr, key in _field_map(cls):
+    for attr, key, _ in _field_map(cls):
         if key not in data:
             continue
         value = data[key]
@@ -163,6 +203,8 @@ def event_from_dict(data: dict[str, Any]) -> HistoryEvent:
                 error_message=value.get("ErrorMessage", ""),
                 stack_trace=value.get("StackTrace"),
             )
+        elif attr == "parent_trace_context":
+            value = trace_context_from_dict(value)
         kwargs[attr] = value
     return cls(**common, **kwargs)
 

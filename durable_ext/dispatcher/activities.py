@@ -13,13 +13,14 @@ from concurrent.futures import Executor
 from datetime import timedelta
 from functools import partial
 
+from durable_ext import telemetry
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
 from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import ActivityWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
 from durable_ext.core.wire import activity_failure_details
-from durable_ext.dispatcher.http_activity import call_http
+from durable_ext.dispatcher.http_activity import HttpTransport, call_http
 from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.dispatcher.timeouts import FunctionTimeouts
@@ -40,14 +41,17 @@ class ActivityDispatcher:
         *,
         concurrency: int,
         worker_id: str,
+        http: HttpTransport,
         lock_timeout: timedelta = timedelta(minutes=5),
         timeouts: FunctionTimeouts | None = None,
     ) -> None:
+        """``http`` sends the requests of the built-in ``call_http`` activity."""
         self.provider = provider
         self.registry = registry
         self.clock = clock
         self.executor = executor
         self.worker_id = worker_id
+        self.http = http
         self.lock_timeout = lock_timeout
         self.timeouts = timeouts or FunctionTimeouts(None)
         self.loop = WorkLoop(
@@ -64,8 +68,14 @@ class ActivityDispatcher:
         assert isinstance(scheduled, e.TaskScheduled)
         what = f"Activity '{scheduled.name}' of '{item.message.instance_id}'"
         timed_out: list[str] = []
+        tracing = telemetry.ACTIVE
         async with renewing(partial(self._renew, item), self.lock_timeout, what):
-            result = await self._execute(scheduled, item, timed_out)
+            if tracing is not None and scheduled.parent_trace_context is not None:
+                with tracing.activity(scheduled, item.message.instance_id, self.provider.hub) as traced:
+                    result = await self._execute(scheduled, item, timed_out)
+                    traced(result)
+            else:
+                result = await self._execute(scheduled, item, timed_out)
         response = TaskMessage(item.message.instance_id, result, item.message.execution_id)
         try:
             await self.provider.complete_activity(item, response)
@@ -79,7 +89,7 @@ class ActivityDispatcher:
     async def _execute(self, scheduled: e.TaskScheduled, item: ActivityWorkItem, timed_out: list[str]) -> e.HistoryEvent:
         task_id = scheduled.event_id
         if scheduled.name == HTTP_ACTIVITY_NAME:
-            return await call_http(scheduled, self.clock.now)
+            return await call_http(scheduled, self.clock.now, self.http)
         info = self.registry.activity(scheduled.name)
         if info is None:
             # The extension's text for a missing activity has this leading space and no list of names.

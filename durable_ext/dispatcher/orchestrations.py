@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
 from durable_ext.core.messages import OrchestrationWorkItem
 from durable_ext.core.status import RuntimeStatus
@@ -63,16 +64,16 @@ class OrchestrationDispatcher:
         )
 
     async def _handle(self, item: OrchestrationWorkItem) -> None:
+        now = self.clock.now()
         async with renewing(lambda: self._renew(item), self.lock_timeout, f"Instance '{item.instance_id}'"):
-            report, timed_out = await self._episode(item)
-        await self._commit(item, report)
+            report, timed_out = await self._episode(item, now)
+        await self._commit(item, report, now)
         if timed_out:
             self.timeouts.runaway(timed_out)
 
-    async def _episode(self, item: OrchestrationWorkItem) -> tuple[EpisodeReport, str | None]:
+    async def _episode(self, item: OrchestrationWorkItem, now: datetime) -> tuple[EpisodeReport, str | None]:
         """Decide the episode; with it, the function name if it outlived functionTimeout."""
         loop = asyncio.get_running_loop()
-        now = self.clock.now()
         name = item.state.name if item.state else _start_name(item)
         timed_out = None
         # Taken out for the episode; back only once its commit succeeded (dispatcher.sessions).
@@ -93,7 +94,9 @@ class OrchestrationDispatcher:
         _log_report(item, report)
         return report, timed_out
 
-    async def _commit(self, item: OrchestrationWorkItem, report: EpisodeReport) -> None:
+    async def _commit(self, item: OrchestrationWorkItem, report: EpisodeReport, now: datetime) -> None:
+        tracing = telemetry.ACTIVE
+        traced = tracing.episode(item, report, self.provider.hub, now) if tracing is not None else None
         try:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
@@ -102,6 +105,8 @@ class OrchestrationDispatcher:
         except ProviderError as exc:
             await hand_back(lambda: self.provider.abandon_orchestration(item), f"Instance '{item.instance_id}'", exc)
             return
+        if traced is not None:
+            traced.emit(self.clock.now())
         if self.on_commit is not None:
             self.on_commit(item.instance_id)
         if report.session is not None and self.sessions is not None:

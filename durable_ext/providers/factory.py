@@ -49,12 +49,6 @@ async def open_client_provider(kind: StorageKind, hub: str, **opts: Any) -> Prov
     hub's stored spelling of the name is used; on Azure Storage the partition count is the one the
     hub was created with (its ``taskhub.json``).
     """
-    if kind is StorageKind.AZURE_STORAGE:
-        from durable_ext.providers.azure_storage import client_provider_from_config
-
-        if opts.get("storage") is None:
-            raise ConfigError("The Azure Storage provider needs the storageProvider settings (a StorageConfig).")
-        return await client_provider_from_config(hub, opts["storage"])
     if kind is StorageKind.SQLITE:
         import asyncio
 
@@ -63,22 +57,26 @@ async def open_client_provider(kind: StorageKind, hub: str, **opts: Any) -> Prov
         path = Path(opts.get("path") or DEFAULT_SQLITE_PATH)
         stored: str | None = await asyncio.to_thread(stored_hub_name, path, hub)
         hub = stored or hub
-    provider = create_provider(kind, hub, **opts)
-    try:
-        await provider.create_hub()
-    except BaseException:
-        await provider.close()
-        raise
-    return provider
+    return await _opened(kind, hub, opts)
 
 
 async def open_provider(config: HostConfig) -> Provider:
     """The app's own hub, opened (created if missing). On Azure Storage an existing hub keeps the
     partition count it was created with, whatever ``partitionCount`` says now (as DTFx does): a hub
     another app created first would otherwise have control queues no worker of this app reads."""
-    if config.storage.kind is StorageKind.AZURE_STORAGE:
-        return await open_client_provider(config.storage.kind, config.hub_name, **_config_options(config))
-    provider = create_provider(config)
+    return await _opened(config.storage.kind, config.hub_name, _config_options(config))
+
+
+async def _opened(kind: StorageKind | str, hub: str, opts: dict[str, Any]) -> Provider:
+    """A provider for ``hub`` with its hub created; closed again if that fails."""
+    if kind is StorageKind.AZURE_STORAGE:
+        from durable_ext.providers.azure_storage import provider_for_existing_hub
+
+        if opts.get("storage") is None:
+            raise ConfigError("The Azure Storage provider needs the storageProvider settings (a StorageConfig).")
+        provider: Provider = await provider_for_existing_hub(hub, opts["storage"])
+    else:
+        provider = create_provider(kind, hub, **opts)
     try:
         await provider.create_hub()
     except BaseException:

@@ -43,6 +43,7 @@ from durable_ext.functions.stubs import activity_stub, orchestrator_stub
 from durable_ext.providers.factory import create_provider
 from durable_ext.testing.clock import VirtualClock
 from durable_ext.testing.driver import Driver, HarnessError
+from durable_ext.web.http_client import AiohttpTransport
 from durable_ext.web.status_payload import history_events, parse_token
 
 T = TypeVar("T")
@@ -114,7 +115,7 @@ class AsyncTestEnv:
         )  # fmt: skip
         activities = ActivityDispatcher(
             self.provider, registry, clock, self.executor, concurrency=16, worker_id=_WORKER_ID,
-            lock_timeout=_LOCK_TIMEOUT,
+            http=AiohttpTransport(), lock_timeout=_LOCK_TIMEOUT,
         )  # fmt: skip
         entities = EntityDispatcher(
             self.provider, registry, clock, self.executor, concurrency=16, worker_id=_WORKER_ID,

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from aiohttp import web
 from multidict import CIMultiDict
 
+from durable_ext import telemetry
 from durable_ext.functions import FunctionInfo, make_request, response_parts, run_http
 from durable_ext.hubs import HubAddressError
 from durable_ext.log import invocation, logger
@@ -61,6 +62,18 @@ FUNCTION_ROUTES: web.AppKey[FunctionRoutes] = web.AppKey("durable_ext_function_r
 
 
 async def handle_function(request: web.Request, info: FunctionInfo, route_values: dict[str, str]) -> web.Response:
+    tracing = telemetry.ACTIVE
+    if tracing is None:
+        return await _run_function(request, info, route_values)
+    prefix = state_of(request).config.route_prefix
+    route = "/".join(("", *([prefix] if prefix else []), info.route if info.route is not None else info.function_name))
+    with tracing.http_request(request.method, route, request.path, request.headers) as span:
+        response = await _run_function(request, info, route_values)
+        tracing.http_status(span, response.status)
+        return response
+
+
+async def _run_function(request: web.Request, info: FunctionInfo, route_values: dict[str, str]) -> web.Response:
     state = state_of(request)
     try:
         body = await read_body(request)

@@ -136,7 +136,9 @@ async def start_orchestration(
     wait = _wait_times(query)
     input_text = await read_json_text(request)
     try:
-        new_id = await state.client.start_new(function_name, instance_id, input_text, version=query.get("version"))
+        new_id = await state.client.start_new(
+            function_name, instance_id, input_text, version=query.get("version"), trace_carrier=request.headers
+        )
     except BadRequestError as exc:
         return argument_error(str(exc))
     except InstanceExistsError as exc:
@@ -201,7 +203,7 @@ async def raise_event(request: web.Request, state: WebState, instance_id: str, e
     if request.content_type.lower() != "application/json":
         return bad_request("Only application/json request content is supported")
     data_text = json.dumps(parse_json(await read_body(request)))
-    return await _lifecycle(state.client.send_event(instance_id, event_name, data_text))
+    return await _lifecycle(state.client.send_event(instance_id, event_name, data_text, trace_carrier=request.headers))
 
 
 async def terminate(request: web.Request, state: WebState, instance_id: str) -> web.Response:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("durable_ext.azure_storage")
 
-__all__ = ["AzureSettings", "AzureStorageProvider", "client_provider_from_config", "provider_from_config"]
+__all__ = ["AzureSettings", "AzureStorageProvider", "provider_for_existing_hub", "provider_from_config"]
 
 
 def provider_from_config(hub: str, storage: StorageConfig) -> AzureStorageProvider:
@@ -27,13 +27,13 @@ def provider_from_config(hub: str, storage: StorageConfig) -> AzureStorageProvid
         raise ConfigError(str(exc)) from exc
 
 
-async def client_provider_from_config(hub: str, storage: StorageConfig) -> AzureStorageProvider:
-    """An opened provider for ``hub`` (the app's own, or another app's used as a client only).
+async def provider_for_existing_hub(hub: str, storage: StorageConfig) -> AzureStorageProvider:
+    """The provider for ``hub`` (the app's own, or another app's used as a client only), not opened yet.
 
     Its partition count is the one stored in the hub's ``taskhub.json`` when the hub exists, so
     starts and events land in the control queues that hub's workers read and a worker leases every
     partition the hub has (DTFx keeps an existing hub's count too; changing it needs a new hub);
-    otherwise ``storage.partition_count``. The hub is created if missing.
+    otherwise ``storage.partition_count``. Reads the hub's lease container; creates nothing.
     """
     from dataclasses import replace
 
@@ -62,10 +62,4 @@ async def client_provider_from_config(hub: str, storage: StorageConfig) -> Azure
             settings.partition_count,
         )
         settings = replace(settings, partition_count=stored)
-    provider = AzureStorageProvider(hub, settings)
-    try:
-        await provider.create_hub()
-    except BaseException:
-        await provider.close()
-        raise
-    return provider
+    return AzureStorageProvider(hub, settings)

@@ -29,6 +29,7 @@ INSTANCE_TYPE = "DurableTask.Core.OrchestrationInstance"
 _NESTED_TYPES = {
     "ParentInstance": "DurableTask.Core.ParentInstance",
     "FailureDetails": "DurableTask.Core.FailureDetails",
+    "ParentTraceContext": "DurableTask.Core.Tracing.DistributedTraceContext",
 }
 EMPTY_ACTIVITY_ID = "00000000-0000-0000-0000-000000000000"
 

@@ -34,7 +34,9 @@ from durable_ext.providers.azure_storage.names import SENTINEL_ROW_KEY, row_key
 MAX_EVENTS_PER_BATCH = 99
 #: EGT payload limit is 4 MB; DTFx flushes at an estimated 3 MB.
 MAX_BATCH_BYTES = 3 * 1024 * 1024
-_COMPLEX = frozenset({"OrchestrationInstance", "ParentInstance", "FailureDetails", "Tags", "State"})
+_COMPLEX = frozenset(
+    {"OrchestrationInstance", "ParentInstance", "FailureDetails", "Tags", "State", "ParentTraceContext"}
+)
 _DATETIMES = frozenset({"FireAt", "ScheduledStartTime"})
 _NOT_EVENT_COLUMNS = frozenset(
     {"PartitionKey", "RowKey", "ExecutionId", "EventType", "EventId", "IsPlayed", "_Timestamp", "Timestamp"}
