@@ -19,10 +19,11 @@ from datetime import datetime
 from durable_ext import telemetry
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock, new_id
-from durable_ext.core.entities import OPERATION_EVENT, entity_id, request_message
+from durable_ext.core.entities import OPERATION_EVENT, entity_id
 from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import InstancePage, InstanceQuery, InstanceState, TaskMessage
 from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.wire.entities import request_message
 from durable_ext.errors import DurableExtError, InstanceExistsError
 from durable_ext.providers.base import Provider
 

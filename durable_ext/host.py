@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -36,7 +37,7 @@ from durable_ext.engine import Engine
 from durable_ext.functions import replay_safe
 from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind
-from durable_ext.log import logger
+from durable_ext.log import ContextFilter, json_console, logger
 from durable_ext.providers.factory import describe_storage
 from durable_ext.web.links import WEBHOOK_PATH
 from durable_ext.web.monitor import MONITOR_ROUTE
@@ -73,6 +74,8 @@ class Host:
         registry = load_app(config.app_dir)
         # After the app's import, so handlers it configured there are covered too.
         replay_safe.install()
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(ContextFilter())  # instance_id / function_name on the app's own records
         self.engine = Engine(
             config, registry, clock=self.clock, shutdown_grace=self.shutdown_grace, timeouts=self.timeouts
         )
@@ -110,7 +113,9 @@ class Host:
         mode = self.auth_mode or AuthMode.parse(settings.get(AUTH_SETTING), AUTH_SETTING)
         keys = None
         if mode is AuthMode.ON or (mode is AuthMode.AUTO and not is_loopback(config.host)):
-            http_names = [info.function_name for info in self.engine.registry.functions if info.kind is FunctionKind.HTTP]
+            http_names = [
+                info.function_name for info in self.engine.registry.functions if info.kind is FunctionKind.HTTP
+            ]
             keys, where = load_keys(config.app_dir, settings, http_names)
             reason = "requested" if mode is AuthMode.ON else f"bound to {config.host}, beyond loopback"
             self.access_line = (
@@ -198,6 +203,9 @@ class Host:
         lines.append(self.access_line)
         lines.append(f"Monitor: {base}{WEBHOOK_PATH}/{MONITOR_ROUTE}")
         lines.append("")
+        if json_console():
+            logger.info("\n".join(lines).strip())  # one JSON record, not lines of text among them
+            return
         for line in lines:
             print(line, flush=True)
 

@@ -18,7 +18,8 @@ The rule (lower never imports higher; a module may import its own layer and any 
 
 Third-party and I/O imports have homes too:
 
-- ``core`` imports no asyncio, sqlite3, aiohttp, azure or other I/O module (see ``CORE_FORBIDDEN``).
+- ``core`` imports no asyncio, sqlite3, aiohttp, azure or other I/O module (see ``CORE_FORBIDDEN``),
+  and only ``core.wire`` imports ``json``: the JSON shapes of storage and the SDK have one home.
 - Only ``functions`` imports ``azure.functions`` / ``azure.durable_functions`` (the SDK stays behind
   one seam).
 - Only ``providers.azure_storage`` imports the Azure Storage SDKs (``azure.core``, ``azure.data``,
@@ -210,6 +211,18 @@ def test_core_is_pure():
             if any(target == bad or target.startswith(bad + ".") for bad in CORE_FORBIDDEN):
                 problems.append(f"{path.relative_to(ROOT.parent)}:{line}: imports {target}")
     assert not problems, "core/ is stdlib-only and does no I/O:\n" + "\n".join(problems)
+
+
+def test_only_core_wire_knows_json_in_the_core():
+    # design.md: typed records everywhere, JSON dicts only in core.wire (the SDK's and storage's shapes).
+    problems = []
+    for name, path in MODULES.items():
+        if not _under(name, "core") or _under(name, "core.wire"):
+            continue
+        for line, target in _imports(name, path):
+            if target == "json" or target.startswith("json."):
+                problems.append(f"{path.relative_to(ROOT.parent)}:{line}: imports {target}")
+    assert not problems, "JSON shapes belong in core/wire/:\n" + "\n".join(problems)
 
 
 def test_the_checker_sees_imports():

@@ -38,6 +38,13 @@ from durable_ext.errors import DurableExtError
 )
 @click.option("--verbose", is_flag=True, help="Debug logging.")
 @click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Console log lines: text (func start style, default) or json (one object per line with "
+    "instance_id, function_name, invocation_id); also DURABLE_EXT_LOG_FORMAT.",
+)
+@click.option(
     "--no-supervisor", is_flag=True, help="Run the host in this process (no recycling after a function timeout)."
 )
 # The supervisor hands its listening socket to the host process it starts.
@@ -48,20 +55,33 @@ def start(
     host: str | None,
     auth: str | None,
     verbose: bool,
+    log_format: str | None,
     no_supervisor: bool,
     listen_fd: int | None,
 ) -> int:
     """Serve a function app directory (like `func start`)."""
     from durable_ext.config import HOST_JSON, load_config
-    from durable_ext.log import configure_console
+    from durable_ext.log import FORMAT_SETTING, configure_console, parse_format
 
-    configure_console(logging.DEBUG if verbose else logging.INFO)
+    level = logging.DEBUG if verbose else logging.INFO
+    try:
+        chosen = log_format or parse_format(os.environ.get(FORMAT_SETTING))
+    except ValueError as exc:
+        raise CliUsageError(str(exc)) from None
+    configure_console(level, log_format=chosen)
     app_dir = app_dir.resolve()
     try:
         if not (app_dir / HOST_JSON).is_file():
             # As `func start`: a directory without host.json is not a function app's root.
             raise CliUsageError(f"Unable to find project root. Expecting to find {HOST_JSON} in {app_dir}.")
         config = load_config(app_dir, port=port, host=host)
+        if log_format is None and FORMAT_SETTING not in os.environ and FORMAT_SETTING in config.values:
+            # Set in local.settings.json Values: known only now.
+            try:
+                chosen = parse_format(config.values[FORMAT_SETTING], f"local.settings.json Values.{FORMAT_SETTING}")
+            except ValueError as exc:
+                raise CliUsageError(str(exc)) from None
+            configure_console(level, log_format=chosen)
         if listen_fd is not None or no_supervisor:
             _run_host(config, auth, listen_fd)
         from durable_ext.supervisor import Supervisor, listen
@@ -69,7 +89,7 @@ def start(
         sock = listen(config.host, config.port)
     except DurableExtError as exc:
         raise CliUsageError(str(exc)) from None
-    host_args = ["--app-dir", str(app_dir), "--port", str(config.port), "--host", config.host]
+    host_args = ["--app-dir", str(app_dir), "--port", str(config.port), "--host", config.host, "--log-format", chosen]
     if auth:
         host_args += ["--auth", auth]
     if verbose:

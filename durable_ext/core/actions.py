@@ -1,7 +1,6 @@
-"""Actions an orchestrator returns (SDK ``models/actions``), parsed into typed records.
+"""Actions an orchestrator returns (SDK ``models/actions``), as typed records.
 
-The SDK returns the *cumulative* action list of the execution on every episode (schema V3:
-``actions`` is ``[[...flat list...]]``); ``parse_actions`` accepts that and the older V1 shape.
+The JSON they come from is parsed by :func:`core.wire.orchestration.parse_actions`.
 """
 
 from __future__ import annotations
@@ -85,7 +84,7 @@ class SignalEntity:
 
 @dataclass(frozen=True, slots=True)
 class ContinueAsNew:
-    input: Any
+    input: str | None  # the new execution's input, as JSON text
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,61 +113,3 @@ Action = (
 
 class ActionParseError(DurableExtError, ValueError):
     """The orchestrator returned an action this runtime does not understand."""
-
-
-def _retry(data: dict[str, Any]) -> RetryOptions:
-    opts = data.get("retryOptions") or {}
-    return RetryOptions(
-        first_retry_interval_ms=int(opts.get("firstRetryIntervalInMilliseconds", 0)),
-        max_attempts=int(opts.get("maxNumberOfAttempts", 1)),
-    )
-
-
-def parse_action(data: dict[str, Any]) -> Action:
-    try:
-        kind = ActionType(int(data["actionType"]))
-    except (KeyError, ValueError) as exc:
-        raise ActionParseError(f"unknown action: {data!r}") from exc
-    match kind:
-        case ActionType.CallActivity:
-            return CallActivity(data["functionName"], data.get("input"))
-        case ActionType.CallActivityWithRetry:
-            return CallActivity(data["functionName"], data.get("input"), _retry(data))
-        case ActionType.CallSubOrchestrator | ActionType.CallSubOrchestratorWithRetry:
-            return CallSubOrchestrator(
-                data["functionName"],
-                data.get("input"),
-                data.get("instanceId"),
-                data.get("version"),
-                _retry(data) if kind is ActionType.CallSubOrchestratorWithRetry else None,
-            )
-        case ActionType.CallHttp:
-            return CallHttp(data.get("httpRequest") or {})
-        case ActionType.CreateTimer:
-            return CreateTimer(data["fireAt"], bool(data.get("isCanceled", False)))
-        case ActionType.WaitForExternalEvent:
-            return WaitForExternalEvent(data["externalEventName"])
-        case ActionType.CallEntity:
-            return CallEntity(data["instanceId"], data["operation"], data.get("input"))
-        case ActionType.SignalEntity:
-            return SignalEntity(data["instanceId"], data["operation"], data.get("input"))
-        case ActionType.ContinueAsNew:
-            return ContinueAsNew(data.get("input"))
-        case ActionType.WhenAll:
-            return WhenAll(tuple(parse_action(c) for c in data.get("compoundActions", ())))
-        case ActionType.WhenAny:
-            return WhenAny(tuple(parse_action(c) for c in data.get("compoundActions", ())))
-    raise ActionParseError(f"unsupported action type {kind.name}")
-
-
-def parse_actions(raw: Any, schema_version: int | None) -> list[Action]:
-    """Flatten the SDK's ``actions`` into one ordered list of top-level actions."""
-    if not raw:
-        return []
-    if schema_version is not None and schema_version >= 1:
-        if len(raw) != 1:
-            raise ActionParseError(f"expected one action list in schema V{schema_version + 1}, got {len(raw)}")
-        groups = raw
-    else:
-        groups = raw  # V1: one list per yield; order across lists is the order of yields
-    return [parse_action(a) for group in groups for a in group]

@@ -17,11 +17,9 @@ then still applies each operation once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from durable_ext.core import events as e
 from durable_ext.core.kinds import DurableKind, unknown_function
@@ -33,6 +31,16 @@ from durable_ext.core.messages import (
     TaskMessage,
 )
 from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.wire.entities import (
+    EntityRequest,
+    entity_batch_json,
+    error_response_message,
+    parse_entity_batch_result,
+    parse_recent_requests,
+    parse_request_message,
+    recent_requests_status,
+    response_message,
+)
 
 #: ``entity(batch_json) -> result_json``; raises as the SDK's ``Entity.handle`` does.
 InvokeEntity = Callable[[str], str]
@@ -57,39 +65,6 @@ def parse_entity_id(instance_id: str) -> tuple[str, str] | None:
     return instance_id[1:cut], instance_id[cut + 1 :]
 
 
-def request_message(
-    operation: str,
-    input_text: str | None,
-    request_id: str,
-    *,
-    signal: bool,
-    parent: str | None = None,
-    parent_execution: str | None = None,
-) -> str:
-    """The C# ``RequestMessage`` JSON (keys omitted when default)."""
-    message: dict[str, Any] = {"op": operation}
-    if signal:
-        message["signal"] = True
-    if input_text is not None:
-        message["input"] = input_text
-    message["id"] = request_id
-    if parent is not None:
-        message["parent"] = parent
-    if parent_execution is not None:
-        message["parentExecution"] = parent_execution
-    return json.dumps(message)
-
-
-@dataclass(slots=True)
-class _Request:
-    operation: str
-    input: str | None
-    id: str
-    signal: bool
-    parent: str | None
-    parent_execution: str | None
-
-
 @dataclass(slots=True)
 class EntityReport:
     commit: OrchestrationCommit
@@ -100,7 +75,7 @@ class EntityReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _requests(item: OrchestrationWorkItem) -> tuple[list[_Request], list[str]]:
+def _requests(item: OrchestrationWorkItem) -> tuple[list[EntityRequest], list[str]]:
     requests, notes = [], []
     for _, message in item.messages:
         event = message.event
@@ -108,17 +83,7 @@ def _requests(item: OrchestrationWorkItem) -> tuple[list[_Request], list[str]]:
             notes.append(f"ignored a {event.TYPE.name} message sent to an entity")
             continue
         try:
-            data = json.loads(event.input or "")
-            requests.append(
-                _Request(
-                    operation=str(data["op"]),
-                    input=data.get("input"),
-                    id=str(data.get("id", "")),
-                    signal=bool(data.get("signal", False)),
-                    parent=data.get("parent"),
-                    parent_execution=data.get("parentExecution"),
-                )
-            )
+            requests.append(parse_request_message(event.input))
         except (ValueError, KeyError, TypeError):
             notes.append(f"dropped a malformed entity request: {event.input!r:.200}")
     return requests, notes
@@ -152,36 +117,25 @@ def process_entity_batch(
     if invoke is None:
         error = unknown_function(name, DurableKind.ENTITY, known_names)
         return _answer_all_with_error(item, requests, error, name, now, notes)
-    batch = {
-        "self": {"name": name, "key": key},
-        "exists": exists,
-        "state": state.input if exists and state else None,
-        # The request input is the caller's df_dumps text; the SDK wants it JSON-encoded again.
-        "batch": [
-            {"name": r.operation, "input": json.dumps(r.input) if r.input is not None else None, "isSignal": r.signal}
-            for r in requests
-        ],
-    }
+    batch = entity_batch_json(
+        name, key, exists=exists, state=state.input if exists and state else None, requests=requests
+    )
     try:
-        result = json.loads(invoke(json.dumps(batch)))
-        results = result["results"]
-        if len(results) != len(requests):
-            raise ValueError(f"the entity returned {len(results)} results for {len(requests)} operations")
+        result = parse_entity_batch_result(invoke(batch), len(requests))
     except Exception as exc:  # the entity function or the SDK broke the whole batch
         return _answer_all_with_error(item, requests, f"{type(exc).__name__}: {exc}", name, now, notes)
     messages = [
-        _response(r, res.get("result"), bool(res.get("isError")), now)
-        for r, res in zip(requests, results, strict=True)
+        _response(r, response_message(res.result, is_error=res.is_error), now)
+        for r, res in zip(requests, result.results, strict=True)
         if not r.signal and r.parent
     ]
-    new_exists = bool(result.get("entityExists"))
     recent = (recent + [r.id for r in requests if r.id])[-RECENT_REQUESTS:]
-    new_state = _entity_state(item, name, now, new_exists, result.get("entityState"), state, recent)
+    new_state = _entity_state(item, name, now, result.entity_exists, result.entity_state, state, recent)
     return EntityReport(
         OrchestrationCommit(state=new_state, new_history=[], messages=messages),
         name,
         operations=len(requests),
-        failed_operations=sum(1 for res in results if res.get("isError")),
+        failed_operations=sum(1 for res in result.results if res.is_error),
         notes=notes,
     )
 
@@ -202,34 +156,24 @@ def _entity_state(
         created_time=old.created_time if old else now,
         last_updated_time=now,
         input=entity_state if exists else None,
-        custom_status=json.dumps({"recentRequests": recent}),
+        custom_status=recent_requests_status(recent),
     )
 
 
 def _recent_requests(state: InstanceState | None) -> list[str]:
-    if state is None or not state.custom_status:
-        return []
-    try:
-        recent = json.loads(state.custom_status).get("recentRequests", [])
-    except (ValueError, AttributeError):
-        return []
-    return [r for r in recent if isinstance(r, str)]
+    return parse_recent_requests(state.custom_status) if state is not None else []
 
 
-def _response(request: _Request, result: Any, is_error: bool, now: datetime) -> OutboundMessage:
-    # ``result`` must reach the SDK as a string (it calls .strip() on it).
-    body: dict[str, Any] = {"result": result if isinstance(result, str) else json.dumps(result)}
-    if is_error:
-        body["exceptionType"] = "Error"
-    event = e.EventRaised(timestamp=now, name=request.id, input=json.dumps(body))
+def _response(request: EntityRequest, body: str, now: datetime) -> OutboundMessage:
+    event = e.EventRaised(timestamp=now, name=request.id, input=body)
     return OutboundMessage(TaskMessage(request.parent or "", event, request.parent_execution))
 
 
 def _answer_all_with_error(
-    item: OrchestrationWorkItem, requests: list[_Request], error: str, name: str, now: datetime, notes: list[str]
+    item: OrchestrationWorkItem, requests: list[EntityRequest], error: str, name: str, now: datetime, notes: list[str]
 ) -> EntityReport:
     """Nothing ran: state unchanged; callers get the error so they do not wait forever."""
-    messages = [_response(r, json.dumps(error), True, now) for r in requests if not r.signal and r.parent]
+    messages = [_response(r, error_response_message(error), now) for r in requests if not r.signal and r.parent]
     return EntityReport(
         OrchestrationCommit(state=None, new_history=[], messages=messages),
         name,

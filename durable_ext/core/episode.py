@@ -1,32 +1,35 @@
 """Run one orchestration episode through the SDK and turn what it returns into data.
 
-``run_episode`` builds the orchestration-trigger JSON the Durable Functions host sends
-(SDK ``DurableOrchestrationContext.from_json``), calls the injected orchestrator (the SDK's ``handle``), parses the
-``OrchestratorState`` it returns (or the ``$OutOfProcData$`` state of a failure, SDK ``orchestrator.py``) and lines
-the actions up with history (``core.shim``). It never raises: every failure of user code, of the
+``run_episode`` builds the orchestration-trigger JSON the Durable Functions host sends, calls the
+injected orchestrator (the SDK's ``handle``), reads the ``OrchestratorState`` it returns (or the one
+a failure carries) and lines the actions up with history (``core.shim``); the JSON on both sides
+is :mod:`core.wire.orchestration`'s. It never raises: every failure of user code, of the
 SDK or of determinism becomes an :class:`EpisodeOutcome` with ``failed`` set.
 """
 
 from __future__ import annotations
 
-import json
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from durable_ext.core import events as e
-from durable_ext.core.actions import ActionParseError, parse_actions
-from durable_ext.core.played import PlayedHistory, event_json
+from durable_ext.core.actions import ActionParseError
+from durable_ext.core.played import PlayedHistory
 from durable_ext.core.sessions import EpisodeSession, SessionOrchestrator
 from durable_ext.core.shim import Aligner, Decision, ShimResult
-
-_ERROR_LABEL = "\n\n$OutOfProcData$:"
+from durable_ext.core.wire.orchestration import (
+    OrchestratorState,
+    context_json,
+    event_json,
+    parse_actions,
+    parse_orchestrator_state,
+    split_failure,
+)
 
 #: ``orchestrator(context_json) -> state_json``; raises as the SDK's ``handle`` does.
 Invoke = Callable[[str], str]
-#: The played history JSON of recent instances, reused by their next episodes (see core.played).
-PLAYED = PlayedHistory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,24 +57,6 @@ class EpisodeOutcome:
     resumed: bool = False
 
 
-def context_input(execution_input: str | None) -> Any:
-    """The ``input`` value of the trigger JSON for a stored ``ExecutionStarted.Input``.
-
-    The host sends the parsed JSON token; the SDK turns a dict back into text and ``df_loads``
-    everything else, so a number or a list would break it. Those are passed as their JSON text,
-    which decodes to the same value.
-    """
-    if execution_input is None:
-        return None
-    try:
-        value = json.loads(execution_input)
-    except ValueError:
-        return execution_input
-    if isinstance(value, str | dict) or value is None:
-        return value
-    return execution_input
-
-
 def build_context(
     past: list[e.HistoryEvent],
     new: list[e.HistoryEvent],
@@ -90,33 +75,16 @@ def build_context(
     else:
         history = [event_json(event, played=True) for event in past]
     history = [*history, *(event_json(event, played=False) for event in new)]
-    rest = json.dumps(
-        {
-            "input": context_input(execution_input),
-            "instanceId": instance_id,
-            "isReplaying": bool(past),
-            "parentInstanceId": parent_instance_id,
-            # What the extension sends so the SDK emits schema V3 actions.
-            "upperSchemaVersion": 1,
-            "upperSchemaVersionNew": 2,
-            # Null keeps the SDK from splitting long timers into chains of its own.
-            "longRunningTimerIntervalDuration": None,
-            "maximumShortTimerDuration": None,
-            "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
-        }
+    return context_json(
+        history,
+        instance_id=instance_id,
+        parent_instance_id=parent_instance_id,
+        execution_input=execution_input,
+        replaying=bool(past),
     )
-    # The same text json.dumps would write for {"history": [...], **rest}, without re-encoding history.
-    return '{"history": [' + ", ".join(history) + "], " + rest[1:]
 
 
-def _parse_state(raw: str) -> dict[str, Any]:
-    state = json.loads(raw)
-    if not isinstance(state, dict):
-        raise ValueError(f"orchestrator returned {type(state).__name__}, expected an object")
-    return state
-
-
-def _invoke(call: Callable[[], Any]) -> tuple[dict[str, Any] | None, Any, str, str]:
+def _invoke(call: Callable[[], Any]) -> tuple[OrchestratorState | None, Any, str, str]:
     """Call the orchestrator: (state, extra, error, details). State is None if there is none to use.
 
     ``call`` returns the state JSON, or (state JSON, extra) for a session start.
@@ -126,19 +94,19 @@ def _invoke(call: Callable[[], Any]) -> tuple[dict[str, Any] | None, Any, str, s
         extra = None
         if isinstance(raw, tuple):
             raw, extra = raw
-        return _parse_state(raw), extra, "", ""
+        return parse_orchestrator_state(raw), extra, "", ""
     except Exception as exc:  # user code and SDK failures are data here
         message = str(exc)
         cause = exc.__cause__ or exc
         details = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
-        cut = message.rfind(_ERROR_LABEL)
-        if cut == -1:
+        text, state_json = split_failure(message)
+        if state_json is None:
             return None, None, message or type(exc).__name__, details
         try:
-            state = _parse_state(message[cut + len(_ERROR_LABEL) :])
+            state = parse_orchestrator_state(state_json)
         except ValueError:
-            return None, None, message[:cut], details
-        return state, None, str(state.get("error") or message[:cut]), details
+            return None, None, text, details
+        return state, None, state.error or text, details
 
 
 def run_episode(
@@ -152,8 +120,12 @@ def run_episode(
     execution_input: str | None,
     session: EpisodeSession | None = None,
     keep_session: bool = False,
+    played: PlayedHistory | None = None,
 ) -> EpisodeOutcome:
     """Replay ``past + new`` through the orchestrator; never raises.
+
+    ``played`` is the caller's cache of played-history JSON (see core.played): a full replay reuses
+    what the instance's previous episode wrote and leaves this one's there. None: no cache.
 
     With ``session`` (taken from an extended-session cache) that :meth:`~EpisodeSession.continues`
     ``past``, only the events after what it consumed are fed to it; otherwise the history is
@@ -170,30 +142,29 @@ def run_episode(
         replayed = delta
         resumed = True
     else:
-        context_json = build_context(
+        trigger = build_context(
             past,
             new,
             instance_id=instance_id,
             parent_instance_id=parent_instance_id,
             execution_input=execution_input,
-            played=PLAYED,
+            played=played,
         )
         resumed = False
         replayed = past + new
         aligner = Aligner(execution_id)
         if keep_session and isinstance(invoke, SessionOrchestrator):
             starter = invoke
-            state, resumable, error, details = _invoke(lambda: starter.start_session(context_json))
+            state, resumable, error, details = _invoke(lambda: starter.start_session(trigger))
         else:
-            state, resumable, error, details = _invoke(lambda: invoke(context_json))
+            state, resumable, error, details = _invoke(lambda: invoke(trigger))
     if state is None:
         return EpisodeOutcome(failed=True, error=error, details=details, resumed=resumed)
-    custom = state.get("customStatus")
-    custom_status = json.dumps(custom) if custom is not None else None
+    custom_status = state.custom_status
     if error:
         return EpisodeOutcome(failed=True, error=error, details=details, custom_status=custom_status, resumed=resumed)
     try:
-        action_list = parse_actions(state.get("actions"), state.get("schemaVersion"))
+        action_list = parse_actions(state.actions, state.schema_version)
     except (ActionParseError, KeyError, TypeError) as exc:
         return EpisodeOutcome(failed=True, error=f"The orchestrator returned an invalid action: {exc}", resumed=resumed)
     try:
@@ -214,7 +185,7 @@ def run_episode(
             diverging_event=aligned.diverging_event,
             resumed=resumed,
         )
-    is_done = bool(state.get("isDone"))
+    is_done = state.is_done
     can = aligned.continue_as_new
     next_session = None
     if resumable is not None and not is_done:
@@ -222,10 +193,10 @@ def run_episode(
     return EpisodeOutcome(
         decisions=aligned.decisions,
         is_done=is_done,
-        output=json.dumps(state["output"]) if is_done and "output" in state else None,
+        output=state.output if is_done else None,
         custom_status=custom_status,
         continued_as_new=is_done and can is not None,
-        continue_as_new_input=json.dumps(can.input) if can is not None and can.input is not None else None,
+        continue_as_new_input=can.input if can is not None else None,
         session=next_session,
         resumed=resumed,
     )

@@ -6,26 +6,21 @@ Every episode hands the SDK the whole history as JSON, so an orchestration of N 
 prefix we already wrote is reused when the same event *objects* come back (providers keep their
 parsed history between episodes); any other list — re-read, rewritten, another instance's — is
 simply serialised again. Identity, not equality, is the test: cheap, and exact.
+
+The core keeps no cache of its own: the orchestration dispatcher owns one :class:`PlayedHistory`
+(its bound chosen there) and passes it to every episode it runs.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 
 from durable_ext.core import events as e
-from durable_ext.core.wire import event_to_dict
+from durable_ext.core.wire.orchestration import event_json
 
 #: Fragments kept across all instances (least recently used instances are dropped first).
 MAX_CACHED_EVENTS = 200_000
-
-
-def event_json(event: e.HistoryEvent, *, played: bool) -> str:
-    """One history entry of the trigger JSON, exactly as ``json.dumps`` writes it inside the list."""
-    d = event_to_dict(event)
-    d["IsPlayed"] = played
-    return json.dumps(d)
 
 
 class PlayedHistory:

@@ -18,7 +18,6 @@ Pure: no I/O, no clock (the episode's time comes from the OrchestratorStarted ev
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +26,9 @@ from typing import Any
 
 from durable_ext.core import actions as a
 from durable_ext.core import events as e
-from durable_ext.core.wire import entity_request_id, is_entity_error_response, parse_datetime
+from durable_ext.core.wire.activities import http_request_input
+from durable_ext.core.wire.entities import entity_request_id, is_entity_error_response
+from durable_ext.core.wire.history import parse_datetime
 
 HTTP_ACTIVITY_NAME = "BuiltIn::HttpActivity"
 
@@ -203,7 +204,7 @@ class _Shim:
             case a.CallActivity(name=name, input=input_):
                 return self.new_leaf(TaskKind.ACTIVITY, name=name, input=input_)
             case a.CallHttp(request=request):
-                return self.new_leaf(TaskKind.ACTIVITY, name=HTTP_ACTIVITY_NAME, input=json.dumps(request))
+                return self.new_leaf(TaskKind.ACTIVITY, name=HTTP_ACTIVITY_NAME, input=http_request_input(request))
             case a.CallSubOrchestrator(name=name, input=input_, instance_id=iid, version=version):
                 task_id = self.allocate()
                 # DTFx names an unnamed child "<parent execution id>:<task id>".

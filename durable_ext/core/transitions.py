@@ -11,14 +11,13 @@ or stored data can do.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 from durable_ext.core import events as e
-from durable_ext.core.entities import OPERATION_EVENT, parse_entity_id, request_message
+from durable_ext.core.entities import OPERATION_EVENT, parse_entity_id
 from durable_ext.core.episode import EpisodeOutcome, Invoke, run_episode
 from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import (
@@ -28,10 +27,13 @@ from durable_ext.core.messages import (
     OutboundMessage,
     TaskMessage,
 )
+from durable_ext.core.played import PlayedHistory
 from durable_ext.core.rewind import rewind_history
 from durable_ext.core.sessions import EpisodeSession
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME, Decision, TaskKind
 from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.wire.entities import request_message
+from durable_ext.core.wire.orchestration import stored_input
 
 _CONTROL = (e.ExecutionTerminated, e.ExecutionSuspended, e.ExecutionResumed, e.ExecutionRewound)
 
@@ -73,9 +75,12 @@ def process_work_item(
     new_id: Callable[[], str],
     session: EpisodeSession | None = None,
     keep_session: bool = False,
+    played: PlayedHistory | None = None,
     fail_with: str | None = None,
 ) -> EpisodeReport:
     """Decide one episode for ``item``; see the module docstring.
+
+    ``played``: the caller's played-history JSON cache, passed on to :func:`core.episode.run_episode`.
 
     Extended sessions (core.sessions): ``session`` is the instance's session taken from the
     caller's cache (used only if it continues the item's history exactly); with
@@ -88,7 +93,9 @@ def process_work_item(
     retried forever (DTFx likewise fails an orchestration whose actions it cannot process).
     """
     try:
-        return _Episode(item, now, catalog, new_id, session, keep_session, engine_error=fail_with).run()
+        return _Episode(
+            item, now, catalog, new_id, session, keep_session, played=played, engine_error=fail_with
+        ).run()
     except Exception as exc:
         error = f"The host could not process this orchestration's episode: {type(exc).__name__}: {exc}"
         return _Episode(item, now, catalog, new_id, engine_error=error).run()
@@ -104,9 +111,10 @@ class _Episode:
         session: EpisodeSession | None = None,
         keep_session: bool = False,
         engine_error: str | None = None,
+        played: PlayedHistory | None = None,
     ):
         self.item, self.now, self.catalog, self.new_id = item, now, catalog, new_id
-        self.session, self.keep_session = session, keep_session
+        self.session, self.keep_session, self.played = session, keep_session, played
         self.next_session: EpisodeSession | None = None
         self.engine_error = engine_error
         self.state = item.state
@@ -240,6 +248,7 @@ class _Episode:
             execution_input=self.state.input,
             session=self.session,
             keep_session=self.keep_session,
+            played=self.played,
         )
         self.next_session = outcome.session
         if outcome.custom_status is not None or self.state.custom_status is not None:
@@ -375,7 +384,7 @@ class _Episode:
     def _start_sub_orchestration(self, d: Decision) -> None:
         assert self.state is not None and d.instance_id is not None
         # The action's input is the SDK's df_dumps text; the host stores it JSON-encoded again.
-        stored_input = json.dumps(d.input) if d.input is not None else None
+        started_input = stored_input(d.input)
         version = d.version if d.version is not None else self.catalog.default_version
         self.new.append(
             e.SubOrchestrationInstanceCreated(
@@ -383,7 +392,7 @@ class _Episode:
                 timestamp=self.now,
                 name=d.name,
                 instance_id=d.instance_id,
-                input=stored_input,
+                input=started_input,
                 version=version,
             )
         )
@@ -392,7 +401,7 @@ class _Episode:
             name=d.name,
             instance_id=d.instance_id,
             execution_id=self.new_id(),
-            input=stored_input,
+            input=started_input,
             version=version,
             parent=e.ParentInstance(
                 name=self.state.name,

@@ -19,7 +19,7 @@ from durable_ext.core.clock import Clock
 from durable_ext.core.kinds import DurableKind, unknown_function
 from durable_ext.core.messages import ActivityWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
-from durable_ext.core.wire import activity_failure_details
+from durable_ext.core.wire.activities import activity_failure_details
 from durable_ext.dispatcher.http_activity import HttpTransport, call_http
 from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
@@ -95,7 +95,7 @@ class ActivityDispatcher:
             # The extension's text for a missing activity has this leading space and no list of names.
             message = " " + unknown_function(scheduled.name, DurableKind.ACTIVITY)
             return self._failed(scheduled, message, "")
-        with invocation(info.function_name, reason="(null)") as inv:
+        with invocation(info.function_name, reason="(null)", instance_id=item.message.instance_id) as inv:
             try:
                 output = await self.timeouts.run(
                     info.function_name,

@@ -81,7 +81,7 @@ class EntityDispatcher:
         batch = partial(
             process_entity_batch, item, now=self.clock.now(), known_names=self.registry.entity_names()
         )
-        with invocation(function_name) as inv:
+        with invocation(function_name, instance_id=item.instance_id) as inv:
             try:
                 report: EntityReport = await self.timeouts.run(
                     function_name, inv.id, loop.run_in_executor(self.executor, partial(batch, invoke=invoke))

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 from durable_ext.core import events as e
-from durable_ext.core.wire import http_failure_details, http_response_json, parse_http_request
+from durable_ext.core.wire.activities import http_failure_details, http_response_json, parse_http_request
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
 from durable_ext.core.messages import OrchestrationWorkItem
+from durable_ext.core.played import PlayedHistory
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
 from durable_ext.dispatcher.locks import hand_back, renewing
@@ -44,8 +45,13 @@ class OrchestrationDispatcher:
         timeouts: FunctionTimeouts | None = None,
         on_commit: Callable[[str], None] | None = None,
         sessions: SessionCache | None = None,
+        played: PlayedHistory | None = None,
     ) -> None:
-        """``on_commit(instance_id)`` runs after each committed episode (the client wakes its waiters)."""
+        """``on_commit(instance_id)`` runs after each committed episode (the client wakes its waiters).
+
+        ``played`` caches the played-history JSON of this dispatcher's instances between episodes
+        (core.played); default: a cache of its own with the default bound.
+        """
         self.provider = provider
         self.catalog = catalog
         self.clock = clock
@@ -56,6 +62,7 @@ class OrchestrationDispatcher:
         self.timeouts = timeouts or FunctionTimeouts(None)
         self.on_commit = on_commit
         self.sessions = sessions  # extended sessions (dispatcher.sessions); None: replay in full
+        self.played = played if played is not None else PlayedHistory()
         self.loop = WorkLoop(name, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle)
 
     async def _fetch(self) -> OrchestrationWorkItem | None:
@@ -79,7 +86,7 @@ class OrchestrationDispatcher:
         # Taken out for the episode; back only once its commit succeeded (dispatcher.sessions).
         session = self.sessions.take(item.instance_id) if self.sessions is not None else None
         if name:
-            with invocation(name, reason="(null)") as inv:
+            with invocation(name, reason="(null)", instance_id=item.instance_id) as inv:
                 episode = loop.run_in_executor(self.executor, self._process, item, now, session)
                 try:
                     report = await self.timeouts.run(name, inv.id, episode)
@@ -95,12 +102,16 @@ class OrchestrationDispatcher:
         return report, timed_out
 
     async def _commit(self, item: OrchestrationWorkItem, report: EpisodeReport, now: datetime) -> None:
+        name = item.state.name if item.state else _start_name(item)
         tracing = telemetry.ACTIVE
         traced = tracing.episode(item, report, self.provider.hub, now) if tracing is not None else None
         try:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
-            logger.warning("Instance '%s': lock lost before commit; another worker owns it now", item.instance_id)
+            logger.warning(
+                "Instance '%s': lock lost before commit; another worker owns it now", item.instance_id,
+                extra={"instance_id": item.instance_id, "function_name": name},
+            )  # fmt: skip
             return
         except ProviderError as exc:
             await hand_back(lambda: self.provider.abandon_orchestration(item), f"Instance '{item.instance_id}'", exc)
@@ -125,6 +136,7 @@ class OrchestrationDispatcher:
             session=session,
             keep_session=self.sessions is not None and fail_with is None,
             fail_with=fail_with,
+            played=self.played,
         )
 
 
@@ -142,9 +154,11 @@ def _log_report(item: OrchestrationWorkItem, report: EpisodeReport) -> None:
     if finished_now and status in (RuntimeStatus.Completed, RuntimeStatus.Failed, RuntimeStatus.Terminated):
         state = report.commit.state
         detail = f" Output: {_clip(state.output)}" if state and state.output else ""
+        name = state.name if state else ""
         logger.info(
-            "Orchestration '%s' (%s) %s.%s", item.instance_id, state.name if state else "", status.value, detail
-        )
+            "Orchestration '%s' (%s) %s.%s", item.instance_id, name, status.value, detail,
+            extra={"instance_id": item.instance_id, "function_name": name},
+        )  # fmt: skip
     for note in report.notes:
         logger.debug("Instance '%s': %s", item.instance_id, note)
 

@@ -19,7 +19,6 @@ version without them just runs without sessions (:func:`supports_sessions`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from types import GeneratorType
 from typing import Any
@@ -30,7 +29,7 @@ from azure.durable_functions.models.ReplaySchema import ReplaySchema
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
 
 from durable_ext.core import events as e
-from durable_ext.core.played import event_json
+from durable_ext.core.wire.orchestration import trigger_event
 from durable_ext.functions import replay_safe
 
 
@@ -58,7 +57,7 @@ class _Live:
 
     def resume(self, events: list[e.HistoryEvent]) -> str:
         # The trigger JSON's rule for each event: JSON text → dict → HistoryEvent (IsPlayed false).
-        new = [HistoryEvent(**json.loads(event_json(event, played=False))) for event in events]
+        new = [HistoryEvent(**trigger_event(event, played=False)) for event in events]
         context, executor = self.context, self.executor
         context._histories.extend(new)
         # What execute() sets once it passes the last OrchestratorStarted: every event is new now.

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import azure.durable_functions as df
 
 from durable_ext.core import events as e
-from durable_ext.core.entities import entity_id, parse_entity_id, process_entity_batch, request_message
+from durable_ext.core.entities import entity_id, parse_entity_id, process_entity_batch
 from durable_ext.core.messages import OrchestrationWorkItem, TaskMessage
 from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.wire.entities import request_message
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -1,18 +1,14 @@
-"""JSON shapes: history events, and the payloads of built-in activities and entity replies.
+"""History events as JSON, and the date-time formats of every payload.
 
 History events are written as DTFx writes them: PascalCase ``[DataMember]`` names, ``EventType``
 as its number, timestamps as ISO-8601 UTC with a ``Z``. The same dict shape serves storage and
-the SDK's orchestration context (which additionally wants ``IsPlayed``).
-
-The rest of the SDK's JSON still lives beside the code that speaks it and is to move here: the
-orchestration context and ``OrchestratorState`` (:mod:`core.episode`), action lists
-(:mod:`core.actions`), and entity batches and request messages (:mod:`core.entities`).
+the SDK's orchestration context (which additionally wants ``IsPlayed``: :mod:`.orchestration`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -226,85 +222,3 @@ def dumps_event(event: HistoryEvent) -> str:
 
 def loads_event(text: str) -> HistoryEvent:
     return event_from_dict(json.loads(text))
-
-
-# -- activity failures -------------------------------------------------------------------------
-
-_RPC_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException"
-
-
-def activity_failure_details(message: str, stack: str) -> str:
-    """The one-line JSON object the .NET host puts in ``TaskFailed.Details`` for a failed activity
-    (a serialised ``RpcException``: EXT ``OutOfProcExceptionHelpers.cs``); user code parses its
-    ``Message``."""
-    return json.dumps(
-        {
-            "ClassName": _RPC_EXCEPTION,
-            "Message": message,
-            "Data": None,
-            "InnerException": None,
-            "HelpURL": None,
-            "StackTraceString": stack,
-            "RemoteStackTraceString": None,
-            "RemoteStackIndex": 0,
-            "ExceptionMethod": None,
-            "HResult": -2146233088,
-            "Source": None,
-        }
-    )
-
-
-# -- the built-in HTTP activity (context.call_http) --------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    """The SDK's ``DurableHttpRequest`` (SDK ``models/DurableHttpRequest.py``)."""
-
-    method: str
-    uri: str
-    headers: dict[str, str]  # multi-valued headers joined with ","
-    content: str | None
-    token_source: object  # managed-identity token source, or None
-
-
-def parse_http_request(text: str | None) -> HttpRequest:
-    """Raises ``ValueError`` (or ``KeyError`` for a missing ``uri``) when the JSON is malformed."""
-    data = json.loads(text or "{}")
-    headers = {k: v if isinstance(v, str) else ",".join(v) for k, v in (data.get("headers") or {}).items()}
-    return HttpRequest(
-        method=str(data.get("method") or "GET").upper(),
-        uri=data["uri"],
-        headers=headers,
-        content=data.get("content"),
-        token_source=data.get("tokenSource"),
-    )
-
-
-def http_response_json(status: int, headers: dict[str, str | list[str]], content: str) -> str:
-    """What the extension's ``DurableHttpResponse`` serialises to."""
-    return json.dumps({"statusCode": status, "headers": headers, "content": content})
-
-
-def http_failure_details(message: str) -> str:
-    return json.dumps({"Message": message})
-
-
-# -- entity replies to orchestrations ----------------------------------------------------------
-
-
-def entity_request_id(text: str | None) -> str | None:
-    """The ``id`` of an entity request message (``EventSent.Input``), or None if it has none."""
-    try:
-        found = json.loads(text or "")["id"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return found if isinstance(found, str) else None
-
-
-def is_entity_error_response(text: str | None) -> bool:
-    """Whether an entity's response message (``EventRaised.Input``) reports a failed operation."""
-    try:
-        return "exceptionType" in json.loads(text or "")
-    except (ValueError, TypeError):
-        return False
