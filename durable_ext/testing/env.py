@@ -105,7 +105,7 @@ class AsyncTestEnv:
         self.registry = registry
         self.clock = clock
         self.settle_timeout = settle_timeout
-        self.provider = create_provider(config)
+        self.provider = create_provider(config, clock=clock)
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="durable-test")
         self.client = self._new_client()
         catalog = RegistryCatalog(registry, config.default_version)
