@@ -30,8 +30,6 @@ from durable_ext.core.wire.orchestration import (
 
 #: ``orchestrator(context_json) -> state_json``; raises as the SDK's ``handle`` does.
 Invoke = Callable[[str], str]
-#: The played history JSON of recent instances, reused by their next episodes (see core.played).
-PLAYED = PlayedHistory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +120,12 @@ def run_episode(
     execution_input: str | None,
     session: EpisodeSession | None = None,
     keep_session: bool = False,
+    played: PlayedHistory | None = None,
 ) -> EpisodeOutcome:
     """Replay ``past + new`` through the orchestrator; never raises.
+
+    ``played`` is the caller's cache of played-history JSON (see core.played): a full replay reuses
+    what the instance's previous episode wrote and leaves this one's there. None: no cache.
 
     With ``session`` (taken from an extended-session cache) that :meth:`~EpisodeSession.continues`
     ``past``, only the events after what it consumed are fed to it; otherwise the history is
@@ -146,7 +148,7 @@ def run_episode(
             instance_id=instance_id,
             parent_instance_id=parent_instance_id,
             execution_input=execution_input,
-            played=PLAYED,
+            played=played,
         )
         resumed = False
         replayed = past + new

@@ -6,6 +6,9 @@ Every episode hands the SDK the whole history as JSON, so an orchestration of N 
 prefix we already wrote is reused when the same event *objects* come back (providers keep their
 parsed history between episodes); any other list — re-read, rewritten, another instance's — is
 simply serialised again. Identity, not equality, is the test: cheap, and exact.
+
+The core keeps no cache of its own: the orchestration dispatcher owns one :class:`PlayedHistory`
+(its bound chosen there) and passes it to every episode it runs.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from durable_ext.core.messages import (
     OutboundMessage,
     TaskMessage,
 )
+from durable_ext.core.played import PlayedHistory
 from durable_ext.core.rewind import rewind_history
 from durable_ext.core.sessions import EpisodeSession
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME, Decision, TaskKind
@@ -74,8 +75,11 @@ def process_work_item(
     new_id: Callable[[], str],
     session: EpisodeSession | None = None,
     keep_session: bool = False,
+    played: PlayedHistory | None = None,
 ) -> EpisodeReport:
     """Decide one episode for ``item``; see the module docstring.
+
+    ``played``: the caller's played-history JSON cache, passed on to :func:`core.episode.run_episode`.
 
     Extended sessions (core.sessions): ``session`` is the instance's session taken from the
     caller's cache (used only if it continues the item's history exactly); with
@@ -87,7 +91,7 @@ def process_work_item(
     retried forever (DTFx likewise fails an orchestration whose actions it cannot process).
     """
     try:
-        return _Episode(item, now, catalog, new_id, session, keep_session).run()
+        return _Episode(item, now, catalog, new_id, session, keep_session, played=played).run()
     except Exception as exc:
         error = f"The host could not process this orchestration's episode: {type(exc).__name__}: {exc}"
         return _Episode(item, now, catalog, new_id, engine_error=error).run()
@@ -103,9 +107,10 @@ class _Episode:
         session: EpisodeSession | None = None,
         keep_session: bool = False,
         engine_error: str | None = None,
+        played: PlayedHistory | None = None,
     ):
         self.item, self.now, self.catalog, self.new_id = item, now, catalog, new_id
-        self.session, self.keep_session = session, keep_session
+        self.session, self.keep_session, self.played = session, keep_session, played
         self.next_session: EpisodeSession | None = None
         self.engine_error = engine_error
         self.state = item.state
@@ -239,6 +244,7 @@ class _Episode:
             execution_input=self.state.input,
             session=self.session,
             keep_session=self.keep_session,
+            played=self.played,
         )
         self.next_session = outcome.session
         if outcome.custom_status is not None or self.state.custom_status is not None:

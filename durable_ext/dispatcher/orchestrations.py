@@ -15,6 +15,7 @@ from datetime import timedelta
 from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
 from durable_ext.core.messages import OrchestrationWorkItem
+from durable_ext.core.played import PlayedHistory
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
 from durable_ext.dispatcher.loop import WorkLoop
@@ -39,8 +40,13 @@ class OrchestrationDispatcher:
         name: str = WorkSignal.ORCHESTRATIONS,
         on_commit: Callable[[str], None] | None = None,
         sessions: SessionCache | None = None,
+        played: PlayedHistory | None = None,
     ) -> None:
-        """``on_commit(instance_id)`` runs after each committed episode (the client wakes its waiters)."""
+        """``on_commit(instance_id)`` runs after each committed episode (the client wakes its waiters).
+
+        ``played`` caches the played-history JSON of this dispatcher's instances between episodes
+        (core.played); default: a cache of its own with the default bound.
+        """
         self.provider = provider
         self.catalog = catalog
         self.clock = clock
@@ -50,6 +56,7 @@ class OrchestrationDispatcher:
         self.entities = entities
         self.on_commit = on_commit
         self.sessions = sessions  # extended sessions (dispatcher.sessions); None: replay in full
+        self.played = played if played is not None else PlayedHistory()
         self.loop = WorkLoop(name, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle)
 
     async def _fetch(self) -> OrchestrationWorkItem | None:
@@ -96,6 +103,7 @@ class OrchestrationDispatcher:
             new_id=new_id,
             session=session,
             keep_session=self.sessions is not None,
+            played=self.played,
         )
 
 

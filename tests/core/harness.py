@@ -15,6 +15,7 @@ import azure.durable_functions as df
 from durable_ext.core import events as e
 from durable_ext.core.kinds import DurableKind
 from durable_ext.core.messages import InstanceState, OrchestrationWorkItem, TaskMessage
+from durable_ext.core.played import PlayedHistory
 from durable_ext.core.transitions import EpisodeReport, process_work_item
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
@@ -57,6 +58,8 @@ class Instance:
     clock: datetime = T0
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     reports: list[EpisodeReport] = field(default_factory=list)
+    #: The played-history JSON cache a dispatcher would own (core.played).
+    played: PlayedHistory = field(default_factory=PlayedHistory)
 
     def tick(self, seconds: float = 1.0) -> datetime:
         self.clock += timedelta(seconds=seconds)
@@ -71,7 +74,9 @@ class Instance:
     def deliver(self, *events: e.HistoryEvent) -> EpisodeReport:
         messages = [(str(i), TaskMessage(self.instance_id, ev)) for i, ev in enumerate(events)]
         item = OrchestrationWorkItem(self.instance_id, "lock", self.state, list(self.history), messages)
-        report = process_work_item(item, now=self.tick(), catalog=self.catalog, new_id=lambda: f"id{next(self.ids)}")
+        report = process_work_item(
+            item, now=self.tick(), catalog=self.catalog, new_id=lambda: f"id{next(self.ids)}", played=self.played
+        )
         commit = report.commit
         if commit.state is not None:
             self.state = commit.state

@@ -72,3 +72,20 @@ def test_the_cache_is_bounded_by_events_dropping_the_least_recent_instance():
     assert set(cache._items) == {"b", "c"} and cache._size == 8
     cache.fragments("huge", step(3) + step(4) + step(5))  # larger than the whole cache: not kept
     assert "huge" not in cache._items
+
+
+def test_an_episode_fills_the_cache_its_caller_passes_and_the_core_keeps_none():
+    from durable_ext.core import episode, transitions
+    from tests.core.harness import Catalog, Instance
+
+    def orchestrator(context):
+        first = yield context.call_activity("Hello", "a")
+        second = yield context.call_activity("Hello", "b")
+        return [first, second]
+
+    mine, other = PlayedHistory(), PlayedHistory()
+    instance = Instance("i1", Catalog({"Orch": orchestrator}, activities=["Hello"]), played=mine)
+    instance.start("Orch")
+    instance.deliver(e.TaskCompleted(timestamp=T0, task_scheduled_id=0, result='"A"'))
+    assert list(mine._items) == ["i1"] and not other._items
+    assert not [v for m in (episode, transitions) for v in vars(m).values() if isinstance(v, PlayedHistory)]
