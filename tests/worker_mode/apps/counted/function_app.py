@@ -3,6 +3,8 @@
 Every import appends a line to ``imports.log`` beside this file, so a test can tell that the entry
 module imported it exactly once. ``waiter`` waits for the event ``Go`` (then returns its data);
 ``greet`` is an activity; ``Tally`` an entity; ``tick`` a timer function with a durable client.
+``flaky`` fails the first time it runs for an instance (its activity ``fails_once`` raises once per
+instance, remembered in a file beside this one) and completes after a rewind.
 """
 
 import os
@@ -54,4 +56,21 @@ def greet(name: str) -> str:
 
 @app.entity_trigger(context_name="context")
 def Tally(context: df.DurableEntityContext):
+    if context.operation_name == "delete":  # what DELETE entities/Tally/{key} of the built-in API sends
+        context.destruct_on_exit()
+        return
     context.set_state((context.get_state(lambda: 0) or 0) + (context.get_input() or 0))
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("fails_once", context.instance_id))
+
+
+@app.activity_trigger(input_name="tag")
+def fails_once(tag: str) -> str:
+    marker = Path(__file__).with_name(f"failed-{tag}.marker")
+    if not marker.exists():
+        marker.write_text("failed once")
+        raise RuntimeError(f"first attempt for {tag} fails")
+    return f"recovered {tag}"
