@@ -38,6 +38,12 @@ DEFAULT_PORT = 7071
 DEFAULT_PARTITION_COUNT = 4
 DEFAULT_ENTITY_BATCH_SIZE = 5000
 DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
+#: functionTimeout when host.json has none: the Functions host's default outside the Consumption plan
+#: (Premium, Dedicated, local ``func start``); Consumption ("WEBSITE_SKU" = "Dynamic") defaults to 5 minutes
+#: and allows at most 10.
+DEFAULT_FUNCTION_TIMEOUT = timedelta(minutes=30)
+CONSUMPTION_FUNCTION_TIMEOUT = timedelta(minutes=5)
+CONSUMPTION_MAX_FUNCTION_TIMEOUT = timedelta(minutes=10)
 SQLITE_PATH_ENV = "DURABLE_EXT_SQLITE_PATH"
 DEFAULT_SESSION_IDLE_SECONDS = 30.0
 DEFAULT_SESSION_MAX_EVENTS = 200_000
@@ -59,6 +65,8 @@ class StorageKind(StrEnum):
     AZURE_STORAGE = "azure_storage"
 
 
+# .NET TimeSpan text as host.json writes it: [d.]hh:mm:ss[.fffffff]
+_TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))?")
 # storageProvider.type, lower-cased → StorageConfig.kind.
 _STORAGE_KINDS = {"sqlite": StorageKind.SQLITE, "azurestorage": StorageKind.AZURE_STORAGE}
 _SUPPORTED_TYPES = '"sqlite" (the default), "AzureStorage"'
@@ -107,6 +115,8 @@ class HostConfig:
     # retried after this). From the environment; crash-recovery tests shorten them.
     orchestration_lock_timeout: timedelta = DEFAULT_ORCHESTRATION_LOCK
     activity_lock_timeout: timedelta = DEFAULT_ACTIVITY_LOCK
+    #: host.json ``functionTimeout``; None means unlimited ("-1").
+    function_timeout: timedelta | None = DEFAULT_FUNCTION_TIMEOUT
     sessions: SessionSettings = SessionSettings()
 
 
@@ -183,7 +193,8 @@ def load_config(
     if not root.is_dir():
         raise ConfigError(f"App directory {root} does not exist or is not a directory.")
     values, settings_port, cors = _read_local_settings(root / LOCAL_SETTINGS_JSON)
-    durable, http = _host_sections(_read_json(root / HOST_JSON))
+    host_doc = _read_json(root / HOST_JSON)
+    durable, http = _host_sections(host_doc)
     # Defaults of the extension outside the Consumption plan.
     per_cpu = 10 * (os.cpu_count() or 1)
     return HostConfig(
@@ -202,6 +213,7 @@ def load_config(
         cors_origins=cors,
         orchestration_lock_timeout=_env_seconds(env, ORCHESTRATION_LOCK_ENV, DEFAULT_ORCHESTRATION_LOCK),
         activity_lock_timeout=_env_seconds(env, ACTIVITY_LOCK_ENV, DEFAULT_ACTIVITY_LOCK),
+        function_timeout=_function_timeout(_Section(HOST_JSON, "", host_doc), values, env),
         sessions=SessionSettings(
             enabled=durable.boolean("extendedSessionsEnabled", True),
             idle_timeout=float(
@@ -338,6 +350,38 @@ def _env_seconds(env: Mapping[str, str], name: str, default: timedelta) -> timed
     if not 0 < seconds < 365 * 24 * 3600:  # also false for NaN and infinity
         raise ConfigError(f"Environment variable {name} must be a positive number of seconds, got {raw!r}.")
     return timedelta(seconds=seconds)
+
+
+def _function_timeout(root: _Section, values: Mapping[str, str], env: Mapping[str, str]) -> timedelta | None:
+    """host.json ``functionTimeout`` as the Functions host reads it: "hh:mm:ss" (or "d.hh:mm:ss"),
+    -1 for unlimited, a default and a maximum that depend on the plan (``WEBSITE_SKU``)."""
+    consumption = (app_setting("WEBSITE_SKU", values, env) or "").lower() == "dynamic"
+    raw = root.get("functionTimeout")
+    if raw is None:
+        return CONSUMPTION_FUNCTION_TIMEOUT if consumption else DEFAULT_FUNCTION_TIMEOUT
+    where = root.where("functionTimeout")
+    if raw in (-1, "-1"):
+        if consumption:
+            raise ConfigError(f"{where} cannot be unlimited (-1) on the Consumption plan; the maximum is 00:10:00.")
+        return None
+    match = _TIMESPAN.fullmatch(raw.strip()) if isinstance(raw, str) else None
+    if match is None:
+        raise ConfigError(f'{where} must be a time span "hh:mm:ss" or -1 for unlimited, got {_show(raw)}.')
+    days, hours, minutes, seconds, fraction = match.groups()
+    if int(minutes) > 59 or int(seconds) > 59:
+        raise ConfigError(f'{where} must be a time span "hh:mm:ss" or -1 for unlimited, got {_show(raw)}.')
+    value = timedelta(
+        days=int(days or 0),
+        hours=int(hours),
+        minutes=int(minutes),
+        seconds=int(seconds),
+        microseconds=int((fraction or "0").ljust(7, "0")[:6]),
+    )
+    if value < timedelta(seconds=1):
+        raise ConfigError(f"{where} must be at least 00:00:01, got {_show(raw)}.")
+    if consumption and value > CONSUMPTION_MAX_FUNCTION_TIMEOUT:
+        raise ConfigError(f"{where} must be at most 00:10:00 on the Consumption plan, got {_show(raw)}.")
+    return value
 
 
 def _route_prefix(http: _Section) -> str:

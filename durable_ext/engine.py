@@ -33,6 +33,7 @@ from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
 from durable_ext.dispatcher.sessions import SessionCache
+from durable_ext.dispatcher.timeouts import FunctionTimeouts
 from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_worker
 from durable_ext.functions import speedups
 from durable_ext.functions.invoke import close_client_session
@@ -55,9 +56,13 @@ class Engine:
         *,
         clock: Clock | None = None,
         shutdown_grace: float = 5.0,
+        timeouts: FunctionTimeouts | None = None,
         owns_client_session: bool = True,
     ) -> None:
+        """``timeouts``: host.json functionTimeout and what to do with a runaway (``durable_ext start``
+        recycles its process); None: no limit — in worker mode the Functions host owns the process."""
         self.config = config
+        self.timeouts = timeouts or FunctionTimeouts(None)
         self.registry = registry
         self.clock = clock or SystemClock()
         self.shutdown_grace = shutdown_grace
@@ -104,6 +109,7 @@ class Engine:
             lock_timeout=config.orchestration_lock_timeout,
             on_commit=self.client.notify,
             sessions=SessionCache.from_settings(config.sessions),
+            timeouts=self.timeouts,
         )
         activities = ActivityDispatcher(
             self.provider,
@@ -114,6 +120,7 @@ class Engine:
             worker_id=self.worker_id,
             http=AiohttpTransport(),
             lock_timeout=config.activity_lock_timeout,
+            timeouts=self.timeouts,
         )
         entities = EntityDispatcher(
             self.provider,
@@ -124,6 +131,7 @@ class Engine:
             worker_id=self.worker_id,
             max_batch=config.max_entity_batch_size,
             lock_timeout=config.orchestration_lock_timeout,
+            timeouts=self.timeouts,
         )
         self.loops = [orchestrations.loop, activities.loop, entities.loop]
 

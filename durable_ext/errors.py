@@ -11,6 +11,7 @@ that raises them)::
     DurableExtError
     ├── ConfigError                     host.json / local.settings.json / environment is invalid
     ├── AppLoadError                    function_app.py cannot be loaded
+    ├── FunctionTimeoutError            an invocation outlived host.json functionTimeout
     ├── ProviderError                   a task hub storage operation failed (providers raise only these)
     │   ├── LockLostError               the work item's lock was lost; its commit was rejected
     │   ├── InstanceExistsError         the instance id is taken
@@ -40,6 +41,11 @@ class ConfigError(DurableExtError):
 
 class AppLoadError(DurableExtError):
     """function_app.py could not be loaded or registered."""
+
+
+class FunctionTimeoutError(DurableExtError):
+    """An invocation ran longer than host.json ``functionTimeout``; the message is the Functions host's
+    ("Timeout value of hh:mm:ss was exceeded by function: Functions.<name>")."""
 
 
 class ProviderError(DurableExtError):

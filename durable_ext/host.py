@@ -5,6 +5,13 @@ provider, client, dispatchers and web app, shared with worker mode) open the tas
 app on the configured address, dispatches work, and on SIGINT/SIGTERM stops taking work, lets running
 work finish (briefly), and closes the hub. Work that does not finish is not lost: its locks expire and
 it runs again on the next start.
+
+An invocation that outlives host.json ``functionTimeout`` is failed durably and then the host
+*recycles*: it stops the same way and ``run`` returns ``RECYCLE_EXIT_CODE``, so that the process
+ends — the only way to reclaim a runaway thread — and its supervisor starts a fresh one
+(``durable_ext.supervisor``, ``dispatcher.timeouts``). ``run`` never waits for user code: the
+caller ends the process with ``os._exit`` (threads stuck in user code would block a normal exit),
+and a stop that hangs is cut short by a timer thread.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import threading
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -22,6 +32,7 @@ from durable_ext.auth import AccessPolicy, AuthMode, load_keys, resolve_access
 from durable_ext.auth.access import AUTH_SETTING, is_loopback
 from durable_ext.config import HostConfig, export_values
 from durable_ext.core.clock import Clock
+from durable_ext.dispatcher.timeouts import RECYCLE_EXIT_CODE, FunctionTimeouts, LoopWatchdog
 from durable_ext.engine import Engine
 from durable_ext.functions import replay_safe
 from durable_ext.functions.loader import load_app
@@ -40,8 +51,16 @@ class Host:
         clock: Clock | None = None,
         shutdown_grace: float = 5.0,
         auth_mode: AuthMode | None = None,
+        listen_socket: socket.socket | None = None,
     ) -> None:
+        """``listen_socket``: an already listening socket to serve on (the supervisor's) instead of
+        binding ``config.host:config.port``."""
         self.config = config
+        self.listen_socket = listen_socket
+        self.exit_code = 0
+        self._stop_event: asyncio.Event | None = None
+        self.timeouts = FunctionTimeouts(config.function_timeout, on_runaway=self.recycle)
+        self.watchdog: LoopWatchdog | None = None
         self.auth_mode = auth_mode
         self.access_line = ""
         self.clock = clock
@@ -57,7 +76,9 @@ class Host:
         replay_safe.install()
         for handler in logging.getLogger().handlers:
             handler.addFilter(ContextFilter())  # instance_id / function_name on the app's own records
-        self.engine = Engine(config, registry, clock=self.clock, shutdown_grace=self.shutdown_grace)
+        self.engine = Engine(
+            config, registry, clock=self.clock, shutdown_grace=self.shutdown_grace, timeouts=self.timeouts
+        )
         await self.engine.open()
         access = self._access_policy()
         # Requests still running at shutdown get shutdown_grace seconds, not aiohttp's 60.
@@ -68,8 +89,18 @@ class Host:
             shutdown_timeout=self.shutdown_grace,
         )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, config.host, config.port, reuse_address=True)
+        site: web.BaseSite
+        if self.listen_socket is not None:
+            # The supervisor owns the listening socket: it stays open (connections queue) across recycles.
+            site = web.SockSite(self.runner, self.listen_socket)
+        else:
+            site = web.TCPSite(self.runner, config.host, config.port, reuse_address=True)
         await site.start()
+        if config.function_timeout is not None:
+            # A last resort with a wide margin: a loaded machine must never look like a blocked loop.
+            margin = config.function_timeout * 2 + timedelta(seconds=30)
+            self.watchdog = LoopWatchdog(asyncio.get_running_loop(), margin)
+            self.watchdog.start()
         self._print_banner()
         self.engine.start_dispatchers()
         logger.info("Host started. Task hub '%s' is ready.", config.hub_name)
@@ -102,8 +133,24 @@ class Host:
             bind_host=config.host, settings=settings, cors_origins=config.cors_origins, mode=mode, keys=keys
         )
 
+    def recycle(self, function_name: str) -> None:
+        """A timed-out invocation's thread still runs: end this process (after a normal stop) so that
+        its CPU is reclaimed; ``run`` returns ``RECYCLE_EXIT_CODE``."""
+        if self.exit_code == RECYCLE_EXIT_CODE:
+            return
+        logger.warning(
+            "Function 'Functions.%s' exceeded functionTimeout and its code is still running: "
+            "recycling the host process to stop it.",
+            function_name,
+        )
+        self.exit_code = RECYCLE_EXIT_CODE
+        if self._stop_event is not None:
+            self._stop_event.set()
+
     async def stop(self) -> None:
         logger.info("Stopping host...")
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.engine is not None and self.engine.client is not None:
             self.engine.client.close()  # long polls answer now instead of holding the shutdown
         if self.runner is not None:
@@ -112,9 +159,13 @@ class Host:
             await self.engine.close()
         logger.info("Host stopped.")
 
-    async def run(self) -> None:
-        """Start, serve until SIGINT/SIGTERM, stop."""
-        stop = asyncio.Event()
+    async def run(self) -> int:
+        """Start, serve until SIGINT/SIGTERM (or a recycle), stop; the process exit status.
+
+        Stopping is bounded: past ``shutdown_grace`` + 10 s a timer thread ends the process, whatever
+        user code or storage is doing.
+        """
+        stop = self._stop_event = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
@@ -123,7 +174,12 @@ class Host:
         try:
             await stop.wait()
         finally:
-            await self.stop()
+            deadline = _exit_after(self.shutdown_grace + 10.0, self.exit_code)
+            try:
+                await self.stop()
+            finally:
+                deadline.cancel()
+        return self.exit_code
 
     def _print_banner(self) -> None:
         config = self.config
@@ -152,6 +208,21 @@ class Host:
             return
         for line in lines:
             print(line, flush=True)
+
+
+def _exit_after(seconds: float, code: int) -> threading.Timer:
+    """End the process after ``seconds`` unless it has ended by then (a stop that hangs)."""
+
+    def expire() -> None:
+        logger.error("Host did not stop within %.0fs; exiting.", seconds)
+        for handler in logger.handlers:
+            handler.flush()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _display_host(host: str) -> str:

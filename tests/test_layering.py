@@ -3,8 +3,8 @@
 The rule (lower never imports higher; a module may import its own layer and any layer below)::
 
     7  cli, __main__                     command line
-    6  host, worker, runner, testing,    composition roots: build the pieces below and run them;
-       engine                            engine is the one builder the roots share
+    6  host, supervisor, worker,         composition roots: build the pieces below and run them;
+       runner, testing, engine           engine is the one builder the roots share; supervisor recycles host processes
     5  web                               aiohttp: user HTTP triggers, webhooks, the SDK client's routes
     4  dispatcher | client, hubs         the loops that run work | instance management (hubs: which task
                                          hub a client call addresses); never each other
@@ -54,7 +54,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("functions",),
     ("dispatcher", "client", "hubs"),
     ("web",),
-    ("host", "worker", "runner", "testing", "engine"),
+    ("host", "supervisor", "worker", "runner", "testing", "engine"),
     ("cli", "__main__"),
 ]
 

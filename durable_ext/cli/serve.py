@@ -1,6 +1,10 @@
 """``start`` (serve an app directory like ``func start``) and ``delete-task-hub`` / ``delete-hub``.
 
 Configuration and app-loading errors print one clear line and exit with status 2.
+
+``start`` runs a small supervisor that owns the listening socket and runs the host in a child
+process, which it replaces when a function timeout recycles it (``durable_ext.supervisor``);
+``--no-supervisor`` runs the host in this process instead (a recycle then just ends it with status 3).
 """
 
 from __future__ import annotations
@@ -8,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from durable_ext.cli.hub import CliUsageError, HubTarget, app_dir_option, hub_options, open_config, run_on_hub
 from durable_ext.cli.output import progress
 from durable_ext.client import DurableClient
+from durable_ext.config import HostConfig
 from durable_ext.errors import DurableExtError
 
 
@@ -36,12 +44,23 @@ from durable_ext.errors import DurableExtError
     help="Console log lines: text (func start style, default) or json (one object per line with "
     "instance_id, function_name, invocation_id); also DURABLE_EXT_LOG_FORMAT.",
 )
+@click.option(
+    "--no-supervisor", is_flag=True, help="Run the host in this process (no recycling after a function timeout)."
+)
+# The supervisor hands its listening socket to the host process it starts.
+@click.option("--listen-fd", type=int, default=None, hidden=True)
 def start(
-    app_dir: Path, port: int | None, host: str | None, auth: str | None, verbose: bool, log_format: str | None
+    app_dir: Path,
+    port: int | None,
+    host: str | None,
+    auth: str | None,
+    verbose: bool,
+    log_format: str | None,
+    no_supervisor: bool,
+    listen_fd: int | None,
 ) -> int:
     """Serve a function app directory (like `func start`)."""
-    from durable_ext.config import load_config
-    from durable_ext.host import Host
+    from durable_ext.config import HOST_JSON, load_config
     from durable_ext.log import FORMAT_SETTING, configure_console, parse_format
 
     level = logging.DEBUG if verbose else logging.INFO
@@ -50,8 +69,12 @@ def start(
     except ValueError as exc:
         raise CliUsageError(str(exc)) from None
     configure_console(level, log_format=chosen)
+    app_dir = app_dir.resolve()
     try:
-        config = load_config(app_dir.resolve(), port=port, host=host)
+        if not (app_dir / HOST_JSON).is_file():
+            # As `func start`: a directory without host.json is not a function app's root.
+            raise CliUsageError(f"Unable to find project root. Expecting to find {HOST_JSON} in {app_dir}.")
+        config = load_config(app_dir, port=port, host=host)
         if log_format is None and FORMAT_SETTING not in os.environ and FORMAT_SETTING in config.values:
             # Set in local.settings.json Values: known only now.
             try:
@@ -59,12 +82,42 @@ def start(
             except ValueError as exc:
                 raise CliUsageError(str(exc)) from None
             configure_console(level, log_format=chosen)
-        from durable_ext.auth import AuthMode
+        if listen_fd is not None or no_supervisor:
+            _run_host(config, auth, listen_fd)
+        from durable_ext.supervisor import Supervisor, listen
 
-        asyncio.run(Host(config, auth_mode=AuthMode(auth) if auth else None).run())
+        sock = listen(config.host, config.port)
     except DurableExtError as exc:
         raise CliUsageError(str(exc)) from None
-    return 0
+    host_args = ["--app-dir", str(app_dir), "--port", str(config.port), "--host", config.host, "--log-format", chosen]
+    if auth:
+        host_args += ["--auth", auth]
+    if verbose:
+        host_args.append("--verbose")
+    return Supervisor(host_args, sock).run()
+
+
+def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None) -> NoReturn:
+    """Serve in this process and end it with ``os._exit``: threads stuck in user code must not hold up
+    the exit (a normal exit joins the thread pool)."""
+    from durable_ext.auth import AuthMode
+    from durable_ext.host import Host
+    from durable_ext.supervisor import die_with_supervisor
+
+    sock = None
+    if listen_fd is not None:
+        die_with_supervisor()
+        sock = socket.socket(fileno=listen_fd)
+    try:
+        code = asyncio.run(Host(config, auth_mode=AuthMode(auth) if auth else None, listen_socket=sock).run())
+    except DurableExtError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @hub_options

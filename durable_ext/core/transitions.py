@@ -76,6 +76,7 @@ def process_work_item(
     session: EpisodeSession | None = None,
     keep_session: bool = False,
     played: PlayedHistory | None = None,
+    fail_with: str | None = None,
 ) -> EpisodeReport:
     """Decide one episode for ``item``; see the module docstring.
 
@@ -86,12 +87,15 @@ def process_work_item(
     ``keep_session`` the report carries the session for the next episode, to be cached by the
     caller once the commit succeeded.
 
-    An engine error while deciding (a bug, or stored data the engine cannot handle) fails the
+    ``fail_with`` fails the instance with that reason instead of running user code (an episode that
+    outlived functionTimeout). An engine error while deciding (a bug, or stored data the engine cannot handle) fails the
     instance with the reason instead of raising: a raise would leave the work item locked and
     retried forever (DTFx likewise fails an orchestration whose actions it cannot process).
     """
     try:
-        return _Episode(item, now, catalog, new_id, session, keep_session, played=played).run()
+        return _Episode(
+            item, now, catalog, new_id, session, keep_session, played=played, engine_error=fail_with
+        ).run()
     except Exception as exc:
         error = f"The host could not process this orchestration's episode: {type(exc).__name__}: {exc}"
         return _Episode(item, now, catalog, new_id, engine_error=error).run()

@@ -9,10 +9,9 @@ user code parsing ``e.args[0].split("\\n")[1]`` keeps working.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from concurrent.futures import Executor
 from datetime import timedelta
+from functools import partial
 
 from durable_ext import telemetry
 from durable_ext.core import events as e
@@ -22,8 +21,10 @@ from durable_ext.core.messages import ActivityWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
 from durable_ext.core.wire.activities import activity_failure_details
 from durable_ext.dispatcher.http_activity import HttpTransport, call_http
+from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
-from durable_ext.errors import LockLostError
+from durable_ext.dispatcher.timeouts import FunctionTimeouts
+from durable_ext.errors import FunctionTimeoutError, LockLostError, ProviderError
 from durable_ext.functions.invoke import ActivityFailure, run_activity
 from durable_ext.functions.registry import Registry
 from durable_ext.log import invocation, logger
@@ -42,6 +43,7 @@ class ActivityDispatcher:
         worker_id: str,
         http: HttpTransport,
         lock_timeout: timedelta = timedelta(minutes=5),
+        timeouts: FunctionTimeouts | None = None,
     ) -> None:
         """``http`` sends the requests of the built-in ``call_http`` activity."""
         self.provider = provider
@@ -51,6 +53,7 @@ class ActivityDispatcher:
         self.worker_id = worker_id
         self.http = http
         self.lock_timeout = lock_timeout
+        self.timeouts = timeouts or FunctionTimeouts(None)
         self.loop = WorkLoop(
             WorkSignal.ACTIVITIES, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
         )
@@ -63,28 +66,27 @@ class ActivityDispatcher:
     async def _handle(self, item: ActivityWorkItem) -> None:
         scheduled = item.message.event
         assert isinstance(scheduled, e.TaskScheduled)
-        renewer = asyncio.create_task(self._renew(item))
+        what = f"Activity '{scheduled.name}' of '{item.message.instance_id}'"
+        timed_out: list[str] = []
         tracing = telemetry.ACTIVE
-        try:
+        async with renewing(partial(self._renew, item), self.lock_timeout, what):
             if tracing is not None and scheduled.parent_trace_context is not None:
                 with tracing.activity(scheduled, item.message.instance_id, self.provider.hub) as traced:
-                    result = await self._execute(scheduled, item)
+                    result = await self._execute(scheduled, item, timed_out)
                     traced(result)
             else:
-                result = await self._execute(scheduled, item)
-        finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+                result = await self._execute(scheduled, item, timed_out)
         response = TaskMessage(item.message.instance_id, result, item.message.execution_id)
         try:
             await self.provider.complete_activity(item, response)
         except LockLostError:
-            logger.warning(
-                "Activity '%s' of '%s': lock lost; the result was dropped", scheduled.name, item.message.instance_id
-            )
+            logger.warning("%s: lock lost; the result was dropped", what)
+        except ProviderError as exc:
+            await hand_back(partial(self.provider.abandon_activity, item), what, exc)
+        if timed_out:
+            self.timeouts.runaway(timed_out[0])
 
-    async def _execute(self, scheduled: e.TaskScheduled, item: ActivityWorkItem) -> e.HistoryEvent:
+    async def _execute(self, scheduled: e.TaskScheduled, item: ActivityWorkItem, timed_out: list[str]) -> e.HistoryEvent:
         task_id = scheduled.event_id
         if scheduled.name == HTTP_ACTIVITY_NAME:
             return await call_http(scheduled, self.clock.now, self.http)
@@ -95,7 +97,15 @@ class ActivityDispatcher:
             return self._failed(scheduled, message, "")
         with invocation(info.function_name, reason="(null)", instance_id=item.message.instance_id) as inv:
             try:
-                output = await run_activity(info, scheduled.input, executor=self.executor, invocation_id=inv.id)
+                output = await self.timeouts.run(
+                    info.function_name,
+                    inv.id,
+                    run_activity(info, scheduled.input, executor=self.executor, invocation_id=inv.id),
+                )
+            except FunctionTimeoutError as exc:
+                inv.succeeded = False
+                timed_out.append(info.function_name)
+                return self._failed(scheduled, " " + str(exc), "")
             except ActivityFailure as failure:
                 inv.succeeded = False
                 logger.info(
@@ -114,12 +124,4 @@ class ActivityDispatcher:
         )
 
     async def _renew(self, item: ActivityWorkItem) -> None:
-        interval = max(1.0, self.lock_timeout.total_seconds() / 3)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.provider.renew_activity_lock(item, now=self.clock.now(), lock_timeout=self.lock_timeout)
-            except LockLostError:
-                return
-            except Exception:
-                logger.exception("renewing the lock of an activity failed")
+        await self.provider.renew_activity_lock(item, now=self.clock.now(), lock_timeout=self.lock_timeout)

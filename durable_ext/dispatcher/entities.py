@@ -15,8 +15,10 @@ from functools import partial
 from durable_ext.core.clock import Clock
 from durable_ext.core.entities import EntityReport, parse_entity_id, process_entity_batch
 from durable_ext.core.messages import OrchestrationWorkItem
+from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
-from durable_ext.errors import LockLostError
+from durable_ext.dispatcher.timeouts import FunctionTimeouts
+from durable_ext.errors import FunctionTimeoutError, LockLostError, ProviderError
 from durable_ext.functions.invoke import call_entity
 from durable_ext.functions.registry import Registry
 from durable_ext.log import invocation, logger
@@ -35,6 +37,7 @@ class EntityDispatcher:
         worker_id: str,
         lock_timeout: timedelta = timedelta(minutes=2),
         max_batch: int = 5000,
+        timeouts: FunctionTimeouts | None = None,
     ) -> None:
         self.provider = provider
         self.registry = registry
@@ -43,6 +46,7 @@ class EntityDispatcher:
         self.worker_id = worker_id
         self.lock_timeout = lock_timeout
         self.max_batch = max_batch
+        self.timeouts = timeouts or FunctionTimeouts(None)
         self.loop = WorkLoop(
             WorkSignal.ENTITIES, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
         )
@@ -53,6 +57,18 @@ class EntityDispatcher:
         )
 
     async def _handle(self, item: OrchestrationWorkItem) -> None:
+        renew = partial(self._renew, item)
+        async with renewing(renew, self.lock_timeout, f"Entity '{item.instance_id}'"):
+            report, timed_out = await self._batch(item)
+        await self._commit(item, report)
+        if timed_out:
+            self.timeouts.runaway(timed_out)
+
+    async def _renew(self, item: OrchestrationWorkItem) -> None:
+        await self.provider.renew_orchestration_lock(item, now=self.clock.now(), lock_timeout=self.lock_timeout)
+
+    async def _batch(self, item: OrchestrationWorkItem) -> tuple[EntityReport, str | None]:
+        """Run the batch; with it, the function name if it outlived functionTimeout."""
         # maxEntityOperationBatchSize: operations past the limit stay queued for the next batch
         # (only the messages left in the work item are consumed by the commit).
         del item.messages[self.max_batch :]
@@ -60,23 +76,35 @@ class EntityDispatcher:
         info = self.registry.entity(parsed[0]) if parsed else None
         invoke = partial(call_entity, info) if info is not None else None
         loop = asyncio.get_running_loop()
-        with invocation(info.function_name if info else item.instance_id, instance_id=item.instance_id) as inv:
-            report: EntityReport = await loop.run_in_executor(
-                self.executor,
-                partial(
-                    process_entity_batch,
-                    item,
-                    now=self.clock.now(),
-                    invoke=invoke,
-                    known_names=self.registry.entity_names(),
-                ),
-            )
+        function_name = info.function_name if info else item.instance_id
+        timed_out = None
+        batch = partial(
+            process_entity_batch, item, now=self.clock.now(), known_names=self.registry.entity_names()
+        )
+        with invocation(function_name, instance_id=item.instance_id) as inv:
+            try:
+                report: EntityReport = await self.timeouts.run(
+                    function_name, inv.id, loop.run_in_executor(self.executor, partial(batch, invoke=invoke))
+                )
+            except FunctionTimeoutError as exc:
+                # Every operation of the batch fails with the timeout; the state stays as it was.
+                report = batch(invoke=partial(_time_out, str(exc)))
+                timed_out = function_name
             inv.succeeded = report.error is None
         if report.error:
             logger.error("Entity '%s': %s", item.instance_id, report.error)
         for note in report.notes:
             logger.warning("Entity '%s': %s", item.instance_id, note)
+        return report, timed_out
+
+    async def _commit(self, item: OrchestrationWorkItem, report: EntityReport) -> None:
         try:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
             logger.warning("Entity '%s': lock lost before commit; the batch will run again", item.instance_id)
+        except ProviderError as exc:
+            await hand_back(lambda: self.provider.abandon_orchestration(item), f"Entity '{item.instance_id}'", exc)
+
+
+def _time_out(message: str, batch_json: str) -> str:
+    raise TimeoutError(message)

@@ -1,7 +1,9 @@
 """Orchestration episodes: lock an instance, run the pure episode in a worker thread, commit.
 
 The episode (replaying history through the SDK) is CPU work in user code, so it runs on the
-thread pool; the commit is one provider call. A commit rejected because the lock was lost
+thread pool; the commit is one provider call. The lock is renewed while the episode runs
+(``dispatcher.locks``); an episode that outlives functionTimeout fails its instance
+(``dispatcher.timeouts``). A commit rejected because the lock was lost
 (another worker took the instance) is dropped: that worker's commit wins, exactly once.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
@@ -18,9 +20,11 @@ from durable_ext.core.messages import OrchestrationWorkItem
 from durable_ext.core.played import PlayedHistory
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
+from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.dispatcher.sessions import SessionCache
-from durable_ext.errors import LockLostError
+from durable_ext.dispatcher.timeouts import FunctionTimeouts
+from durable_ext.errors import FunctionTimeoutError, LockLostError, ProviderError
 from durable_ext.log import invocation, logger
 from durable_ext.providers.base import Provider, WorkSignal
 
@@ -38,6 +42,7 @@ class OrchestrationDispatcher:
         lock_timeout: timedelta = timedelta(minutes=2),
         entities: bool | None = False,
         name: str = WorkSignal.ORCHESTRATIONS,
+        timeouts: FunctionTimeouts | None = None,
         on_commit: Callable[[str], None] | None = None,
         sessions: SessionCache | None = None,
         played: PlayedHistory | None = None,
@@ -54,6 +59,7 @@ class OrchestrationDispatcher:
         self.worker_id = worker_id
         self.lock_timeout = lock_timeout
         self.entities = entities
+        self.timeouts = timeouts or FunctionTimeouts(None)
         self.on_commit = on_commit
         self.sessions = sessions  # extended sessions (dispatcher.sessions); None: replay in full
         self.played = played if played is not None else PlayedHistory()
@@ -65,18 +71,38 @@ class OrchestrationDispatcher:
         )
 
     async def _handle(self, item: OrchestrationWorkItem) -> None:
-        loop = asyncio.get_running_loop()
         now = self.clock.now()
+        async with renewing(lambda: self._renew(item), self.lock_timeout, f"Instance '{item.instance_id}'"):
+            report, timed_out = await self._episode(item, now)
+        await self._commit(item, report, now)
+        if timed_out:
+            self.timeouts.runaway(timed_out)
+
+    async def _episode(self, item: OrchestrationWorkItem, now: datetime) -> tuple[EpisodeReport, str | None]:
+        """Decide the episode; with it, the function name if it outlived functionTimeout."""
+        loop = asyncio.get_running_loop()
         name = item.state.name if item.state else _start_name(item)
+        timed_out = None
         # Taken out for the episode; back only once its commit succeeded (dispatcher.sessions).
         session = self.sessions.take(item.instance_id) if self.sessions is not None else None
         if name:
             with invocation(name, reason="(null)", instance_id=item.instance_id) as inv:
-                report = await loop.run_in_executor(self.executor, self._process, item, now, session)
-                inv.succeeded = not (report.outcome and report.outcome.failed)
+                episode = loop.run_in_executor(self.executor, self._process, item, now, session)
+                try:
+                    report = await self.timeouts.run(name, inv.id, episode)
+                except FunctionTimeoutError as exc:
+                    # Decided here, not on the pool: its threads may all be busy with runaways. The
+                    # session stays with the runaway thread; this decision replays nothing.
+                    report = self._process(item, now, fail_with=str(exc))
+                    timed_out = name
+                inv.succeeded = not (report.outcome and report.outcome.failed) and not timed_out
         else:
             report = await loop.run_in_executor(self.executor, self._process, item, now, session)
         _log_report(item, report)
+        return report, timed_out
+
+    async def _commit(self, item: OrchestrationWorkItem, report: EpisodeReport, now: datetime) -> None:
+        name = item.state.name if item.state else _start_name(item)
         tracing = telemetry.ACTIVE
         traced = tracing.episode(item, report, self.provider.hub, now) if tracing is not None else None
         try:
@@ -87,6 +113,9 @@ class OrchestrationDispatcher:
                 extra={"instance_id": item.instance_id, "function_name": name},
             )  # fmt: skip
             return
+        except ProviderError as exc:
+            await hand_back(lambda: self.provider.abandon_orchestration(item), f"Instance '{item.instance_id}'", exc)
+            return
         if traced is not None:
             traced.emit(self.clock.now())
         if self.on_commit is not None:
@@ -95,14 +124,18 @@ class OrchestrationDispatcher:
             self.sessions.put(item.instance_id, report.session)
         self.provider.work_signal.changed(item.instance_id)
 
-    def _process(self, item: OrchestrationWorkItem, now, session=None) -> EpisodeReport:
+    async def _renew(self, item: OrchestrationWorkItem) -> None:
+        await self.provider.renew_orchestration_lock(item, now=self.clock.now(), lock_timeout=self.lock_timeout)
+
+    def _process(self, item: OrchestrationWorkItem, now, session=None, fail_with: str | None = None) -> EpisodeReport:
         return process_work_item(
             item,
             now=now,
             catalog=self.catalog,
             new_id=new_id,
             session=session,
-            keep_session=self.sessions is not None,
+            keep_session=self.sessions is not None and fail_with is None,
+            fail_with=fail_with,
             played=self.played,
         )
 

@@ -11,13 +11,18 @@ import os
 import socket
 
 
-def _start_time(pid: int) -> str:
+def _stat_fields(pid: int) -> list[bytes]:
+    """/proc/<pid>/stat from field 3 (state) on; the command name in field 2 may contain spaces."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            # Field 22 (starttime); the command name in field 2 may contain spaces, so split after ')'.
-            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+            return f.read().rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
-        return "0"
+        return []
+
+
+def _start_time(pid: int) -> str:
+    fields = _stat_fields(pid)
+    return fields[19].decode() if len(fields) > 19 else "0"  # field 22, starttime
 
 
 def current_worker_id() -> str:
@@ -40,4 +45,9 @@ def is_dead_local_worker(worker_id: str) -> bool:
         return True
     except PermissionError:
         return False
+    fields = _stat_fields(pid)
+    if fields[:1] == [b"Z"]:
+        # A zombie holds no locks: it is dead, only not yet reaped. Under `start`'s supervisor a killed
+        # host's parent may die with it, and nobody may reap the orphan for a while.
+        return True
     return start != "0" and _start_time(pid) not in (start, "0")

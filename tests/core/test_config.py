@@ -469,3 +469,35 @@ def test_extended_session_settings(tmp_path: Path) -> None:
     assert "extendedSessionsEnabled" in message and "true or false" in message
     host_json(tmp_path, {"extendedSessionMaxEvents": 0})
     assert "extendedSessionMaxEvents" in config_error(tmp_path)
+
+
+# -- functionTimeout (issue #10 finding 1) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [("00:00:05", 5), ("01:30:00", 5400), ("1.02:00:00", 93600), ("00:00:02.5", 2.5), ("-1", None), (-1, None)],
+)
+def test_function_timeout_is_read_like_the_functions_host(tmp_path: Path, raw: Any, seconds: float | None) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0", "functionTimeout": raw})
+    timeout = load_config(tmp_path, environ={}).function_timeout
+    assert (timeout.total_seconds() if timeout is not None else None) == seconds
+
+
+def test_function_timeout_defaults_per_plan(tmp_path: Path) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0"})
+    assert load_config(tmp_path, environ={}).function_timeout.total_seconds() == 1800
+    assert load_config(tmp_path, environ={"WEBSITE_SKU": "Dynamic"}).function_timeout.total_seconds() == 300
+
+
+@pytest.mark.parametrize("raw", ["5", "00:61:00", "soon", 300, "00:00:00"])
+def test_invalid_function_timeout_names_the_setting(tmp_path: Path, raw: Any) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0", "functionTimeout": raw})
+    with pytest.raises(ConfigError, match=r"host.json \(functionTimeout\)"):
+        load_config(tmp_path, environ={})
+
+
+def test_consumption_plan_caps_function_timeout(tmp_path: Path) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0", "functionTimeout": "00:20:00"})
+    with pytest.raises(ConfigError, match="at most 00:10:00"):
+        load_config(tmp_path, environ={"WEBSITE_SKU": "Dynamic"})

@@ -7,6 +7,7 @@ free loopback port. ``kill()`` is SIGKILL: nothing gets to clean up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -55,6 +56,27 @@ def use_azure_storage(app_dir: Path, connection_string: str, partition_count: in
     settings_path.write_text(json.dumps(settings, indent=2))
 
 
+def children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """``pid`` exists and is not a zombie (a zombie has released its sockets, files and locks)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 class HostProcess:
     def __init__(self, app_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.app_dir = Path(app_dir)
@@ -98,11 +120,24 @@ class HostProcess:
         except FileNotFoundError:
             return ""
 
+    def host_pids(self) -> set[int]:
+        """The processes serving: ``start``'s supervisor runs the host as its child process."""
+        return children(self.proc.pid) if self.proc else set()
+
     def kill(self) -> None:
-        """SIGKILL, as an out-of-memory killer or a pulled plug would."""
+        """SIGKILL the supervisor and its host process, as an out-of-memory killer or a pulled plug would;
+        returns once both are gone (their port and locks are free for the next start)."""
         if self.proc and self.proc.poll() is None:
+            hosts = self.host_pids()
             self.proc.send_signal(signal.SIGKILL)
+            for pid in hosts:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.proc.wait(10)
+            deadline = time.monotonic() + 30
+            while any(is_running(pid) for pid in hosts):
+                assert time.monotonic() < deadline, f"host processes {hosts} outlived SIGKILL"
+                time.sleep(0.05)
 
     def stop(self) -> int | None:
         """SIGTERM and wait: the clean shutdown path."""
@@ -136,7 +171,13 @@ class HostProcess:
         deadline = time.monotonic() + timeout
         body = None
         while time.monotonic() < deadline:
-            r = self.status(instance_id)
+            try:
+                r = self.status(instance_id)
+            except requests.ConnectionError:
+                # A keep-alive connection closed by a host process that is being recycled (functionTimeout):
+                # the poll is idempotent, the next one reaches the new process.
+                time.sleep(0.05)
+                continue
             if r.status_code in (200, 202) and r.text:
                 body = r.json()
                 if body["runtimeStatus"] in statuses:

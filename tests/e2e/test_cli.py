@@ -106,3 +106,23 @@ def test_delete_hub_removes_every_instance_of_the_hub(host_factory, storage):
         assert again.status(instance_id).status_code == 404
     finally:
         again.stop()
+
+
+def test_an_app_without_host_json_is_refused_like_func_start(tmp_path):
+    app = write_app(tmp_path / "nohost", GOOD)
+    (app / "host.json").unlink()
+    result = start(app)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "host.json" in lines[0] and str(app) in lines[0], result.stderr
+
+
+def test_a_function_whose_parameters_do_not_match_its_bindings_is_refused_at_start(tmp_path):
+    code = GOOD + (
+        "@app.route(route='go')\n@app.durable_client_input(client_name='client')\n"
+        "async def go(req):\n    return None\n"
+    )
+    result = start(write_app(tmp_path / "mismatch", code))
+    assert result.returncode == 2
+    assert "cannot load the go function" in result.stderr and "'client'" in result.stderr
+    assert "Traceback" not in result.stderr

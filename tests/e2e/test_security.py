@@ -20,7 +20,8 @@ def test_admin_status_reveals_no_path_hostname_or_pid(host_factory):
     text = host.session.get(host.url("admin/host/status"), timeout=30).text
     assert str(host.app_dir) not in text and "/" not in text.replace("\\/", "")
     assert socket.gethostname() not in text
-    assert str(host.proc.pid) not in text
+    (serving,) = host.host_pids()  # the host process under start's supervisor
+    assert str(host.proc.pid) not in text and str(serving) not in text
     assert os.path.sep + "tmp" not in text
 
 

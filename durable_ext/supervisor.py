@@ -1,0 +1,140 @@
+"""``durable_ext start``'s supervisor: it owns the listening socket and runs the host as a child process.
+
+Why a process and not a thread or a pool of user-code workers: user code runs in threads of the host
+process, and a Python thread cannot be stopped. The Functions host has the same problem with its
+language workers and solves it by recycling the worker process after a function timeout; this does
+the same. When an invocation outlives ``functionTimeout`` the host process fails it durably, stops
+taking work, lets the other running work finish briefly, and exits with ``RECYCLE_EXIT_CODE``; the
+supervisor starts a fresh host at once (``dispatcher.timeouts``). The alternative — running user code
+in worker processes — would put a process hop (and a serialization) on every episode and activity
+and split the in-memory caches of orchestrations (played history, extended sessions) across processes;
+a recycle instead costs one app load per runaway, which is rare. Worker-extension mode (inside the
+Functions Python worker) has neither: there the Functions host owns the process and its timeouts.
+
+The supervisor keeps the listening socket open across recycles, so HTTP clients queue in its backlog
+instead of being refused while a new host starts. It is small and imports nothing heavy: no user
+code ever runs in it, so it always answers signals.
+
+* SIGTERM / SIGINT: forwarded to the host as SIGTERM; if the host has not ended ``stop_timeout``
+  seconds later it is killed. The supervisor then exits — bounded whatever user code is doing.
+* kill -9 of the supervisor: the host gets SIGKILL from the kernel (``PR_SET_PDEATHSIG``), so nothing
+  keeps running or listening, exactly as kill -9 of a single process.
+* Host exit status 2 (bad configuration or app): printed by the host, the supervisor exits 2.
+  ``RECYCLE_EXIT_CODE``: restart at once. Any other crash: restart after a short pause; five crashes
+  within a minute end the supervisor with status 1.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from durable_ext.dispatcher.timeouts import RECYCLE_EXIT_CODE
+from durable_ext.errors import ConfigError
+from durable_ext.log import logger
+
+#: Tells the host it runs under a supervisor: the supervisor's pid (the host dies with it).
+SUPERVISOR_PID_ENV = "DURABLE_EXT_SUPERVISOR_PID"
+_PR_SET_PDEATHSIG = 1
+_CRASH_WINDOW = 60.0
+_MAX_CRASHES = 5
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, inheritable by the host process."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError as exc:
+        raise ConfigError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def die_with_supervisor() -> None:
+    """In the host process: get SIGKILL when the supervisor dies (Linux), and exit if it already has."""
+    expected = os.environ.get(SUPERVISOR_PID_ENV)
+    if not expected:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: a supervisor killed with -9 leaves the host running until it is stopped
+    if str(os.getppid()) != expected:
+        os._exit(1)  # the supervisor died before prctl took effect
+
+
+class Supervisor:
+    """Run ``python -m durable_ext start <args> --listen-fd N`` until stopped; see the module docstring."""
+
+    def __init__(self, host_args: Sequence[str], sock: socket.socket, *, stop_timeout: float = 20.0) -> None:
+        self.host_args = list(host_args)
+        self.sock = sock
+        self.stop_timeout = stop_timeout
+        self.child: subprocess.Popen | None = None
+        self.stopping_since: float | None = None
+        self.crashes: list[float] = []
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        while True:
+            code = self._run_child()
+            if self.stopping_since is not None:
+                return 0 if code in (0, -signal.SIGTERM, -signal.SIGKILL) else code
+            if code == RECYCLE_EXIT_CODE:
+                logger.info("Starting a new host process (the previous one was recycled).")
+                continue
+            if code in (0, 2):
+                return code
+            now = time.monotonic()
+            self.crashes = [t for t in self.crashes if now - t < _CRASH_WINDOW] + [now]
+            if len(self.crashes) >= _MAX_CRASHES:
+                logger.error("The host process crashed %d times within a minute; giving up.", len(self.crashes))
+                return 1
+            logger.error("The host process ended unexpectedly (status %s); starting a new one.", code)
+            time.sleep(1.0)
+            if self.stopping_since is not None:
+                return 0
+
+    def _run_child(self) -> int:
+        fd = self.sock.fileno()
+        env = {**os.environ, SUPERVISOR_PID_ENV: str(os.getpid())}
+        self.child = subprocess.Popen(
+            [sys.executable, "-m", "durable_ext", "start", *self.host_args, "--listen-fd", str(fd)],
+            pass_fds=(fd,),
+            env=env,
+        )
+        if self.stopping_since is not None:  # a signal arrived while starting it
+            self._forward()
+        while True:
+            try:
+                return self.child.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+            if self.stopping_since is not None and time.monotonic() - self.stopping_since > self.stop_timeout:
+                logger.error("The host process did not stop within %.0fs; killing it.", self.stop_timeout)
+                self.child.kill()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.stopping_since is None:
+            self.stopping_since = time.monotonic()
+        self._forward()
+
+    def _forward(self) -> None:
+        if self.child is not None and self.child.poll() is None:
+            try:
+                self.child.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass

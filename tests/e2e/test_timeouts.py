@@ -1,0 +1,166 @@
+"""Issue #10 finding 1: long and runaway user code.
+
+* An episode longer than the orchestration lock still commits (the lock is renewed while it runs).
+* host.json ``functionTimeout`` fails a runaway orchestrator / activity / entity batch with the
+  Functions host's message, and the host process that ran it is replaced (its CPU is reclaimed)
+  while the supervisor keeps serving on the same port.
+* SIGTERM ends the host within a bounded time even while user code spins.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.hostproc import HostProcess, children, is_running
+
+pytestmark = pytest.mark.e2e
+
+APP = '''
+import time
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.orchestration_trigger(context_name="context")
+def spin(context):
+    while True:
+        pass
+
+
+@app.orchestration_trigger(context_name="context")
+def slow_episode(context):
+    time.sleep(float(context.get_input()))
+    return "done"
+
+
+@app.orchestration_trigger(context_name="context")
+def calls_spinning_activity(context):
+    try:
+        yield context.call_activity("spin_activity", None)
+    except Exception as exc:
+        return str(exc)
+    return "not reached"
+
+
+@app.orchestration_trigger(context_name="context")
+def calls_spinning_entity(context):
+    try:
+        yield context.call_entity(df.EntityId("spinner", "k"), "go")
+    except Exception as exc:
+        return str(exc)
+    return "not reached"
+
+
+@app.orchestration_trigger(context_name="context")
+def say_hello(context):
+    return (yield context.call_activity("hello", "again"))
+
+
+@app.activity_trigger(input_name="x")
+def spin_activity(x):
+    while True:
+        pass
+
+
+@app.activity_trigger(input_name="name")
+def hello(name):
+    return f"Hello {name}"
+
+
+@app.entity_trigger(context_name="context")
+def spinner(context):
+    while True:
+        pass
+'''
+
+
+def write_app(path: Path, host: dict) -> Path:
+    path.mkdir(parents=True)
+    (path / "function_app.py").write_text(textwrap.dedent(APP))
+    (path / "host.json").write_text(json.dumps({"version": "2.0", **host}))
+    return path
+
+
+def start(host_factory, tmp_path: Path, host: dict, env=None) -> HostProcess:
+    return host_factory(write_app(tmp_path / "app", host), copy=False, env=env)
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def webhook_start(host: HostProcess, name: str, body=None) -> str:
+    return host.start_orchestration(name, body, route="runtime/webhooks/durabletask/orchestrators")["id"]
+
+
+TIMEOUT = {"functionTimeout": "00:00:05"}
+
+
+def test_runaway_orchestrator_fails_with_the_timeout_and_its_process_is_replaced(host_factory, tmp_path):
+    host = start(host_factory, tmp_path, TIMEOUT)
+    (first_child,) = children(host.proc.pid)
+    instance = webhook_start(host, "spin")
+    status = host.wait(instance, timeout=120)
+    assert status["runtimeStatus"] == "Failed"
+    assert "Timeout value of 00:00:05 was exceeded by function: Functions.spin" in status["output"]
+    # The process whose thread spun is gone; a new one serves the same port.
+    wait_for(lambda: first_child not in children(host.proc.pid), 60, "the timed-out host process to end")
+    hello = webhook_start(host, "say_hello")
+    assert host.wait(hello, timeout=120)["output"] == "Hello again"
+    assert host.proc.poll() is None
+    assert "recycling the host process" in host.log()
+
+
+def test_runaway_activity_is_a_task_failure_the_orchestrator_can_catch(host_factory, tmp_path):
+    host = start(host_factory, tmp_path, TIMEOUT)
+    instance = webhook_start(host, "calls_spinning_activity")
+    status = host.wait(instance, timeout=120)
+    assert status["runtimeStatus"] == "Completed"
+    assert "Timeout value of 00:00:05 was exceeded by function: Functions.spin_activity" in status["output"]
+
+
+def test_runaway_entity_operation_fails_the_call(host_factory, tmp_path):
+    host = start(host_factory, tmp_path, TIMEOUT)
+    instance = webhook_start(host, "calls_spinning_entity")
+    status = host.wait(instance, timeout=120)
+    assert status["runtimeStatus"] == "Completed"
+    assert "Timeout value of 00:00:05 was exceeded by function: Functions.spinner" in status["output"]
+
+
+def test_an_episode_longer_than_the_lock_commits(host_factory, tmp_path):
+    # Before: "lock lost before commit" forever, the instance Pending (12 s episode, 8 s lock).
+    host = start(host_factory, tmp_path, {}, env={"DURABLE_EXT_ORCHESTRATION_LOCK_SECONDS": "2"})
+    instance = webhook_start(host, "slow_episode", 7)
+    status = host.wait(instance, timeout=120)
+    assert status["runtimeStatus"] == "Completed" and status["output"] == "done"
+    assert "lock lost" not in host.log()
+
+
+def test_sigterm_ends_the_host_while_user_code_spins(host_factory, tmp_path):
+    host = start(host_factory, tmp_path, {"functionTimeout": "-1"})
+    (child,) = children(host.proc.pid)
+    webhook_start(host, "spin")
+    wait_for(lambda: "Executing 'Functions.spin'" in host.log(), 60, "the runaway to start")
+    host.proc.send_signal(signal.SIGTERM)
+    try:
+        code = host.proc.wait(60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the host did not exit after SIGTERM:\n{host.log()[-3000:]}")
+    assert code == 0
+    assert not is_running(child)
