@@ -14,6 +14,7 @@ transaction, so other processes wait for the lock as little as possible.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 import uuid
@@ -35,7 +36,7 @@ from durable_ext.core.messages import (
 )
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.wire import dumps_event, loads_event
-from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError
+from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError, StorageUnavailableError
 from durable_ext.providers import sqlite_schema as schema
 from durable_ext.providers.base import WorkSignal
 from durable_ext.providers.sqlite_cache import HistoryCache
@@ -81,6 +82,11 @@ class _Checkpoint(NamedTuple):
     consumed: list[tuple]
 
 
+def _file_identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 def _lock_lost(what: str) -> LockLostError:
     return LockLostError(f"{what}: the lock expired and was taken by another worker, or the work was completed")
 
@@ -117,6 +123,8 @@ class SqliteProvider:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"durable-sqlite-{hub}")
         self._histories = HistoryCache(hub, loads_event)
         self._conn: sqlite3.Connection | None = None
+        #: (st_dev, st_ino) of the file the connection opened; see _check_identity.
+        self._identity: tuple[int, int] | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -134,9 +142,32 @@ class SqliteProvider:
         try:
             if self._conn is None:
                 self._conn = schema.connect(self.path)
+                self._identity = _file_identity(self.path)
+            else:
+                self._check_identity()
             return fn(self._conn)
         except sqlite3.Error as exc:
             raise ProviderError(f"SQLite task hub {self.path} (hub '{self.hub}'): {exc}") from exc
+
+    def _check_identity(self) -> None:
+        """Refuse to go on when the file was deleted or replaced under the open connection.
+
+        SQLite keeps reading and writing the unlinked inode, so every commit after a deletion would
+        be acknowledged and then lost with the process. Checked before every operation and after
+        every write (a deletion during a commit must not be acknowledged either).
+        """
+        try:
+            now = _file_identity(self.path)
+        except FileNotFoundError:
+            problem = "was deleted"
+        else:
+            if now == self._identity:
+                return
+            problem = "was replaced by another file"
+        raise StorageUnavailableError(
+            f"The SQLite task hub file {self.path} {problem} while the host was running; no more work is "
+            "accepted. Restart the host (work stored only in the old file is gone with it)."
+        )
 
     @staticmethod
     def _transaction(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
@@ -152,7 +183,12 @@ class SqliteProvider:
         return result
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(lambda conn: self._transaction(conn, lambda: fn(conn)))
+        def write(conn: sqlite3.Connection) -> T:
+            result = self._transaction(conn, lambda: fn(conn))
+            self._check_identity()
+            return result
+
+        return await self._run(write)
 
     # -- hub lifecycle ---------------------------------------------------------------------------
 
