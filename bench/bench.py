@@ -1,7 +1,7 @@
 """Benchmarks of the real host process on loopback; prints figures, asserts nothing.
 
     .venv/bin/python bench/bench.py [--storage sqlite|azurite|all] [--peer dbos] [--orchestrations 1000]
-        [--latency-runs 100] [--fan-out 1000] [--sequential 1000]
+        [--latency-runs 100] [--fan-out 1000] [--sequential 1000] [--tracing off|compare]
 
 Each configuration starts fresh host process(es) on a fresh copy of bench/app (a new, empty task
 hub), drives them over HTTP (the same calls `curl` or the SDK client make) and stops them. With
@@ -13,6 +13,11 @@ SQLite figures, side by side. All traffic stays on 127.0.0.1; every loop is boun
 (bench/dbos_peer.py) in the same run, and prints its column and the ratio to our SQLite column.
 DBOS is installed on first use into its own virtual environment, bench/.dbos-venv (gitignored),
 never into the project's. Fan-out takes DBOS's better of a queue and child workflows.
+
+``--tracing compare`` runs the SQLite column twice in the same run, OpenTelemetry off (no ``OTEL_*``
+variable: the runtime's hooks see ``telemetry.ACTIVE is None``) and on (``OTEL_EXPORTER_OTLP_ENDPOINT``
+to an OTLP/HTTP receiver on loopback that decodes every span), and prints on / off per workload.
+Off is the default of every other run too: ``OTEL_*`` variables of the calling shell are dropped.
 
 Latency is measured start → result with one request: the built-in ``POST
 /runtime/webhooks/durabletask/orchestrators/{name}?timeout=…&pollingInterval=…`` starts the
@@ -148,8 +153,9 @@ THROUGHPUT, LATENCY, FAN_OUT, SEQUENTIAL, SEQUENTIAL_100, RSS = (
 )
 
 
-def run(connection_string: str | None, workers: int, args) -> dict[str, dict]:
-    """Each workload's figure: {"text": printed, "value": number for ratios}."""
+def run(connection_string: str | None, workers: int, args, env: dict[str, str] | None = None) -> dict[str, dict]:
+    """Each workload's figure: {"text": printed, "value": number for ratios}. ``env``: the hosts' extra
+    environment (tracing on)."""
     figures: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         app = copy_app(ROOT / "bench" / "app", Path(tmp) / "app")
@@ -157,7 +163,7 @@ def run(connection_string: str | None, workers: int, args) -> dict[str, dict]:
             (app / "host.json").write_text(args.host_json)
         if connection_string:
             use_azure_storage(app, connection_string)
-        hosts = [HostProcess(app).start() for _ in range(workers)]
+        hosts = [HostProcess(app, env=env).start() for _ in range(workers)]
         try:
             rate = throughput(hosts, args.orchestrations)
             figures[THROUGHPUT] = {"text": f"{rate:.1f} orch/s ({args.orchestrations})", "value": rate}
@@ -284,9 +290,20 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=1000)
     parser.add_argument("--peer", choices=("none", "dbos"), default="none", help="also run DBOS, same shapes")
     parser.add_argument("--host-json", default=None, help="replace bench/app/host.json with this JSON text")
+    parser.add_argument(
+        "--tracing",
+        choices=("off", "compare"),
+        default="off",
+        help="compare: the SQLite column twice, OpenTelemetry off and on (OTLP/HTTP to a loopback receiver)",
+    )
     args = parser.parse_args()
+    for name in [n for n in os.environ if n.startswith("OTEL_")]:
+        del os.environ[name]  # the hosts inherit the environment: "off" must mean off
     columns: dict[str, dict[str, dict]] = {}
     ours = None
+    if args.tracing == "compare":
+        run_tracing_comparison(args)
+        return
     if args.storage in ("sqlite", "all"):
         ours = "durable_ext SQLite, 1 worker"
         columns[ours] = run(None, 1, args)
@@ -304,6 +321,58 @@ def main() -> None:
     print(json.dumps({name: {row: f["text"] for row, f in col.items()} for name, col in columns.items()}, indent=2))
     print()
     print_table(columns, ours)
+
+
+def run_tracing_comparison(args) -> None:
+    """SQLite, 1 worker: tracing off, then on (every span exported over OTLP/HTTP to a loopback
+    receiver that decodes and counts them); prints both columns and on / off per workload."""
+    from tests.e2e.otlp_receiver import Receiver
+
+    off = run(None, 1, args)
+    receiver = Receiver(keep=False)
+    try:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SERVICE_NAME": "bench"}
+        on = run(None, 1, args, env=env)
+        time.sleep(6)  # the batch processor's last export (5 s schedule) after the host stopped
+        spans = receiver.count
+    finally:
+        receiver.close()
+    columns = {"tracing off": off, "tracing on (OTLP)": on}
+    print(json.dumps({name: {row: f["text"] for row, f in col.items()} for name, col in columns.items()}, indent=2))
+    print()
+    print("| workload | tracing off | tracing on (OTLP/HTTP, loopback) | on / off |")
+    print("|---|---|---|---|")
+    for row in off:
+        a, b = off[row], on.get(row)
+        ratio = f"{b['value'] / a['value']:.2f}×" if b and a["value"] else ""
+        print(f"| {row} | {a['text']} | {b['text'] if b else ''} | {ratio} |")
+    print(f"\nspans received by the loopback OTLP receiver: {spans}")
+    per_check = hook_cost_seconds()
+    # One HelloSequence5: the HTTP start, the client's start, 6 episodes, 5 activities.
+    checks = 13
+    per_orchestration = 1 / off[THROUGHPUT]["value"]
+    print(
+        f"tracing off costs one `telemetry.ACTIVE is None` test per hook: {per_check * 1e9:.0f} ns here "
+        f"× {checks} per HelloSequence5 = {per_check * checks * 1e6:.2f} µs, against "
+        f"{per_orchestration * 1e3:.1f} ms of host time per orchestration (1 / throughput off): "
+        f"{per_check * checks / per_orchestration * 1e6:.1f} ppm"
+    )
+
+
+def hook_cost_seconds() -> float:
+    """What a hook does when tracing is off (dispatcher/orchestrations.py et al.), timed in this process."""
+    import timeit
+
+    from durable_ext import telemetry
+
+    assert telemetry.ACTIVE is None
+
+    def hook() -> None:
+        tracing = telemetry.ACTIVE
+        if tracing is not None:
+            raise AssertionError("tracing is on")
+
+    return min(timeit.repeat(hook, number=200_000, repeat=5)) / 200_000
 
 
 if __name__ == "__main__":

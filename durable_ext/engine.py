@@ -80,7 +80,7 @@ class Engine:
         speedups.install()
         # The one check of the process: tracing on or off stays as decided here (telemetry.ACTIVE).
         self.tracing_owned = telemetry.configure_from_env(service_name=config.app_dir.name or "durable_ext")
-        self.provider = await open_provider(config)
+        self.provider = await open_provider(config, clock=self.clock)
         released = await self.provider.release_abandoned_locks(is_dead_local_worker)
         if released:
             logger.info("Took back %d work item(s) locked by a process that is no longer running.", released)

@@ -439,7 +439,8 @@ class EpisodeTrace:
         name, instance_id = self.started.name, self.item.instance_id
         results = self._results()
         if results:
-            scheduled = _scheduling_events(self.item.history, commit.new_history)
+            wanted = {_result_of(ev) for ev in results}
+            scheduled = _scheduling_events(wanted, self.item.history, commit.new_history)
             for ev in results:
                 self._emit_result(ev, scheduled, own, now)
         status = self.report.status
@@ -472,8 +473,7 @@ class EpisodeTrace:
 
     def _emit_result(self, ev: e.HistoryEvent, scheduled: dict[int, e.HistoryEvent], own: Any, now: datetime) -> None:
         t = self.t
-        key = ev.timer_id if isinstance(ev, e.TimerFired) else getattr(ev, "task_scheduled_id", -1)
-        origin = scheduled.get(key)
+        origin = scheduled.get(_result_of(ev))
         instance_id = self.item.instance_id
         if isinstance(origin, e.TaskScheduled) and origin.parent_trace_context is not None:
             parsed = parse_traceparent(origin.parent_trace_context.trace_parent)
@@ -518,6 +518,11 @@ def _attrs(kind: str, name: str, instance_id: str, hub: str, *, execution_id: st
     return out
 
 
+def _result_of(ev: e.HistoryEvent) -> int:
+    """The sequence id of the scheduling event a result answers."""
+    return ev.timer_id if isinstance(ev, e.TimerFired) else int(getattr(ev, "task_scheduled_id", -1))
+
+
 def _execution_started(history: list[e.HistoryEvent]) -> e.ExecutionStarted | None:
     for ev in history:
         if isinstance(ev, e.ExecutionStarted):
@@ -525,8 +530,17 @@ def _execution_started(history: list[e.HistoryEvent]) -> e.ExecutionStarted | No
     return None
 
 
-def _scheduling_events(*histories: list[e.HistoryEvent]) -> dict[int, e.HistoryEvent]:
-    """Activities, timers and sub-orchestrations scheduled so far, by sequence id (O(history): only
-    episodes that receive results, and only with tracing on, pay it)."""
-    kinds = (e.TaskScheduled, e.TimerCreated, e.SubOrchestrationInstanceCreated)
-    return {ev.event_id: ev for history in histories for ev in history if isinstance(ev, kinds)}
+_SCHEDULING = (e.TaskScheduled, e.TimerCreated, e.SubOrchestrationInstanceCreated)
+
+
+def _scheduling_events(wanted: set[int], *histories: list[e.HistoryEvent]) -> dict[int, e.HistoryEvent]:
+    """The activities, timers and sub-orchestrations with sequence ids in ``wanted``, searched from the
+    newest event back (results mostly answer recent work, so a long history is rarely walked)."""
+    found: dict[int, e.HistoryEvent] = {}
+    for history in reversed(histories):
+        for ev in reversed(history):
+            if isinstance(ev, _SCHEDULING) and ev.event_id in wanted and ev.event_id not in found:
+                found[ev.event_id] = ev
+                if len(found) == len(wanted):
+                    return found
+    return found

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from durable_ext.core.clock import Clock, SystemClock
 from durable_ext.core.events import ExecutionStarted, HistoryEvent
 from durable_ext.core.messages import (
     ActivityWorkItem,
@@ -65,10 +65,6 @@ from durable_ext.providers.sqlite_schema import (
 T = TypeVar("T")
 
 _RUNNING_STATUSES = tuple(s.value for s in RuntimeStatus if s.is_running)
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class _Checkpoint(NamedTuple):
@@ -114,9 +110,13 @@ def stored_hub_name(path: Path, hub: str) -> str | None:
 class SqliteProvider:
     """Task hub ``hub`` in the SQLite file ``path`` (created with its directories on first use)."""
 
-    def __init__(self, path: Path | str, hub: str, *, batch_size: int = 100) -> None:
+    def __init__(self, path: Path | str, hub: str, *, batch_size: int = 100, clock: Clock | None = None) -> None:
+        """``clock`` stamps what the provider records on its own (the hub's creation, a message's
+        enqueue time) and is ``next_visible_time``'s default ``now``; every lock and visibility
+        decision uses the ``now`` its caller passes."""
         self.path = Path(path)
         self.hub = hub
+        self.clock = clock or SystemClock()
         #: Most messages one orchestration work item carries.
         self.batch_size = batch_size
         self.work_signal = WorkSignal()
@@ -131,6 +131,9 @@ class SqliteProvider:
         return f"SqliteProvider({str(self.path)!r}, {self.hub!r})"
 
     # -- plumbing --------------------------------------------------------------------------------
+
+    def _now_us(self) -> int:
+        return to_micros(self.clock.now())
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(connection)`` on the worker thread; sqlite3 errors become ``ProviderError``."""
@@ -194,7 +197,7 @@ class SqliteProvider:
 
     async def create_hub(self) -> None:
         """Create the file, the schema and the hub's row; idempotent."""
-        now = _now_us()
+        now = self._now_us()
         await self._write(
             lambda conn: conn.execute("INSERT OR IGNORE INTO hubs (hub, created_time) VALUES (?, ?)", (self.hub, now))
         )
@@ -253,7 +256,7 @@ class SqliteProvider:
 
     async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
         """Append to the inbox; does not check that the instance exists (the client does)."""
-        row = event_row(self.hub, message, micros_or_none(visible_at), _now_us())
+        row = event_row(self.hub, message, micros_or_none(visible_at), self._now_us())
         await self._write(lambda conn: conn.execute(INSERT_EVENT, row))
         self.work_signal.notify(WorkSignal.inbox_of(message.instance_id))
 
@@ -500,7 +503,7 @@ class SqliteProvider:
     async def complete_activity(self, item: ActivityWorkItem, response: TaskMessage) -> None:
         """Delete our task and send ``response`` in one transaction; ``LockLostError`` if the task
         is gone or leased by someone else."""
-        row = event_row(self.hub, response, None, _now_us())
+        row = event_row(self.hub, response, None, self._now_us())
 
         def complete(conn: sqlite3.Connection) -> None:
             deleted = conn.execute(
@@ -570,12 +573,12 @@ class SqliteProvider:
     # -- scheduling hints ------------------------------------------------------------------------
 
     async def next_visible_time(self, now: datetime | None = None) -> datetime | None:
-        """Earliest ``visible_time`` after ``now`` (default: the wall clock) of a message or task.
+        """Earliest ``visible_time`` after ``now`` (default: the provider's clock) of a message or task.
 
         Only future times count: a due message that waits for a lock or a resume must not make
         an idle dispatcher spin.
         """
-        now_us = _now_us() if now is None else to_micros(now)
+        now_us = to_micros(self.clock.now() if now is None else now)
 
         def read(conn: sqlite3.Connection) -> int | None:
             return conn.execute(

@@ -1,9 +1,10 @@
 """An app's ``function_app.py`` running in-process on a temporary SQLite hub, with virtual time.
 
-:class:`AsyncTestEnv` composes the same pieces ``durable-ext start`` does — config, loader,
-provider, the orchestration / activity / entity dispatchers and the client — minus the HTTP server
-and the forever-running loops: a :class:`~durable_ext.testing.driver.Driver` runs the dispatchers'
-work whenever the test waits on the environment, and the clock is a
+:class:`AsyncTestEnv` builds its parts with the host's own :class:`~durable_ext.engine.Engine` —
+config, loader, provider, the orchestration / activity / entity dispatchers (extended sessions
+included) and the client — minus the HTTP server and the forever-running loops: a
+:class:`~durable_ext.testing.driver.Driver` runs the engine's dispatcher loops' work whenever the
+test waits on the environment, and the clock is a
 :class:`~durable_ext.testing.clock.VirtualClock` that only moves when a wait skips time.
 
 Reads (status, history, entity state) first let everything runnable run, without moving the
@@ -20,35 +21,27 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from durable_ext.client import DurableClient
-from durable_ext.config import HostConfig, StorageKind, load_config
+from durable_ext.config import StorageKind, load_config
 from durable_ext.core import events as e
 from durable_ext.core.messages import InstanceState
 from durable_ext.core.status import RuntimeStatus
-from durable_ext.dispatcher.activities import ActivityDispatcher
-from durable_ext.dispatcher.catalog import RegistryCatalog
-from durable_ext.dispatcher.entities import EntityDispatcher
-from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
-from durable_ext.functions import replay_safe, speedups
-from durable_ext.functions.invoke import close_client_session, encode_activity_output
+from durable_ext.engine import Engine
+from durable_ext.functions import replay_safe
+from durable_ext.functions.invoke import encode_activity_output
 from durable_ext.functions.loader import load_app
-from durable_ext.functions.registry import Registry
 from durable_ext.functions.stubs import activity_stub, orchestrator_stub
-from durable_ext.providers.factory import create_provider
 from durable_ext.testing.clock import VirtualClock
 from durable_ext.testing.driver import Driver, HarnessError
-from durable_ext.web.http_client import AiohttpTransport
 from durable_ext.web.status_payload import history_events, parse_token
 
 T = TypeVar("T")
 
-_WORKER_ID = "durable-ext-testing"
 # Locks never expire under a test: virtual time only moves when nothing runs, and nothing else
 # competes for the hub; a generous timeout keeps a skipped day from expiring a lock regardless.
 _LOCK_TIMEOUT = timedelta(days=3650)
@@ -100,28 +93,18 @@ def _decode_input(text: str | None) -> Any:
 class AsyncTestEnv:
     """One app on one temporary task hub. Create it with :meth:`start` (an async context manager)."""
 
-    def __init__(self, config: HostConfig, registry: Registry, clock: VirtualClock, *, settle_timeout: float) -> None:
-        self.config = config
-        self.registry = registry
+    def __init__(self, engine: Engine, clock: VirtualClock, *, settle_timeout: float) -> None:
+        assert engine.provider is not None and engine.client is not None and engine.executor is not None
+        self.engine = engine
+        self.config = engine.config
+        self.registry = engine.registry
         self.clock = clock
         self.settle_timeout = settle_timeout
-        self.provider = create_provider(config)
-        self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="durable-test")
-        self.client = self._new_client()
-        catalog = RegistryCatalog(registry, config.default_version)
-        orchestrations = OrchestrationDispatcher(
-            self.provider, catalog, clock, self.executor, concurrency=16, worker_id=_WORKER_ID,
-            lock_timeout=_LOCK_TIMEOUT,
-        )  # fmt: skip
-        activities = ActivityDispatcher(
-            self.provider, registry, clock, self.executor, concurrency=16, worker_id=_WORKER_ID,
-            http=AiohttpTransport(), lock_timeout=_LOCK_TIMEOUT,
-        )  # fmt: skip
-        entities = EntityDispatcher(
-            self.provider, registry, clock, self.executor, concurrency=16, worker_id=_WORKER_ID,
-            max_batch=config.max_entity_batch_size, lock_timeout=_LOCK_TIMEOUT,
-        )  # fmt: skip
-        self.driver = Driver([orchestrations.loop, activities.loop, entities.loop])
+        self.provider = engine.provider
+        self.executor = engine.executor
+        self.client = engine.client
+        # The engine's own dispatcher loops, run by the driver instead of forever.
+        self.driver = Driver(engine.loops)
         self._http: Any = None  # InProcessHttp, started on first use
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -155,6 +138,8 @@ class AsyncTestEnv:
             storage=replace(config.storage, kind=StorageKind.SQLITE, sqlite_path=workdir / "taskhub.sqlite"),
             host="127.0.0.1",
             port=0,
+            orchestration_lock_timeout=_LOCK_TIMEOUT,
+            activity_lock_timeout=_LOCK_TIMEOUT,
         )
         added = [name for name in config.values if name not in os.environ]
         for name in added:  # what `start` does with local.settings.json Values (export_values)
@@ -163,13 +148,15 @@ class AsyncTestEnv:
         replay_filter = replay_safe.install(drop_replays=replay_safe_logs)
         try:
             registry = load_app(config.app_dir)
-            speedups.install()
-            env = cls(config, registry, VirtualClock(start_time), settle_timeout=settle_timeout)
+            clock = VirtualClock(start_time)
+            # The host's own builder: same provider, client, dispatchers (extended sessions included).
+            engine = Engine(config, registry, clock=clock)
+            await engine.open()
+            env = cls(engine, clock, settle_timeout=settle_timeout)
             for name, stub in (activities or {}).items():
                 env.mock_activity(name, stub)
             for name, stub in (orchestrators or {}).items():
                 env.mock_orchestrator(name, stub)
-            await env.provider.create_hub()
             env.driver.start()
             yield env
         finally:
@@ -184,9 +171,7 @@ class AsyncTestEnv:
         await self.driver.stop()
         if self._http is not None:
             await self._http.close()
-        await close_client_session()
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        await self.provider.close()
+        await self.engine.close()
 
     def _new_client(self) -> DurableClient:
         return DurableClient(

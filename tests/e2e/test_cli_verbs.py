@@ -74,7 +74,18 @@ def test_pip_install_dot_gets_the_command_and_the_monitor_files(tmp_path):
     for name in ("pyproject.toml", "requirements.txt", "README.md"):
         shutil.copy(ROOT / name, source / name)
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), "."],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            ".",
+        ],
         cwd=source,
         capture_output=True,
         text=True,
@@ -93,7 +104,16 @@ def test_pip_install_dot_gets_the_command_and_the_monitor_files(tmp_path):
 def test_verbs_on_a_hub_with_no_host_running(app):
     ids = [f"job-{n}" for n in range(5)]
     for n, instance_id in enumerate(ids):
-        out = ok("start-new", "--function-name", "wait_for_go", "--id", instance_id, "--input", json.dumps({"n": n}), app_dir=app)
+        out = ok(
+            "start-new",
+            "--function-name",
+            "wait_for_go",
+            "--id",
+            instance_id,
+            "--input",
+            json.dumps({"n": n}),
+            app_dir=app,
+        )
         assert instance_id in out
     body = status(app, "job-3")
     assert body["runtimeStatus"] == "Pending" and body["input"] == {"n": 3} and body["name"] == "wait_for_go"
@@ -213,7 +233,18 @@ def test_entity_verbs_with_a_host_running(tmp_path, host_factory, storage):
         use_azure_storage(app, storage)
     host_factory(app, storage=storage, copy=False)
     for amount in (5, 7):
-        ok("signal-entity", "--entity-name", "Tally", "--entity-key", "one", "--operation", "add", "--input", str(amount), app_dir=app)
+        ok(
+            "signal-entity",
+            "--entity-name",
+            "Tally",
+            "--entity-key",
+            "one",
+            "--operation",
+            "add",
+            "--input",
+            str(amount),
+            app_dir=app,
+        )
     deadline = time.monotonic() + 90
     state = None
     while time.monotonic() < deadline:

@@ -96,7 +96,9 @@ def test_a_user_pages_filters_opens_and_terminates(browser, host_factory, storag
 
     host = host_factory(APP, storage=storage)
     for n in range(QUICK_COUNT):
-        assert post(host, f"runtime/webhooks/durabletask/orchestrators/quick/quick-{n:02d}", {"n": n}).status_code == 202
+        assert (
+            post(host, f"runtime/webhooks/durabletask/orchestrators/quick/quick-{n:02d}", {"n": n}).status_code == 202
+        )
     assert post(host, "runtime/webhooks/durabletask/orchestrators/pipeline/order-7", {"id": 7}).status_code == 202
     assert post(host, "runtime/webhooks/durabletask/entities/Counter/shelf?op=add", 5).status_code == 202
     for n in range(QUICK_COUNT):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 from pathlib import Path
 
 APP = Path(__file__).parent / "apps" / "harness_app"
@@ -22,9 +24,16 @@ def test_orchestrator_records_are_emitted_once(durable_env, caplog):
     assert (record.instance_id, record.function_name) == (instance_id, "chatty")
 
 
-def test_the_setting_turns_it_off(durable_env, caplog):
+def test_the_setting_turns_it_off(durable_env, caplog, tmp_path):
     caplog.set_level(logging.INFO)
-    env = durable_env(APP, replay_safe_logs=False)
+    # Without extended sessions every episode replays from the start (with them, as in the host by
+    # default, the orchestrator is resumed, not replayed, while its session lives).
+    app = tmp_path / "app"
+    shutil.copytree(APP, app)
+    (app / "host.json").write_text(
+        json.dumps({"version": "2.0", "extensions": {"durableTask": {"extendedSessionsEnabled": False}}})
+    )
+    env = durable_env(app, replay_safe_logs=False)
     env.wait_for_completion(env.start_new("chatty"))
     lines = chatty_lines(caplog)
     assert lines.count("chatty: starting") == 3  # one per episode: start, after each activity
