@@ -135,7 +135,7 @@ def test_an_activity_result_that_cannot_be_written_is_handed_back_and_retried_so
             await provider._run(lambda conn: conn.execute(f"PRAGMA max_page_count={pages + 100}"))
             instance = await host.engine.client.start_new("big")
             await _until(lambda: runs.exists() and len(runs.read_text().splitlines()) >= 2, 90)
-            assert any("could not be written" in line and "database or disk is full" in line for line in lines.lines)
+            assert any("could not be written" in line and "database or disk is full" in line for line in lines.lines), lines.lines
             # Space comes back: the next retry commits (well within the 300 s activity lock).
             await provider._run(lambda conn: conn.execute("PRAGMA max_page_count=1073741823"))
             state = await _until_done(host, instance, 90)

@@ -113,7 +113,11 @@ class MockHost:
             worker_init_request=self.p.WorkerInitRequest(
                 host_version=HOST_VERSION,
                 function_app_directory=str(app_dir),
-                capabilities={"RpcHttpBodyOnly": "true", "TypedDataCollection": "true", "RpcHttpTriggerMetadataRemoved": "true"},
+                capabilities={
+                    "RpcHttpBodyOnly": "true",
+                    "TypedDataCollection": "true",
+                    "RpcHttpTriggerMetadataRemoved": "true",
+                },
             )
         )
         return self._expect("worker_init_response", timeout)
@@ -129,7 +133,11 @@ class MockHost:
             bindings = [json.loads(raw) for raw in md.raw_bindings]
             self.functions[md.name] = Reported(md.name, md.function_id, bindings, md)
         for reported in self.functions.values():
-            self._send(function_load_request=self.p.FunctionLoadRequest(function_id=reported.function_id, metadata=reported.metadata))
+            self._send(
+                function_load_request=self.p.FunctionLoadRequest(
+                    function_id=reported.function_id, metadata=reported.metadata
+                )
+            )
             loaded = self._expect("function_load_response", timeout)
             assert loaded.result.status == self.p.StatusResult.Success, (reported.name, loaded.result.exception.message)
         self._build_routes()
@@ -140,6 +148,12 @@ class MockHost:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(30)
+
+    def close_stream(self) -> None:
+        """End the worker's stream (the RPC completes), leaving the process running: what the worker
+        sees when its host goes away (the real host closes it only by exiting; it stops workers by killing
+        them, after a ``WorkerTerminate`` only to workers declaring ``HandlesWorkerTerminateMessage``)."""
+        self._outbox.put(_END)
 
     def close(self) -> None:
         self.kill()
