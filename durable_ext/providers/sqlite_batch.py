@@ -15,7 +15,9 @@ the error and ``on_abort`` runs (the provider forgets caches that may hold the b
 A batch holds only operations that were already waiting, so a lone call is not delayed.
 
 Operations marked read-only that form a batch on their own run without a transaction (WAL readers
-never block the writer). Used by ``providers.sqlite``; knows nothing of task hubs.
+never block the writer). ``check`` runs before every batch and after every COMMIT; when it raises,
+the batch's operations get that error instead of their results (the provider refuses a hub file
+that was deleted or replaced under it). Used by ``providers.sqlite``; knows nothing of task hubs.
 """
 
 from __future__ import annotations
@@ -38,8 +40,16 @@ def in_savepoint(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]
     try:
         result = fn(conn)
     except BaseException:
-        conn.execute("ROLLBACK TO op")
-        conn.execute("RELEASE op")
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+        except sqlite3.Error:
+            # The error already ended the savepoint (SQLITE_FULL, I/O errors may roll back more than
+            # the statement): end the whole transaction, so the batch fails with the original error
+            # below instead of "no such savepoint", and nothing half-done can be committed.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
         raise
     conn.execute("RELEASE op")
     return result
@@ -55,12 +65,14 @@ class BatchingThread:
         *,
         wrap_error: Callable[[sqlite3.Error], Exception],
         on_abort: Callable[[], None] = lambda: None,
+        check: Callable[[], None] = lambda: None,
         max_batch: int = 64,
     ) -> None:
         self.name = name
         self.connect = connect
         self.wrap_error = wrap_error
         self.on_abort = on_abort
+        self.check = check
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -120,6 +132,7 @@ class BatchingThread:
             if self._conn is None:
                 self._conn = self.connect()
             conn = self._conn
+            self.check()
         except sqlite3.Error as exc:
             return [(False, self.wrap_error(exc))] * len(batch)
         except Exception as exc:
@@ -141,6 +154,7 @@ class BatchingThread:
                     outcomes.append((False, exc))
             if transaction:
                 conn.execute("COMMIT")
+                self.check()  # committed, but to the file still at the path? Else acknowledge nothing.
         except BaseException as exc:
             if conn.in_transaction:
                 try:

@@ -129,3 +129,39 @@ def test_a_lone_read_runs_outside_a_transaction_and_sqlite_errors_are_wrapped(tm
             await thread.stop()  # idempotent
 
     asyncio.run(main())
+
+
+def test_a_failing_check_after_the_commit_acknowledges_none_of_the_batch(tmp_path):
+    # The provider's check refuses a hub file deleted or replaced under it (#10 finding 6): writes that
+    # went to the unlinked file must not be acknowledged, and nothing may run against it afterwards.
+    path = tmp_path / "db.sqlite"
+    refused = {"now": False}
+    aborted: list[bool] = []
+
+    def check() -> None:
+        if refused["now"]:
+            raise Boom("file gone")
+
+    thread = BatchingThread(
+        "test-sqlite",
+        _connect(path),
+        wrap_error=lambda exc: RuntimeError(str(exc)),
+        on_abort=lambda: aborted.append(True),
+        check=check,
+    )
+
+    def insert_and_lose_the_file(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        refused["now"] = True  # as if the file were unlinked while this batch ran
+
+    async def scenario():
+        try:
+            first = await asyncio.gather(thread.submit(insert_and_lose_the_file, write=True), return_exceptions=True)
+            later = await asyncio.gather(thread.submit(lambda conn: 1, write=False), return_exceptions=True)
+            return first + later
+        finally:
+            await thread.stop()
+
+    results = asyncio.run(scenario())
+    assert [type(r) for r in results] == [Boom, Boom]
+    assert aborted == [True]
