@@ -8,7 +8,7 @@ which address the web app listens on, and which event loop it all runs on.
 Lifecycle: ``await open()`` (hub created, locks of dead local workers taken back, dispatchers built),
 ``web_app(...)`` any number of times, ``start_dispatchers()``, then ``await close()`` — which lets
 running work finish for ``shutdown_grace`` seconds. Work that does not finish is not lost: its locks
-expire and it runs again on the next start.
+are handed back (or, if that fails, expire) and it runs again on the next worker that takes it.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class Engine:
         clock: Clock | None = None,
         shutdown_grace: float = 5.0,
         timeouts: FunctionTimeouts | None = None,
+        owns_client_session: bool = True,
     ) -> None:
         """``timeouts``: host.json functionTimeout and what to do with a runaway (``durable_ext start``
         recycles its process); None: no limit — in worker mode the Functions host owns the process."""
@@ -65,6 +66,9 @@ class Engine:
         self.registry = registry
         self.clock = clock or SystemClock()
         self.shutdown_grace = shutdown_grace
+        # The SDK client's aiohttp session is one per process, bound to the loop of the app's functions:
+        # ours under ``durable_ext start``, the worker's in worker mode (closing it from here would hang).
+        self.owns_client_session = owns_client_session
         self.worker_id = current_worker_id()
         self.provider: Provider | None = None
         self.client: DurableClient | None = None
@@ -80,7 +84,7 @@ class Engine:
         speedups.install()
         # The one check of the process: tracing on or off stays as decided here (telemetry.ACTIVE).
         self.tracing_owned = telemetry.configure_from_env(service_name=config.app_dir.name or "durable_ext")
-        self.provider = await open_provider(config)
+        self.provider = await open_provider(config, clock=self.clock)
         released = await self.provider.release_abandoned_locks(is_dead_local_worker)
         if released:
             logger.info("Took back %d work item(s) locked by a process that is no longer running.", released)
@@ -177,10 +181,24 @@ class Engine:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await close_client_session()
+        if self.owns_client_session:
+            await close_client_session()
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
         if self.provider is not None:
+            await self._hand_back_locks(self.provider)
             await self.provider.close()
         if self.tracing_owned:
             telemetry.disable()  # flushes what the exporters still hold
+
+    async def _hand_back_locks(self, provider: Provider) -> None:
+        """Unlock what this process still holds (work cancelled after the grace period), so another
+        worker takes it now instead of when its locks expire — this process may live on (a worker
+        whose host went away). Leased providers hand back in their own ``close()``."""
+        try:
+            released = await provider.release_abandoned_locks(lambda owner: owner == self.worker_id)
+        except Exception as exc:
+            logger.warning("Handing back this worker's locks at shutdown failed (they expire instead): %r", exc)
+            return
+        if released:
+            logger.info("Handed back %d unfinished work item(s) at shutdown.", released)

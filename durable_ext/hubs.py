@@ -198,7 +198,9 @@ class HubResolver:
         store = address.store
         try:
             if store.kind is StorageKind.SQLITE:
-                return await open_client_provider(StorageKind.SQLITE, address.hub, path=Path(store.location))
+                return await open_client_provider(
+                    StorageKind.SQLITE, address.hub, path=Path(store.location), clock=self.own.clock
+                )
             own = self.config.storage
             storage = StorageConfig(
                 kind=store.kind,
@@ -208,7 +210,7 @@ class HubResolver:
                 partition_count=own.partition_count if own.kind == store.kind else DEFAULT_PARTITION_COUNT,
                 options=own.options if own.kind == store.kind else MappingProxyType({}),
             )
-            return await open_client_provider(store.kind, address.hub, storage=storage)
+            return await open_client_provider(store.kind, address.hub, storage=storage, clock=self.own.clock)
         except (ConfigError, ValueError) as exc:
             raise HubAddressError(
                 f"Task hub '{address.hub}' on connection {address.connection!r} cannot be opened: {exc}"

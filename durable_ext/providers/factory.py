@@ -13,6 +13,7 @@ from durable_ext.errors import ConfigError
 
 if TYPE_CHECKING:
     from durable_ext.config import HostConfig
+    from durable_ext.core.clock import Clock
     from durable_ext.providers.base import Provider
 
 DEFAULT_SQLITE_PATH = Path(".durable_ext") / "taskhub.sqlite"
@@ -22,7 +23,8 @@ def create_provider(kind: StorageKind | str | HostConfig, hub: str | None = None
     """A provider of ``kind`` for task hub ``hub``; nothing is opened or created yet.
 
     ``kind`` may also be a ``HostConfig`` (what the host and the CLI pass): its storage kind,
-    hub name and storage options are used. Options per kind — sqlite: ``path``; azure_storage: ``storage`` (a StorageConfig).
+    hub name and storage options are used. Options per kind — sqlite: ``path``; azure_storage: ``storage`` (a StorageConfig);
+    both: ``clock`` (a :class:`~durable_ext.core.clock.Clock`; default the system clock).
     """
     if not isinstance(kind, str):
         config = kind
@@ -32,13 +34,13 @@ def create_provider(kind: StorageKind | str | HostConfig, hub: str | None = None
     if kind == StorageKind.SQLITE:
         from durable_ext.providers.sqlite import SqliteProvider
 
-        return SqliteProvider(Path(opts.get("path") or DEFAULT_SQLITE_PATH), hub)
+        return SqliteProvider(Path(opts.get("path") or DEFAULT_SQLITE_PATH), hub, clock=opts.get("clock"))
     if kind == StorageKind.AZURE_STORAGE:
         from durable_ext.providers.azure_storage import provider_from_config
 
         if opts.get("storage") is None:
             raise ConfigError("The Azure Storage provider needs the storageProvider settings (a StorageConfig).")
-        return provider_from_config(hub, opts["storage"])
+        return provider_from_config(hub, opts["storage"], clock=opts.get("clock"))
     raise ConfigError(f"Storage provider '{kind}' is not available in this build of durable_ext.")
 
 
@@ -60,11 +62,11 @@ async def open_client_provider(kind: StorageKind, hub: str, **opts: Any) -> Prov
     return await _opened(kind, hub, opts)
 
 
-async def open_provider(config: HostConfig) -> Provider:
+async def open_provider(config: HostConfig, *, clock: Clock | None = None) -> Provider:
     """The app's own hub, opened (created if missing). On Azure Storage an existing hub keeps the
     partition count it was created with, whatever ``partitionCount`` says now (as DTFx does): a hub
     another app created first would otherwise have control queues no worker of this app reads."""
-    return await _opened(config.storage.kind, config.hub_name, _config_options(config))
+    return await _opened(config.storage.kind, config.hub_name, {**_config_options(config), "clock": clock})
 
 
 async def _opened(kind: StorageKind | str, hub: str, opts: dict[str, Any]) -> Provider:
@@ -74,7 +76,7 @@ async def _opened(kind: StorageKind | str, hub: str, opts: dict[str, Any]) -> Pr
 
         if opts.get("storage") is None:
             raise ConfigError("The Azure Storage provider needs the storageProvider settings (a StorageConfig).")
-        provider: Provider = await provider_for_existing_hub(hub, opts["storage"])
+        provider: Provider = await provider_for_existing_hub(hub, opts["storage"], clock=opts.get("clock"))
     else:
         provider = create_provider(kind, hub, **opts)
     try:

@@ -13,16 +13,14 @@ transaction, so other processes wait for the lock as little as possible.
 
 from __future__ import annotations
 
-import asyncio
+import os
 import sqlite3
-import time
-import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from durable_ext.core.clock import Clock, SystemClock, new_token
 from durable_ext.core.events import ExecutionStarted, HistoryEvent
 from durable_ext.core.messages import (
     ActivityWorkItem,
@@ -35,9 +33,10 @@ from durable_ext.core.messages import (
 )
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.wire import dumps_event, loads_event
-from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError
+from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError, StorageUnavailableError
 from durable_ext.providers import sqlite_schema as schema
 from durable_ext.providers.base import WorkSignal
+from durable_ext.providers.sqlite_batch import BatchingThread
 from durable_ext.providers.sqlite_cache import HistoryCache
 from durable_ext.providers.sqlite_schema import (
     INSERT_EVENT,
@@ -66,10 +65,6 @@ T = TypeVar("T")
 _RUNNING_STATUSES = tuple(s.value for s in RuntimeStatus if s.is_running)
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1000
-
-
 class _Checkpoint(NamedTuple):
     """The parameter rows of one checkpoint, serialised before the transaction starts."""
 
@@ -79,6 +74,11 @@ class _Checkpoint(NamedTuple):
     pending: list[tuple]
     tasks: list[tuple]
     consumed: list[tuple]
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 def _lock_lost(what: str) -> LockLostError:
@@ -108,15 +108,27 @@ def stored_hub_name(path: Path, hub: str) -> str | None:
 class SqliteProvider:
     """Task hub ``hub`` in the SQLite file ``path`` (created with its directories on first use)."""
 
-    def __init__(self, path: Path | str, hub: str, *, batch_size: int = 100) -> None:
+    def __init__(self, path: Path | str, hub: str, *, batch_size: int = 100, clock: Clock | None = None) -> None:
+        """``clock`` stamps what the provider records on its own (the hub's creation, a message's
+        enqueue time) and is ``next_visible_time``'s default ``now``; every lock and visibility
+        decision uses the ``now`` its caller passes."""
         self.path = Path(path)
         self.hub = hub
+        self.clock = clock or SystemClock()
         #: Most messages one orchestration work item carries.
         self.batch_size = batch_size
         self.work_signal = WorkSignal()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"durable-sqlite-{hub}")
         self._histories = HistoryCache(hub, loads_event)
-        self._conn: sqlite3.Connection | None = None
+        # One connection on one thread; concurrent writes are committed together (sqlite_batch).
+        #: (st_dev, st_ino) of the file the connection opened; see _check_identity.
+        self._identity: tuple[int, int] | None = None
+        self._thread = BatchingThread(
+            f"durable-sqlite-{hub}",
+            self._connect,
+            wrap_error=self._error,
+            on_abort=self._histories.clear,  # it may hold writes of the batch that did not commit
+            check=self._check_identity,
+        )
         self._closed = False
 
     def __repr__(self) -> str:
@@ -124,23 +136,58 @@ class SqliteProvider:
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` on the worker thread; sqlite3 errors become ``ProviderError``."""
+    def _now_us(self) -> int:
+        return to_micros(self.clock.now())
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
+        """Run ``fn(connection)`` on the connection's thread; sqlite3 errors become ``ProviderError``.
+
+        ``write``: ``fn`` writes (it runs in a transaction — shared with the other writes queued
+        with it, in a savepoint of its own — and its result comes after the COMMIT).
+        """
         if self._closed:
             raise ProviderError(f"{self!r} is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._on_worker, fn)
+        return await self._thread.submit(fn, write=write)
 
-    def _on_worker(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _connect(self) -> sqlite3.Connection:
+        conn = schema.connect(self.path)
+        self._identity = _file_identity(self.path)
+        return conn
+
+    def _check_identity(self) -> None:
+        """Refuse to go on when the file was deleted or replaced under the open connection.
+
+        SQLite keeps reading and writing the unlinked inode, so every commit after a deletion would
+        be acknowledged and then lost with the process. The connection thread checks before every
+        batch and after every COMMIT (a deletion during a commit must not be acknowledged either).
+        """
         try:
-            if self._conn is None:
-                self._conn = schema.connect(self.path)
-            return fn(self._conn)
-        except sqlite3.Error as exc:
-            raise ProviderError(f"SQLite task hub {self.path} (hub '{self.hub}'): {exc}") from exc
+            now = _file_identity(self.path)
+        except FileNotFoundError:
+            problem = "was deleted"
+        else:
+            if now == self._identity:
+                return
+            problem = "was replaced by another file"
+        raise StorageUnavailableError(
+            f"The SQLite task hub file {self.path} {problem} while the host was running; no more work is "
+            "accepted. Restart the host (work stored only in the old file is gone with it)."
+        )
+
+    def _error(self, exc: sqlite3.Error) -> ProviderError:
+        error = ProviderError(f"SQLite task hub {self.path} (hub '{self.hub}'): {exc}")
+        error.__cause__ = exc
+        return error
 
     @staticmethod
     def _transaction(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
-        """Run ``fn`` inside BEGIN IMMEDIATE … COMMIT; roll back if anything raises."""
+        """Run ``fn`` inside BEGIN IMMEDIATE … COMMIT; roll back if anything raises.
+
+        Inside the connection thread's batch transaction (write operations), ``fn`` just runs:
+        the batch gives it a savepoint and commits it with the others.
+        """
+        if conn.in_transaction:
+            return fn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn()
@@ -152,13 +199,13 @@ class SqliteProvider:
         return result
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(lambda conn: self._transaction(conn, lambda: fn(conn)))
+        return await self._run(fn, write=True)
 
     # -- hub lifecycle ---------------------------------------------------------------------------
 
     async def create_hub(self) -> None:
         """Create the file, the schema and the hub's row; idempotent."""
-        now = _now_us()
+        now = self._now_us()
         await self._write(
             lambda conn: conn.execute("INSERT OR IGNORE INTO hubs (hub, created_time) VALUES (?, ?)", (self.hub, now))
         )
@@ -178,15 +225,7 @@ class SqliteProvider:
         if self._closed:
             return
         self._closed = True  # first, so no call can slip in after the close and reopen the file
-
-        def close_conn() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, close_conn)
-        # Nothing is queued any more (one worker, FIFO), so this does not block.
-        self._executor.shutdown(wait=True)
+        await self._thread.stop()  # runs what is queued, then closes the connection
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -217,7 +256,7 @@ class SqliteProvider:
 
     async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
         """Append to the inbox; does not check that the instance exists (the client does)."""
-        row = event_row(self.hub, message, micros_or_none(visible_at), _now_us())
+        row = event_row(self.hub, message, micros_or_none(visible_at), self._now_us())
         await self._write(lambda conn: conn.execute(INSERT_EVENT, row))
         self.work_signal.notify(WorkSignal.inbox_of(message.instance_id))
 
@@ -290,7 +329,7 @@ class SqliteProvider:
         state and current execution's history; the lock is a ``locks`` row with a fresh token."""
         now_us = to_micros(now)
         expires_us = now_us + lock_timeout // timedelta(microseconds=1)
-        token = uuid.uuid4().hex
+        token = new_token()
         hub = self.hub
 
         def lock(conn: sqlite3.Connection) -> tuple | None:
@@ -327,7 +366,7 @@ class SqliteProvider:
                 locked_until=from_micros(expires_us),
             )
 
-        return await self._run(lock_and_parse)
+        return await self._run(lock_and_parse, write=True)
 
     async def complete_orchestration(
         self, item: OrchestrationWorkItem, commit: OrchestrationCommit, *, now: datetime
@@ -349,7 +388,7 @@ class SqliteProvider:
             self._remember_history(item, commit, rows)
             return bool(rows.messages or rows.tasks)
 
-        if await self._run(work):
+        if await self._run(work, write=True):
             loops = {WorkSignal.inbox_of(m.message.instance_id) for m in commit.messages}
             if commit.activities:
                 loops.add(WorkSignal.ACTIVITIES)
@@ -443,7 +482,7 @@ class SqliteProvider:
         """Lease the oldest visible task that is unlocked or whose lease expired."""
         now_us = to_micros(now)
         expires_us = now_us + lock_timeout // timedelta(microseconds=1)
-        token = uuid.uuid4().hex
+        token = new_token()
         params = {"hub": self.hub, "now": now_us, "worker": worker_id, "expires": expires_us, "token": token}
 
         def lock(conn: sqlite3.Connection) -> ActivityWorkItem | None:
@@ -459,12 +498,12 @@ class SqliteProvider:
                 locked_until=from_micros(expires_us),
             )
 
-        return await self._run(lock)
+        return await self._run(lock, write=True)
 
     async def complete_activity(self, item: ActivityWorkItem, response: TaskMessage) -> None:
         """Delete our task and send ``response`` in one transaction; ``LockLostError`` if the task
         is gone or leased by someone else."""
-        row = event_row(self.hub, response, None, _now_us())
+        row = event_row(self.hub, response, None, self._now_us())
 
         def complete(conn: sqlite3.Connection) -> None:
             deleted = conn.execute(
@@ -534,12 +573,12 @@ class SqliteProvider:
     # -- scheduling hints ------------------------------------------------------------------------
 
     async def next_visible_time(self, now: datetime | None = None) -> datetime | None:
-        """Earliest ``visible_time`` after ``now`` (default: the wall clock) of a message or task.
+        """Earliest ``visible_time`` after ``now`` (default: the provider's clock) of a message or task.
 
         Only future times count: a due message that waits for a lock or a resume must not make
         an idle dispatcher spin.
         """
-        now_us = _now_us() if now is None else to_micros(now)
+        now_us = to_micros(self.clock.now() if now is None else now)
 
         def read(conn: sqlite3.Connection) -> int | None:
             return conn.execute(

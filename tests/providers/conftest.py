@@ -6,6 +6,11 @@ Every contract test takes ``provider`` (a fresh hub in a fresh store, closed aft
 
 To run the suite against another provider, add its kind to ``STORE_KINDS`` and a branch to
 ``Store.open``; nothing else changes.
+
+``store.clock`` is the clock the store's providers are given. SQLite runs on a virtual clock
+standing years away from the wall clock, so a time the provider read from the wall clock instead
+of its clock or its caller's ``now`` fails the suite; Azure Storage's queues keep real time, so it
+runs on the system clock.
 """
 
 from __future__ import annotations
@@ -13,16 +18,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from durable_ext.core.clock import Clock, SystemClock
 from durable_ext.providers.base import Provider
+from durable_ext.testing.clock import VirtualClock
 
 T = TypeVar("T")
 
 STORE_KINDS = ["sqlite", "azure_storage"]
+#: Where the SQLite store's virtual clock starts: far from any wall clock the suite runs under.
+VIRTUAL_START = datetime(2041, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 
 
 def new_hub_name() -> str:
@@ -40,6 +50,7 @@ class Store:
         self.connection_string = connection_string
         self.tmp_path = tmp_path
         self.loop = loop
+        self.clock: Clock = VirtualClock(VIRTUAL_START) if kind == "sqlite" else SystemClock()
         self.opened: list[Provider] = []
 
     def open(self, hub: str | None = None, *, create: bool = True) -> Provider:
@@ -48,7 +59,7 @@ class Store:
         if self.kind == "sqlite":
             from durable_ext.providers.sqlite import SqliteProvider
 
-            provider: Provider = SqliteProvider(self.tmp_path / "store" / "taskhub.sqlite", hub)
+            provider: Provider = SqliteProvider(self.tmp_path / "store" / "taskhub.sqlite", hub, clock=self.clock)
         elif self.kind == "azure_storage":
             from tests.azurite import azure_provider
 

@@ -1,14 +1,15 @@
 """The Provider contract (providers/base.py), run against every provider kind in conftest.
 
-Times: ``t0`` is the wall clock at the start of the test, so ``next_visible_time()`` (which
-compares with the wall clock) agrees with the ``now`` values the tests pass around.
+Times: ``t0`` is the store's clock at the start of the test (see conftest: a virtual clock for
+SQLite, the system clock for Azure Storage), so ``next_visible_time()`` (which compares with the
+provider's clock) agrees with the ``now`` values the tests pass around.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -30,8 +31,8 @@ S = timedelta(seconds=1)
 
 
 @pytest.fixture
-def t0() -> datetime:
-    return datetime.now(UTC).replace(microsecond=123456)
+def t0(store) -> datetime:
+    return store.clock.now().replace(microsecond=123456)
 
 
 # -- builders --------------------------------------------------------------------------------------

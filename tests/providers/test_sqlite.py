@@ -227,3 +227,33 @@ def test_a_page_of_the_monitor_list_never_sorts_the_hub(tmp_path, query):
         conn.close()
     assert any("USING INDEX instances_created" in step for step in plan), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+def test_an_injected_clock_drives_timers_and_stamps_without_the_wall_clock(db, run):
+    """Time moves when the test moves the clock: a timer a day away is due once the clock gets
+    there (no sleeping), and what the provider stamps itself comes from that clock."""
+    from durable_ext.testing.clock import VirtualClock
+
+    clock = VirtualClock(datetime(2051, 1, 2, 3, 4, 5, 678901, tzinfo=UTC))
+    provider = SqliteProvider(db, "hubA", clock=clock)
+    try:
+        run(provider.create_hub())
+        t0 = clock.now()
+        start_running(run, provider, "sleeper", t0)
+        fire_at = t0 + timedelta(days=1)
+        fired = e.TimerFired(timestamp=t0, timer_id=0, fire_at=fire_at)
+        run(provider.send_message(TaskMessage("sleeper", fired), visible_at=fire_at))
+        assert run(provider.next_visible_time()) == fire_at
+        assert lock(run, provider, clock.now()) is None
+
+        clock.advance(timedelta(days=1))
+        assert run(provider.next_visible_time()) is None  # due now, nothing left in the future
+        item = lock(run, provider, clock.now())
+        assert item is not None and [m.event for _, m in item.messages] == [fired]
+
+        with sqlite3.connect(db) as conn:
+            created = conn.execute("SELECT created_time FROM hubs WHERE hub = 'hubA'").fetchone()[0]
+            sent = conn.execute("SELECT created FROM new_events WHERE hub = 'hubA'").fetchone()[0]
+        assert from_micros(created) == t0 and from_micros(sent) == t0
+    finally:
+        run(provider.close())

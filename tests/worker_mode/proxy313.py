@@ -30,7 +30,10 @@ _HANDLERS = {
     "functions_metadata_request": ("functions_metadata_request", "function_metadata_response"),
     "function_load_request": ("function_load_request", "function_load_response"),
     "invocation_request": ("invocation_request", "invocation_response"),
-    "function_environment_reload_request": ("function_environment_reload_request", "function_environment_reload_response"),
+    "function_environment_reload_request": (
+        "function_environment_reload_request",
+        "function_environment_reload_response",
+    ),
 }
 
 
@@ -61,8 +64,17 @@ class _RpcLogHandler(logging.Handler):
 def main() -> None:
     protos_dir = sys.argv[1]
     parser = argparse.ArgumentParser()
-    for name in ("--host", "--port", "--workerId", "--requestId", "--grpcMaxMessageLength", "--functions-uri",
-                 "--functions-worker-id", "--functions-request-id", "--functions-grpc-max-message-length"):
+    for name in (
+        "--host",
+        "--port",
+        "--workerId",
+        "--requestId",
+        "--grpcMaxMessageLength",
+        "--functions-uri",
+        "--functions-worker-id",
+        "--functions-request-id",
+        "--functions-grpc-max-message-length",
+    ):
         parser.add_argument(name)
     args = parser.parse_args(sys.argv[2:])
     sys.path.insert(0, protos_dir)
@@ -115,7 +127,8 @@ def main() -> None:
             finally:
                 loop.call_soon_threadsafe(incoming.put_nowait, None)
 
-        threading.Thread(target=read, name="grpc-read", daemon=True).start()
+        # Named as proxy_worker names its stream thread: durable_ext watches it to stop with the stream.
+        threading.Thread(target=read, name="grpc_local-thread", daemon=True).start()
         tasks = set()
         while (message := await incoming.get()) is not None:
             if message.WhichOneof("content") == "invocation_request":

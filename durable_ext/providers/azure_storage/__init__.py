@@ -10,24 +10,27 @@ from durable_ext.providers.azure_storage.settings import AzureSettings, settings
 
 if TYPE_CHECKING:
     from durable_ext.config import StorageConfig
+    from durable_ext.core.clock import Clock
 
 logger = logging.getLogger("durable_ext.azure_storage")
 
 __all__ = ["AzureSettings", "AzureStorageProvider", "provider_for_existing_hub", "provider_from_config"]
 
 
-def provider_from_config(hub: str, storage: StorageConfig) -> AzureStorageProvider:
+def provider_from_config(hub: str, storage: StorageConfig, *, clock: Clock | None = None) -> AzureStorageProvider:
     """The provider for ``hub`` as host.json's ``storageProvider`` (kind "azure_storage") configures it."""
     from durable_ext.errors import ConfigError
 
     settings = settings_from_config(storage)
     try:
-        return AzureStorageProvider(hub, settings)
+        return AzureStorageProvider(hub, settings, clock=clock)
     except ValueError as exc:  # hub name or partition count out of Azure's rules
         raise ConfigError(str(exc)) from exc
 
 
-async def provider_for_existing_hub(hub: str, storage: StorageConfig) -> AzureStorageProvider:
+async def provider_for_existing_hub(
+    hub: str, storage: StorageConfig, *, clock: Clock | None = None
+) -> AzureStorageProvider:
     """The provider for ``hub`` (the app's own, or another app's used as a client only), not opened yet.
 
     Its partition count is the one stored in the hub's ``taskhub.json`` when the hub exists, so
@@ -62,4 +65,4 @@ async def provider_for_existing_hub(hub: str, storage: StorageConfig) -> AzureSt
             settings.partition_count,
         )
         settings = replace(settings, partition_count=stored)
-    return AzureStorageProvider(hub, settings)
+    return AzureStorageProvider(hub, settings, clock=clock)

@@ -4,10 +4,13 @@ Every import appends a line to ``imports.log`` beside this file, so a test can t
 module imported it exactly once. ``waiter`` waits for the event ``Go`` (then returns its data);
 ``greet`` is an activity; ``Tally`` an entity; ``tick`` a timer function with a durable client.
 ``flaky`` fails the first time it runs for an instance (its activity ``fails_once`` raises once per
-instance, remembered in a file beside this one) and completes after a rewind.
+instance, remembered in a file beside this one) and completes after a rewind. ``blocking``'s activity
+blocks on its first attempt per instance (until the file ``release`` appears, at most two minutes) and
+returns at once on the next, naming the process that ran it.
 """
 
 import os
+import time
 from pathlib import Path
 
 import azure.durable_functions as df
@@ -74,3 +77,21 @@ def fails_once(tag: str) -> str:
         marker.write_text("failed once")
         raise RuntimeError(f"first attempt for {tag} fails")
     return f"recovered {tag}"
+
+
+@app.orchestration_trigger(context_name="context")
+def blocking(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("blocks_once", context.instance_id))
+
+
+@app.activity_trigger(input_name="tag")
+def blocks_once(tag: str) -> str:
+    here = Path(__file__).parent
+    marker = here / f"blocking-{tag}.marker"
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        deadline = time.monotonic() + 120
+        while not (here / "release").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return f"first attempt in {os.getpid()}"
+    return f"second attempt in {os.getpid()}"
