@@ -26,8 +26,8 @@ client span. Spans of an orchestration are emitted once, after the episode that 
 tracer provider's id generator is wrapped so a span can be started with a preset id.
 
 **Cost when off.** :data:`ACTIVE` is None unless tracing was configured at startup
-(:func:`configure_from_env`) or by :func:`enable`; every hook is one ``is None`` test of it, and
-nothing of OpenTelemetry is imported.
+(:func:`configure_from_env`) or by :func:`enable`; every hook is one ``is None`` test of it, no
+tracer provider or exporter is created and no trace context is written to history.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import contextlib
 import importlib
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
@@ -101,6 +102,8 @@ def configure_from_env(environ: Mapping[str, str] | None = None, *, service_name
     if ACTIVE is not None or _flag(env.get("OTEL_SDK_DISABLED")):
         return False
     names = exporter_names(env)
+    if not names and "opentelemetry.sdk.trace" not in sys.modules:
+        return False  # no exporter asked for, and the app did not load the SDK to set up its own
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
