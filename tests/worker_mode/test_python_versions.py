@@ -23,6 +23,8 @@ from tests.worker_mode.harness import WorkerHost
 from tests.worker_mode.test_samples import SAMPLES, top_level
 from tests.worker_mode.test_worker import APP, assert_reported_metadata
 
+# Twenty-two worker processes: with the end-to-end tests, out of the fast subset.
+pytestmark = pytest.mark.e2e
 PROXY = ROOT / "tests" / "worker_mode" / "proxy313.py"
 
 
