@@ -26,8 +26,8 @@ client span. Spans of an orchestration are emitted once, after the episode that 
 tracer provider's id generator is wrapped so a span can be started with a preset id.
 
 **Cost when off.** :data:`ACTIVE` is None unless tracing was configured at startup
-(:func:`configure_from_env`) or by :func:`enable`; every hook is one ``is None`` test of it, and
-nothing of OpenTelemetry is imported.
+(:func:`configure_from_env`) or by :func:`enable`; every hook is one ``is None`` test of it, no
+tracer provider or exporter is created and no trace context is written to history.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import contextlib
 import importlib
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
@@ -101,6 +102,8 @@ def configure_from_env(environ: Mapping[str, str] | None = None, *, service_name
     if ACTIVE is not None or _flag(env.get("OTEL_SDK_DISABLED")):
         return False
     names = exporter_names(env)
+    if not names and "opentelemetry.sdk.trace" not in sys.modules:
+        return False  # no exporter asked for, and the app did not load the SDK to set up its own
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
@@ -351,10 +354,10 @@ class Tracing:
         commit = report.commit
         if not commit.new_history and not commit.messages:
             return None
-        started = _execution_started(commit.new_history) or _execution_started(item.history)
-        if started is None:
+        found = _current_start(item, report)
+        if found is None:
             return None
-        fresh = any(ev is started for ev in commit.new_history)
+        started, fresh = found
         context = started.parent_trace_context
         if context is None and fresh:
             # Started without a trace (CLI, another tool): DTFx opens the create span at first run too.
@@ -521,6 +524,23 @@ def _attrs(kind: str, name: str, instance_id: str, hub: str, *, execution_id: st
 def _result_of(ev: e.HistoryEvent) -> int:
     """The sequence id of the scheduling event a result answers."""
     return ev.timer_id if isinstance(ev, e.TimerFired) else int(getattr(ev, "task_scheduled_id", -1))
+
+
+def _current_start(item: OrchestrationWorkItem, report: EpisodeReport) -> tuple[e.ExecutionStarted, bool] | None:
+    """The ExecutionStarted of the execution this episode ran, and whether this episode started it."""
+    commit = report.commit
+    inbox = [m.event for _, m in item.messages if isinstance(m.event, e.ExecutionStarted)]
+    if inbox:
+        for ev in commit.new_history:
+            if isinstance(ev, e.ExecutionStarted) and any(ev is start for start in inbox):
+                return ev, True
+        if report.status is RuntimeStatus.ContinuedAsNew and not commit.new_history:
+            # Started and continued as new in one episode: its history is not kept, its span ends now.
+            return inbox[0], True
+    started = _execution_started(commit.new_history) or _execution_started(item.history)
+    if started is None:
+        return None
+    return started, any(ev is started for ev in commit.new_history)
 
 
 def _execution_started(history: list[e.HistoryEvent]) -> e.ExecutionStarted | None:
