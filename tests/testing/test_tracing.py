@@ -231,3 +231,26 @@ def test_each_execution_of_continue_as_new_is_its_own_span_in_the_same_trace(dur
     assert {parent_of(s) for s in executions} == {create.context.span_id}
     assert len({s.attributes[telemetry.EXECUTION_ID] for s in executions}) == 3
     assert len({s.context.trace_id for s in spans.get_finished_spans()}) == 1
+
+
+def test_a_failing_tracer_never_stops_the_work(durable_env, spans, caplog, monkeypatch):
+    tracing = telemetry.ACTIVE
+    start_span = tracing.tracer.start_span
+
+    def broken(name, *args, **kwargs):
+        if name.startswith(("activity:", "orchestration:")):
+            raise RuntimeError("exporter on fire")
+        return start_span(name, *args, **kwargs)
+
+    monkeypatch.setattr(tracing.tracer, "start_span", broken)
+    monkeypatch.setattr(telemetry, "_reported", set())
+    env = durable_env(SAMPLES / "function_chaining")
+    reply = env.http("POST", "/api/orchestrators/hello_orchestrator")
+    assert reply.status == 202
+    assert env.wait_for_completion(reply.json()["id"]).output == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+    assert {s.name for s in spans.get_finished_spans()} == {
+        "POST /api/orchestrators/{functionName}",
+        "create_orchestration:hello_orchestrator",
+    }
+    warned = [r.getMessage() for r in caplog.records if r.name == "durable_ext" and "Tracing failed" in r.getMessage()]
+    assert sorted(m.split()[3] for m in warned) == ["activity;", "emit;"]  # once each, not per call
