@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import sys
 import time
 import uuid
@@ -110,7 +111,8 @@ class Invocation:
     def __init__(self, function_name: str, reason: str) -> None:
         self.function_name = function_name
         self.reason = reason
-        self.id = str(uuid.uuid4())
+        # A GUID's shape, as the Functions host logs it; only has to be unique (see new_token).
+        self.id = str(uuid.UUID(int=random.getrandbits(128), version=4))
         self.succeeded = True
 
 

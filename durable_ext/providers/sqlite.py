@@ -13,16 +13,14 @@ transaction, so other processes wait for the lock as little as possible.
 
 from __future__ import annotations
 
-import asyncio
+import os
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from durable_ext.core.clock import Clock, SystemClock
+from durable_ext.core.clock import Clock, SystemClock, new_token
 from durable_ext.core.events import ExecutionStarted, HistoryEvent
 from durable_ext.core.messages import (
     ActivityWorkItem,
@@ -35,9 +33,10 @@ from durable_ext.core.messages import (
 )
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.wire import dumps_event, loads_event
-from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError
+from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError, StorageUnavailableError
 from durable_ext.providers import sqlite_schema as schema
 from durable_ext.providers.base import WorkSignal
+from durable_ext.providers.sqlite_batch import BatchingThread
 from durable_ext.providers.sqlite_cache import HistoryCache
 from durable_ext.providers.sqlite_schema import (
     INSERT_EVENT,
@@ -77,6 +76,11 @@ class _Checkpoint(NamedTuple):
     consumed: list[tuple]
 
 
+def _file_identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 def _lock_lost(what: str) -> LockLostError:
     return LockLostError(f"{what}: the lock expired and was taken by another worker, or the work was completed")
 
@@ -114,9 +118,17 @@ class SqliteProvider:
         #: Most messages one orchestration work item carries.
         self.batch_size = batch_size
         self.work_signal = WorkSignal()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"durable-sqlite-{hub}")
         self._histories = HistoryCache(hub, loads_event)
-        self._conn: sqlite3.Connection | None = None
+        # One connection on one thread; concurrent writes are committed together (sqlite_batch).
+        #: (st_dev, st_ino) of the file the connection opened; see _check_identity.
+        self._identity: tuple[int, int] | None = None
+        self._thread = BatchingThread(
+            f"durable-sqlite-{hub}",
+            self._connect,
+            wrap_error=self._error,
+            on_abort=self._histories.clear,  # it may hold writes of the batch that did not commit
+            check=self._check_identity,
+        )
         self._closed = False
 
     def __repr__(self) -> str:
@@ -127,23 +139,55 @@ class SqliteProvider:
     def _now_us(self) -> int:
         return to_micros(self.clock.now())
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` on the worker thread; sqlite3 errors become ``ProviderError``."""
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
+        """Run ``fn(connection)`` on the connection's thread; sqlite3 errors become ``ProviderError``.
+
+        ``write``: ``fn`` writes (it runs in a transaction — shared with the other writes queued
+        with it, in a savepoint of its own — and its result comes after the COMMIT).
+        """
         if self._closed:
             raise ProviderError(f"{self!r} is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._on_worker, fn)
+        return await self._thread.submit(fn, write=write)
 
-    def _on_worker(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _connect(self) -> sqlite3.Connection:
+        conn = schema.connect(self.path)
+        self._identity = _file_identity(self.path)
+        return conn
+
+    def _check_identity(self) -> None:
+        """Refuse to go on when the file was deleted or replaced under the open connection.
+
+        SQLite keeps reading and writing the unlinked inode, so every commit after a deletion would
+        be acknowledged and then lost with the process. The connection thread checks before every
+        batch and after every COMMIT (a deletion during a commit must not be acknowledged either).
+        """
         try:
-            if self._conn is None:
-                self._conn = schema.connect(self.path)
-            return fn(self._conn)
-        except sqlite3.Error as exc:
-            raise ProviderError(f"SQLite task hub {self.path} (hub '{self.hub}'): {exc}") from exc
+            now = _file_identity(self.path)
+        except FileNotFoundError:
+            problem = "was deleted"
+        else:
+            if now == self._identity:
+                return
+            problem = "was replaced by another file"
+        raise StorageUnavailableError(
+            f"The SQLite task hub file {self.path} {problem} while the host was running; no more work is "
+            "accepted. Restart the host (work stored only in the old file is gone with it)."
+        )
+
+    def _error(self, exc: sqlite3.Error) -> ProviderError:
+        error = ProviderError(f"SQLite task hub {self.path} (hub '{self.hub}'): {exc}")
+        error.__cause__ = exc
+        return error
 
     @staticmethod
     def _transaction(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
-        """Run ``fn`` inside BEGIN IMMEDIATE … COMMIT; roll back if anything raises."""
+        """Run ``fn`` inside BEGIN IMMEDIATE … COMMIT; roll back if anything raises.
+
+        Inside the connection thread's batch transaction (write operations), ``fn`` just runs:
+        the batch gives it a savepoint and commits it with the others.
+        """
+        if conn.in_transaction:
+            return fn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn()
@@ -155,7 +199,7 @@ class SqliteProvider:
         return result
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(lambda conn: self._transaction(conn, lambda: fn(conn)))
+        return await self._run(fn, write=True)
 
     # -- hub lifecycle ---------------------------------------------------------------------------
 
@@ -181,15 +225,7 @@ class SqliteProvider:
         if self._closed:
             return
         self._closed = True  # first, so no call can slip in after the close and reopen the file
-
-        def close_conn() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, close_conn)
-        # Nothing is queued any more (one worker, FIFO), so this does not block.
-        self._executor.shutdown(wait=True)
+        await self._thread.stop()  # runs what is queued, then closes the connection
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -293,7 +329,7 @@ class SqliteProvider:
         state and current execution's history; the lock is a ``locks`` row with a fresh token."""
         now_us = to_micros(now)
         expires_us = now_us + lock_timeout // timedelta(microseconds=1)
-        token = uuid.uuid4().hex
+        token = new_token()
         hub = self.hub
 
         def lock(conn: sqlite3.Connection) -> tuple | None:
@@ -330,7 +366,7 @@ class SqliteProvider:
                 locked_until=from_micros(expires_us),
             )
 
-        return await self._run(lock_and_parse)
+        return await self._run(lock_and_parse, write=True)
 
     async def complete_orchestration(
         self, item: OrchestrationWorkItem, commit: OrchestrationCommit, *, now: datetime
@@ -352,7 +388,7 @@ class SqliteProvider:
             self._remember_history(item, commit, rows)
             return bool(rows.messages or rows.tasks)
 
-        if await self._run(work):
+        if await self._run(work, write=True):
             loops = {WorkSignal.inbox_of(m.message.instance_id) for m in commit.messages}
             if commit.activities:
                 loops.add(WorkSignal.ACTIVITIES)
@@ -446,7 +482,7 @@ class SqliteProvider:
         """Lease the oldest visible task that is unlocked or whose lease expired."""
         now_us = to_micros(now)
         expires_us = now_us + lock_timeout // timedelta(microseconds=1)
-        token = uuid.uuid4().hex
+        token = new_token()
         params = {"hub": self.hub, "now": now_us, "worker": worker_id, "expires": expires_us, "token": token}
 
         def lock(conn: sqlite3.Connection) -> ActivityWorkItem | None:
@@ -462,7 +498,7 @@ class SqliteProvider:
                 locked_until=from_micros(expires_us),
             )
 
-        return await self._run(lock)
+        return await self._run(lock, write=True)
 
     async def complete_activity(self, item: ActivityWorkItem, response: TaskMessage) -> None:
         """Delete our task and send ``response`` in one transaction; ``LockLostError`` if the task
