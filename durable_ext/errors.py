@@ -15,6 +15,7 @@ that raises them)::
     ├── ProviderError                   a task hub storage operation failed (providers raise only these)
     │   ├── LockLostError               the work item's lock was lost; its commit was rejected
     │   ├── InstanceExistsError         the instance id is taken
+    │   ├── StorageUnavailableError     the hub's storage is gone or replaced under the host
     │   ├── InvalidContinuationTokenError   a query's continuation token was not issued here (also a ValueError)
     │   └── providers.azure_storage.envelope.EnvelopeError   an unreadable queue message
     ├── client.ClientError              a management request that cannot be done (message for the caller)
@@ -58,6 +59,11 @@ class LockLostError(ProviderError):
 
 class InstanceExistsError(ProviderError):
     """An instance with this id already exists in a state that forbids re-creating it."""
+
+
+class StorageUnavailableError(ProviderError):
+    """The task hub's storage is gone or replaced under the running host (a deleted SQLite file): it
+    acknowledges no more work until restarted. The message names the storage."""
 
 
 class InvalidContinuationTokenError(ProviderError, ValueError):

@@ -26,8 +26,8 @@ client span. Spans of an orchestration are emitted once, after the episode that 
 tracer provider's id generator is wrapped so a span can be started with a preset id.
 
 **Cost when off.** :data:`ACTIVE` is None unless tracing was configured at startup
-(:func:`configure_from_env`) or by :func:`enable`; every hook is one ``is None`` test of it, and
-nothing of OpenTelemetry is imported.
+(:func:`configure_from_env`) or by :func:`enable`; every hook is one ``is None`` test of it, no
+tracer provider or exporter is created and no trace context is written to history.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import contextlib
 import importlib
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
@@ -48,6 +49,7 @@ from durable_ext.core.messages import OrchestrationWorkItem, OutboundMessage, Ta
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import EpisodeReport
 from durable_ext.errors import ConfigError
+from durable_ext.log import logger
 
 #: The installed tracing, or None (the only thing a hook looks at when tracing is off).
 ACTIVE: Tracing | None = None
@@ -101,6 +103,8 @@ def configure_from_env(environ: Mapping[str, str] | None = None, *, service_name
     if ACTIVE is not None or _flag(env.get("OTEL_SDK_DISABLED")):
         return False
     names = exporter_names(env)
+    if not names and "opentelemetry.sdk.trace" not in sys.modules:
+        return False  # no exporter asked for, and the app did not load the SDK to set up its own
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
@@ -282,6 +286,15 @@ class Tracing:
     ) -> e.ExecutionStarted:
         """``started`` with its ParentTraceContext: the ``create_orchestration`` span, a child of the
         W3C context in ``carrier`` (request headers) if it has one, else of the current span."""
+        try:
+            return self._create_orchestration(started, hub, carrier)
+        except Exception:
+            _broken("create_orchestration")
+            return started
+
+    def _create_orchestration(
+        self, started: e.ExecutionStarted, hub: str, carrier: Mapping[str, str] | None
+    ) -> e.ExecutionStarted:
         parent = self.propagator.extract(carrier) if carrier is not None and "traceparent" in carrier else None
         span = self._start(
             f"create_orchestration:{started.name}", self.Kind.PRODUCER, parent, attributes=_attrs(
@@ -301,21 +314,31 @@ class Tracing:
     def raise_event(self, instance_id: str, name: str, hub: str, carrier: Mapping[str, str] | None = None) -> None:
         """``orchestration_event:{name}``: an external event sent by the client (DTFx's client event span),
         a child of the W3C context in ``carrier`` if it has one, else of the current span."""
-        parent = self.propagator.extract(carrier) if carrier is not None and "traceparent" in carrier else None
-        attributes = {TYPE: "event", NAME: name, EVENT_TARGET: instance_id, TASK_HUB: hub}
-        self._start(f"orchestration_event:{name}", self.Kind.PRODUCER, parent, attributes=attributes).end()
+        try:
+            parent = self.propagator.extract(carrier) if carrier is not None and "traceparent" in carrier else None
+            attributes = {TYPE: "event", NAME: name, EVENT_TARGET: instance_id, TASK_HUB: hub}
+            self._start(f"orchestration_event:{name}", self.Kind.PRODUCER, parent, attributes=attributes).end()
+        except Exception:
+            _broken("raise_event")
 
     @contextlib.contextmanager
     def http_request(self, method: str, route: str, path: str, headers: Mapping[str, str]) -> Iterator[Any]:
         """A SERVER span around an HTTP function, current while it runs (so the SDK client's calls
         carry it as ``traceparent``); the caller sets ``http.response.status_code`` on it."""
-        parent = self.propagator.extract(headers) if "traceparent" in headers else None
-        attributes = {"http.request.method": method, "http.route": route, "url.path": path}
-        span = self._start(f"{method} {route}", self.Kind.SERVER, parent, attributes=attributes)
+        try:
+            parent = self.propagator.extract(headers) if "traceparent" in headers else None
+            attributes = {"http.request.method": method, "http.route": route, "url.path": path}
+            span = self._start(f"{method} {route}", self.Kind.SERVER, parent, attributes=attributes)
+        except Exception:
+            _broken("http_request")
+            yield None
+            return
         with self.trace.use_span(span, end_on_exit=True, record_exception=True, set_status_on_exception=True):
             yield span
 
     def http_status(self, span: Any, status: int) -> None:
+        if span is None:
+            return
         span.set_attribute("http.response.status_code", status)
         if status >= 500:
             self._fail(span, f"HTTP {status}")
@@ -327,11 +350,16 @@ class Tracing:
         self, scheduled: e.TaskScheduled, instance_id: str, hub: str
     ) -> Iterator[Callable[[e.HistoryEvent], None]]:
         """The activity's SERVER span, current while it runs; call the yielded function with its result."""
-        span = self._start(
-            f"activity:{scheduled.name}", self.Kind.SERVER, self._remote(scheduled.parent_trace_context),
-            attributes=_attrs("activity", scheduled.name, instance_id, hub, task_id=scheduled.event_id,
-                              version=scheduled.version),
-        )  # fmt: skip
+        try:
+            span = self._start(
+                f"activity:{scheduled.name}", self.Kind.SERVER, self._remote(scheduled.parent_trace_context),
+                attributes=_attrs("activity", scheduled.name, instance_id, hub, task_id=scheduled.event_id,
+                                  version=scheduled.version),
+            )  # fmt: skip
+        except Exception:
+            _broken("activity")
+            yield lambda event: None
+            return
 
         def result(event: e.HistoryEvent) -> None:
             if isinstance(event, e.TaskFailed):
@@ -347,14 +375,25 @@ class Tracing:
     ) -> EpisodeTrace | None:
         """Stamp trace context on what ``report`` commits (new orchestration span id, activities'
         and sub-orchestrations' client spans, continue-as-new); returns what to emit once it committed,
-        or None for an instance that is not traced (started while tracing was off)."""
+        or None for an instance that is not traced (started while tracing was off).
+
+        Never raises: a failure here is logged and the episode commits untraced."""
+        try:
+            return self._episode(item, report, hub, now)
+        except Exception:
+            _broken("episode")
+            return None
+
+    def _episode(
+        self, item: OrchestrationWorkItem, report: EpisodeReport, hub: str, now: datetime
+    ) -> EpisodeTrace | None:
         commit = report.commit
         if not commit.new_history and not commit.messages:
             return None
-        started = _execution_started(commit.new_history) or _execution_started(item.history)
-        if started is None:
+        found = _current_start(item, report)
+        if found is None:
             return None
-        fresh = any(ev is started for ev in commit.new_history)
+        started, fresh = found
         context = started.parent_trace_context
         if context is None and fresh:
             # Started without a trace (CLI, another tool): DTFx opens the create span at first run too.
@@ -433,7 +472,13 @@ class EpisodeTrace:
         return OutboundMessage(message, out.visible_at)
 
     def emit(self, now: datetime) -> None:
-        """Emit the spans this (committed) episode ended."""
+        """Emit the spans this (committed) episode ended. Never raises (a failure is logged)."""
+        try:
+            self._emit(now)
+        except Exception:
+            _broken("emit")
+
+    def _emit(self, now: datetime) -> None:
         t, commit = self.t, self.report.commit
         own = t._remote(None, self.own)
         name, instance_id = self.started.name, self.item.instance_id
@@ -504,6 +549,16 @@ class EpisodeTrace:
         span.end(end_time=_ns(now))
 
 
+_reported: set[str] = set()
+
+
+def _broken(hook: str) -> None:
+    """Tracing must never stop the work it describes: log a hook's failure (once per hook) and go on."""
+    if hook not in _reported:
+        _reported.add(hook)
+        logger.warning("Tracing failed in %s; the work goes on without these spans", hook, exc_info=True)
+
+
 def _attrs(kind: str, name: str, instance_id: str, hub: str, *, execution_id: str | None = None,
            version: str | None = None, task_id: int | None = None, status: str | None = None) -> dict[str, Any]:  # fmt: skip
     out: dict[str, Any] = {TYPE: kind, NAME: name, INSTANCE_ID: instance_id, TASK_HUB: hub}
@@ -521,6 +576,23 @@ def _attrs(kind: str, name: str, instance_id: str, hub: str, *, execution_id: st
 def _result_of(ev: e.HistoryEvent) -> int:
     """The sequence id of the scheduling event a result answers."""
     return ev.timer_id if isinstance(ev, e.TimerFired) else int(getattr(ev, "task_scheduled_id", -1))
+
+
+def _current_start(item: OrchestrationWorkItem, report: EpisodeReport) -> tuple[e.ExecutionStarted, bool] | None:
+    """The ExecutionStarted of the execution this episode ran, and whether this episode started it."""
+    commit = report.commit
+    inbox = [m.event for _, m in item.messages if isinstance(m.event, e.ExecutionStarted)]
+    if inbox:
+        for ev in commit.new_history:
+            if isinstance(ev, e.ExecutionStarted) and any(ev is start for start in inbox):
+                return ev, True
+        if report.status is RuntimeStatus.ContinuedAsNew and not commit.new_history:
+            # Started and continued as new in one episode: its history is not kept, its span ends now.
+            return inbox[0], True
+    started = _execution_started(commit.new_history) or _execution_started(item.history)
+    if started is None:
+        return None
+    return started, any(ev is started for ev in commit.new_history)
 
 
 def _execution_started(history: list[e.HistoryEvent]) -> e.ExecutionStarted | None:

@@ -149,6 +149,29 @@ def load_keys(
     )
 
 
+def read_keys(
+    settings: Mapping[str, str], function_names: Iterable[str], *, files: Path | None = None, dotted: Path | None = None
+) -> Keys:
+    """Keys someone else keeps (the Functions host, in worker mode), read only: a files-format store in
+    ``files`` and a directory of dotted key files in ``dotted`` (each when it exists), then app settings
+    with dotted names. Nothing is generated and no key is required (``master`` may be empty). Raises
+    ConfigError for an unreadable or encrypted store or a key that is too short."""
+    names = list(function_names)
+    found = _Found()
+    if files is not None and files.is_dir():
+        found = _merge(found, _read_files_store(files, names))
+    if dotted is not None and dotted.is_dir():
+        found = _merge(found, _read_dotted_dir(dotted))
+    found = _merge(found, _parse_dotted({k: v for k, v in settings.items() if _is_key_name(k)}))
+    _check_lengths(found)
+    return Keys(
+        master=found.master,
+        host=dict(found.host),
+        system=dict(found.system),
+        functions={k: dict(v) for k, v in found.functions.items()},
+    )
+
+
 @dataclass(slots=True)
 class _Found:
     master: str = ""
@@ -275,7 +298,7 @@ def new_key() -> str:
 
 
 def _check_lengths(found: _Found) -> None:
-    named = [("host.master", found.master)]
+    named = [("host.master", found.master)] if found.master else []  # required or not: the caller's call
     named += [(f"host.function.{n}", v) for n, v in found.host.items()]
     named += [(f"host.systemKey.{n}", v) for n, v in found.system.items()]
     named += [(f"functions.{f}.{n}", v) for f, keys in found.functions.items() for n, v in keys.items()]

@@ -14,6 +14,7 @@ transaction, so other processes wait for the lock as little as possible.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ from durable_ext.core.messages import (
 )
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.wire import dumps_event, loads_event
-from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError
+from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError, StorageUnavailableError
 from durable_ext.providers import sqlite_schema as schema
 from durable_ext.providers.base import WorkSignal
 from durable_ext.providers.sqlite_batch import BatchingThread, LoopBatcher
@@ -77,6 +78,11 @@ class _Checkpoint(NamedTuple):
     consumed: list[tuple]
 
 
+def _file_identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 def _lock_lost(what: str) -> LockLostError:
     return LockLostError(f"{what}: the lock expired and was taken by another worker, or the work was completed")
 
@@ -117,16 +123,20 @@ class SqliteProvider:
         self._histories = HistoryCache(hub, loads_event)
         # Statements run in batches with group commit on the event loop's thread; large reads,
         # and calls from another loop, on a thread with a connection of its own (sqlite_batch).
+        #: (st_dev, st_ino) of the file the connections opened; see _check_identity.
+        self._identity: tuple[int, int] | None = None
         self._batcher = LoopBatcher(
-            lambda: schema.connect(self.path),
+            self._connect,
             wrap_error=self._error,
             on_abort=self._histories.clear,  # it may hold writes of the batch that did not commit
+            check=self._check_identity,
         )
         self._thread = BatchingThread(
             f"durable-sqlite-{hub}",
-            lambda: schema.connect(self.path),
+            self._connect,
             wrap_error=self._error,
             on_abort=self._histories.clear,
+            check=self._check_identity,
         )
         # Other processes on this hub file hear of the work this one enqueues (sqlite_wake).
         self._doorbell: Doorbell | None = None
@@ -156,6 +166,31 @@ class SqliteProvider:
         if not large and self._batcher.serves(asyncio.get_running_loop()):
             return await self._batcher.submit(fn, write=write)
         return await self._thread.submit(fn, write=write)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = schema.connect(self.path)
+        self._identity = _file_identity(self.path)
+        return conn
+
+    def _check_identity(self) -> None:
+        """Refuse to go on when the file was deleted or replaced under the open connection.
+
+        SQLite keeps reading and writing the unlinked inode, so every commit after a deletion would
+        be acknowledged and then lost with the process. The batchers check before every batch and
+        after every COMMIT (a deletion during a commit must not be acknowledged either).
+        """
+        try:
+            now = _file_identity(self.path)
+        except FileNotFoundError:
+            problem = "was deleted"
+        else:
+            if now == self._identity:
+                return
+            problem = "was replaced by another file"
+        raise StorageUnavailableError(
+            f"The SQLite task hub file {self.path} {problem} while the host was running; no more work is "
+            "accepted. Restart the host (work stored only in the old file is gone with it)."
+        )
 
     def _error(self, exc: sqlite3.Error) -> ProviderError:
         error = ProviderError(f"SQLite task hub {self.path} (hub '{self.hub}'): {exc}")

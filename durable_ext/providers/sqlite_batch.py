@@ -21,8 +21,10 @@ Crash safety is unchanged: an operation's result (its acknowledgement) is delive
 the COMMIT that made its writes durable; if the COMMIT fails, every operation of the batch gets
 the error and ``on_abort`` runs (the provider forgets caches that may hold the batch's writes).
 A batch holds only operations that were already waiting, so a lone call is not delayed. A lone
-read-only operation runs without a transaction (WAL readers never wait for the writer). Used by
-``providers.sqlite``; knows nothing of task hubs.
+read-only operation runs without a transaction (WAL readers never wait for the writer).
+``check`` runs before every batch and after every COMMIT; when it raises, the batch's operations
+get that error instead of their results (the provider refuses a hub file that was deleted or
+replaced under it). Used by ``providers.sqlite``; knows nothing of task hubs.
 """
 
 from __future__ import annotations
@@ -59,8 +61,16 @@ def in_savepoint(conn: sqlite3.Connection, fn: Operation) -> Any:
     try:
         result = fn(conn)
     except BaseException:
-        conn.execute("ROLLBACK TO op")
-        conn.execute("RELEASE op")
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+        except sqlite3.Error:
+            # The error already ended the savepoint (SQLITE_FULL, I/O errors may roll back more than
+            # the statement): end the whole transaction, so the batch fails with the original error
+            # instead of "no such savepoint", and nothing half-done can be committed.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
         raise
     conn.execute("RELEASE op")
     return result
@@ -87,6 +97,7 @@ def execute_batch(
     read: Callable[[Operation], Any],
     wrap_error: Callable[[sqlite3.Error], Exception],
     on_abort: Callable[[], None],
+    check: Callable[[], None] = lambda: None,
 ) -> list[_Outcome]:
     """Run ``ops`` ((fn, writes) pairs) as one batch; the outcome of each, final after the COMMIT.
 
@@ -116,6 +127,7 @@ def execute_batch(
             except Exception as exc:
                 outcomes.append((False, exc))
         conn.execute("COMMIT")
+        check()  # committed, but to the file still at the path? Else acknowledge nothing.
     except BaseException as exc:
         if conn.in_transaction:
             try:
@@ -139,11 +151,13 @@ class LoopBatcher:
         *,
         wrap_error: Callable[[sqlite3.Error], Exception],
         on_abort: Callable[[], None] = lambda: None,
+        check: Callable[[], None] = lambda: None,
         max_batch: int = 64,
     ) -> None:
         self.connect = connect
         self.wrap_error = wrap_error
         self.on_abort = on_abort
+        self.check = check
         self.max_batch = max_batch
         self.loop: asyncio.AbstractEventLoop | None = None
         self._conn: sqlite3.Connection | None = None
@@ -198,6 +212,7 @@ class LoopBatcher:
             if self._conn is None:
                 self._conn = open_connection(self.connect)
             conn = self._conn
+            self.check()
             outcomes = execute_batch(
                 conn,
                 ops,
@@ -205,6 +220,7 @@ class LoopBatcher:
                 read=lambda fn: self._read(conn, fn, wait),
                 wrap_error=self.wrap_error,
                 on_abort=self.on_abort,
+                check=self.check,
             )
         except Busy:
             return self._wait_for_lock()
@@ -262,12 +278,14 @@ class BatchingThread:
         *,
         wrap_error: Callable[[sqlite3.Error], Exception],
         on_abort: Callable[[], None] = lambda: None,
+        check: Callable[[], None] = lambda: None,
         max_batch: int = 64,
     ) -> None:
         self.name = name
         self.connect = connect
         self.wrap_error = wrap_error
         self.on_abort = on_abort
+        self.check = check
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[Operation, bool, asyncio.AbstractEventLoop, asyncio.Future] | None]
         self._queue = queue.SimpleQueue()
@@ -325,6 +343,7 @@ class BatchingThread:
             if self._conn is None:
                 self._conn = open_connection(self.connect)
             conn = self._conn
+            self.check()
             return execute_batch(
                 conn,
                 [(fn, write) for fn, write, _, _ in batch],
@@ -333,6 +352,7 @@ class BatchingThread:
                 read=lambda fn: _busy_retry(lambda: fn(conn)),
                 wrap_error=self.wrap_error,
                 on_abort=self.on_abort,
+                check=self.check,
             )
         except sqlite3.Error as exc:
             return [(False, self.wrap_error(exc))] * len(batch)

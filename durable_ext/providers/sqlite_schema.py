@@ -120,6 +120,10 @@ INSTANCE_COLUMNS = (
 )
 
 
+#: Bytes the WAL file is truncated to after a checkpoint (``journal_size_limit``).
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating it and its directory if needed) the task hub file and ensure the schema.
 
@@ -142,6 +146,9 @@ def connect(path: Path) -> sqlite3.Connection:
         # FULL (8.4k vs 3.6k one-row commits/s, measured with stdlib sqlite3 and BEGIN IMMEDIATE on a
         # 2-core machine like CI's) because commits skip the fsync.
         conn.execute("PRAGMA synchronous=NORMAL")
+        # The WAL file never shrinks by itself: after a checkpoint resets it, truncate it back to this
+        # size, so one burst of large payloads does not hold disk space for good.
+        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         _ensure_schema(conn)
     except BaseException:
         conn.close()

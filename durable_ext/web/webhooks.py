@@ -29,8 +29,9 @@ from aiohttp import web
 from durable_ext.client import BadRequestError, GoneError, NotFoundError
 from durable_ext.core.messages import InstanceQuery
 from durable_ext.core.status import RuntimeStatus
-from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError
+from durable_ext.errors import InstanceExistsError, InvalidContinuationTokenError, StorageUnavailableError
 from durable_ext.hubs import HubAddressError
+from durable_ext.log import logger
 from durable_ext.web import entities
 from durable_ext.web.links import DEFAULT_CONNECTION, check_status_payload, request_origin
 from durable_ext.web.monitor import MONITOR_ROUTE, monitor_page
@@ -102,6 +103,10 @@ async def handle_webhook(request: web.Request) -> web.Response:
         return exc.response
     except InvalidContinuationTokenError:
         return bad_request(f"Invalid {CONTINUATION_HEADER} header.")
+    except StorageUnavailableError as exc:
+        logger.error("Durable HTTP API request %s %s refused: %s", request.method, request.rel_url.path, exc)
+        # The file's path stays in the log: responses carry no internals.
+        return error_response(503, "The task hub is unavailable; the host's log says why.")
     except Exception as exc:
         return server_error(request, exc)
 

@@ -28,16 +28,18 @@ from urllib.parse import quote
 from durable_ext.config import HostConfig, export_values, load_config
 from durable_ext.errors import ConfigError
 from durable_ext.functions.loader import find_app, registry_from_functions
-from durable_ext.functions.reported import rewrite_functions
+from durable_ext.functions.reported import WEBHOOK_FUNCTION_NAME, rewrite_functions
 from durable_ext.web.links import LinkSettings
+from durable_ext.worker.keys import function_level_key, host_keys
 from durable_ext.worker.runtime import WorkerRuntime
 
 __all__ = ["WEBHOOK_AUTH_LEVEL_SETTING", "WEBHOOK_KEY_SETTING", "attach", "check_storage", "link_settings"]
 
 #: App setting: auth level of the webhook function (``function`` by default, or ``anonymous``/``admin``).
 WEBHOOK_AUTH_LEVEL_SETTING = "DURABLE_EXT_WEBHOOK_AUTH_LEVEL"
-#: App setting: a key the host accepts for the webhook function, put as ``code=`` into every link.
-WEBHOOK_KEY_SETTING = "DURABLE_EXT_WEBHOOK_KEY"
+#: The app setting (a key name of ``durable_ext.auth.keys``) that tells worker mode the webhook function's
+#: key, which every link carries as ``code=`` (see ``worker/keys.py`` for the other places it is read from).
+WEBHOOK_KEY_SETTING = f"functions.{WEBHOOK_FUNCTION_NAME}.default"
 #: Set by the platform on every Azure Functions instance (the worker's own ``is_azure_environment``).
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "CONTAINER_NAME")
 WEBHOOK_ROUTE = "durabletask/{*path}"
@@ -94,15 +96,32 @@ def check_storage(config: HostConfig, environ: Mapping[str, str]) -> None:
 
 
 def link_settings(config: HostConfig, environ: Mapping[str, str]) -> LinkSettings:
-    """Where the host routes the built-in API (``/<routePrefix>/durabletask``) and the key its links carry."""
+    """Where the host routes the built-in API (``/<routePrefix>/durabletask``) and the key its links carry.
+
+    Level ``function`` (the default): the links carry ``code=`` with the webhook function's key, or a host
+    function key, as far as this process can read one (``worker/keys.py``); running in Azure without one is
+    a ConfigError, since every link handed out would be refused. ``admin``: no key in the links (only the
+    master key opens the function, and it is never handed out: callers add it). ``anonymous``: none needed.
+    """
     level = _setting(config, environ, WEBHOOK_AUTH_LEVEL_SETTING, "function").upper()
     if level not in _AUTH_LEVELS:
         raise ConfigError(
             f"App setting {WEBHOOK_AUTH_LEVEL_SETTING} must be one of anonymous, function, admin (got {level.lower()!r})."
         )
-    key = _setting(config, environ, WEBHOOK_KEY_SETTING, "")
     prefix = f"/{config.route_prefix}" if config.route_prefix else ""
-    required = f"code={quote(key, safe='')}" if key and level != "ANONYMOUS" else ""
+    required = ""
+    if level == "FUNCTION":
+        keys, where = host_keys({**config.values, **environ}, WEBHOOK_FUNCTION_NAME)
+        key = function_level_key(keys, WEBHOOK_FUNCTION_NAME)
+        marker = next((name for name in AZURE_MARKERS if environ.get(name)), None)
+        if key:
+            required = f"code={quote(key, safe='')}"
+        elif marker is not None:
+            raise ConfigError(
+                f"Running in Azure ({marker} is set), the links durable_ext hands out need a key the Functions host "
+                f"accepts for its function {WEBHOOK_FUNCTION_NAME} (auth level function), and none was found in {where}: "
+                f"set the app setting {WEBHOOK_KEY_SETTING} to that function's key, or {WEBHOOK_AUTH_LEVEL_SETTING}=anonymous."
+            )
     return LinkSettings(webhook_path=f"{prefix}/durabletask", required_query=required)
 
 

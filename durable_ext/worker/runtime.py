@@ -202,8 +202,10 @@ class WorkerRuntime:
         """Answer a request the host routed to the webhook function, through the built-in API's handlers."""
         await self.wait_ready()
         public = URL(request.url, encoded=True)
-        target = URL(self.loopback, encoded=True).with_path(public.raw_path, encoded=True)
-        target = target.with_query(public.raw_query_string) if public.raw_query_string else target
+        # Path and query exactly as the caller encoded them (``with_query`` would encode ``%`` again, and a
+        # ``code=`` with escapes would come back double-encoded in ``Location``).
+        query = f"?{public.raw_query_string}" if public.raw_query_string else ""
+        target = URL(f"{self.loopback}{public.raw_path}{query}", encoded=True)
         headers = {name: value for name, value in request.headers if name.lower() in _FORWARDED_REQUEST_HEADERS}
         headers[FORWARD_TOKEN_HEADER] = self._token
         headers[_FORWARDED_PROTO] = public.scheme or "http"

@@ -54,11 +54,11 @@ class _Loop:
         self.batcher.close()
 
 
-def _batcher(kind: str, path, on_abort=lambda: None):
+def _batcher(kind: str, path, on_abort=lambda: None, check=lambda: None):
     wrap = lambda exc: RuntimeError(str(exc))
     if kind == "loop":
-        return _Loop(LoopBatcher(_connect(path), wrap_error=wrap, on_abort=on_abort))
-    return BatchingThread("test-sqlite", _connect(path), wrap_error=wrap, on_abort=on_abort)
+        return _Loop(LoopBatcher(_connect(path), wrap_error=wrap, on_abort=on_abort, check=check))
+    return BatchingThread("test-sqlite", _connect(path), wrap_error=wrap, on_abort=on_abort, check=check)
 
 
 async def _batched(batcher, ops):
@@ -181,3 +181,32 @@ def test_a_write_waits_for_another_connections_write_lock(tmp_path, kind):
     finally:
         other.close()
     assert _rows(path) == [1, 2]
+
+
+def test_a_failing_check_after_the_commit_acknowledges_none_of_the_batch(tmp_path, kind):
+    # The provider's check refuses a hub file deleted or replaced under it (#10 finding 6): writes that
+    # went to the unlinked file must not be acknowledged, and nothing may run against it afterwards.
+    path = tmp_path / "db.sqlite"
+    refused = {"now": False}
+    aborted: list[bool] = []
+
+    def check() -> None:
+        if refused["now"]:
+            raise Boom("file gone")
+
+    def insert_and_lose_the_file(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        refused["now"] = True  # as if the file were unlinked while this batch ran
+
+    async def scenario():
+        thread = _batcher(kind, path, on_abort=lambda: aborted.append(True), check=check)
+        try:
+            first = await asyncio.gather(thread.submit(insert_and_lose_the_file, write=True), return_exceptions=True)
+            later = await asyncio.gather(thread.submit(lambda conn: 1, write=False), return_exceptions=True)
+            return first + later
+        finally:
+            await thread.stop()
+
+    results = asyncio.run(scenario())
+    assert [type(r) for r in results] == [Boom, Boom]
+    assert aborted == [True]

@@ -217,3 +217,40 @@ def test_configuration_from_the_standard_variables():
         telemetry._build_provider(["jaeger"], {}, "my-app")
     with pytest.raises(ConfigError, match="OTEL_EXPORTER_OTLP_PROTOCOL"):
         telemetry._build_provider(["otlp"], {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "my-app")
+
+
+@pytest.mark.parametrize("name", ["countdown", "skip_ahead"])  # skip_ahead: no episode between continuations
+def test_each_execution_of_continue_as_new_is_its_own_span_in_the_same_trace(durable_env, spans, name):
+    env = durable_env(APP)
+    instance_id = env.start_new(name, 2)
+    assert env.wait_for_completion(instance_id).output == "done"
+    create = one(spans, f"create_orchestration:{name}")
+    executions = by_name(spans, f"orchestration:{name}")
+    assert [s.attributes[telemetry.STATUS] for s in executions] == ["ContinuedAsNew", "ContinuedAsNew", "Completed"]
+    assert len({s.context.span_id for s in executions}) == 3
+    assert {parent_of(s) for s in executions} == {create.context.span_id}
+    assert len({s.attributes[telemetry.EXECUTION_ID] for s in executions}) == 3
+    assert len({s.context.trace_id for s in spans.get_finished_spans()}) == 1
+
+
+def test_a_failing_tracer_never_stops_the_work(durable_env, spans, caplog, monkeypatch):
+    tracing = telemetry.ACTIVE
+    start_span = tracing.tracer.start_span
+
+    def broken(name, *args, **kwargs):
+        if name.startswith(("activity:", "orchestration:")):
+            raise RuntimeError("exporter on fire")
+        return start_span(name, *args, **kwargs)
+
+    monkeypatch.setattr(tracing.tracer, "start_span", broken)
+    monkeypatch.setattr(telemetry, "_reported", set())
+    env = durable_env(SAMPLES / "function_chaining")
+    reply = env.http("POST", "/api/orchestrators/hello_orchestrator")
+    assert reply.status == 202
+    assert env.wait_for_completion(reply.json()["id"]).output == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+    assert {s.name for s in spans.get_finished_spans()} == {
+        "POST /api/orchestrators/{functionName}",
+        "create_orchestration:hello_orchestrator",
+    }
+    warned = [r.getMessage() for r in caplog.records if r.name == "durable_ext" and "Tracing failed" in r.getMessage()]
+    assert sorted(m.split()[3] for m in warned) == ["activity;", "emit;"]  # once each, not per call

@@ -35,19 +35,29 @@ def storage(request) -> str | None:
 
 @pytest.fixture
 def worker_factory(tmp_path, protos, launcher):
-    """``worker_factory(app, storage=None, env=None, app_dir=None)`` → a started WorkerHost on a copy of the app.
+    """``worker_factory(app, storage=None, env=None, app_dir=None, host_keys=None)`` → a started WorkerHost on
+    a copy of the app (``host_keys``: the keys the mock host checks, as in Azure).
 
     Several workers may share one ``app_dir`` (one hub, several worker processes).
     """
     started: list[WorkerHost] = []
 
-    def make(app: str | Path = ".", *, storage: str | None = None, env=None, app_dir: Path | None = None, start=True):
+    def make(
+        app: str | Path = ".",
+        *,
+        storage: str | None = None,
+        env=None,
+        app_dir: Path | None = None,
+        start=True,
+        host_keys=None,
+    ):
         if app_dir is None:
             source = Path(app) if Path(app).is_absolute() else ROOT / app
             app_dir = copy_app(source, tmp_path / f"app{len(started)}")
             if storage:
                 use_azure_storage(app_dir, storage)
-        worker = WorkerHost(app_dir, protos, launcher, env={**(FAST_AZURE_ENV if storage else {}), **(env or {})})
+        env = {**(FAST_AZURE_ENV if storage else {}), **(env or {})}
+        worker = WorkerHost(app_dir, protos, launcher, env=env, host_keys=host_keys)
         started.append(worker)
         return worker.start() if start else worker
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from durable_ext.auth.keys import Keys
 from durable_ext.config import load_config
 from durable_ext.worker.init import init_worker
 from tests.worker_mode.mockhost import ROOT, HttpResult, MockHost, worker_env
@@ -34,9 +35,16 @@ def deploy_durable_ext(app_dir: Path) -> None:
 
 class WorkerHost:
     def __init__(
-        self, app_dir: Path, protos: Any, launcher: list[str], env: dict[str, str] | None = None
+        self,
+        app_dir: Path,
+        protos: Any,
+        launcher: list[str],
+        env: dict[str, str] | None = None,
+        host_keys: Keys | None = None,
     ) -> None:
+        """``host_keys``: the keys the mock host checks, as the host does in Azure (None: none, as ``func start``)."""
         self.app_dir = Path(app_dir)
+        self.host_keys = host_keys
         self.protos = protos
         self.launcher = launcher
         self.extra_env = env or {}
@@ -46,7 +54,7 @@ class WorkerHost:
     def start(self, timeout: float = 120) -> WorkerHost:
         init_worker(self.app_dir)
         deploy_durable_ext(self.app_dir)
-        self.host = MockHost(self.protos)
+        self.host = MockHost(self.protos, self.host_keys)
         self.host.start_worker(self.app_dir, self.launcher, worker_env(self.app_dir, self.extra_env), timeout)
         init = self.host.init(self.app_dir, timeout)
         assert init.result.status == self.protos.StatusResult.Success, init.result.exception.message

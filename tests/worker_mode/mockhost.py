@@ -5,9 +5,24 @@ server, waits for ``StartStream``, sends ``WorkerInitRequest``, ``FunctionsMetad
 ``FunctionLoadRequest`` per reported function, then an ``InvocationRequest`` per trigger firing. This
 class does the same with one worker process, and routes HTTP requests to the reported HTTP functions
 the way the host does (``/<routePrefix>/<route>`` templates, methods), so tests drive an app only
-through invocations of what the worker reported. What the host does beyond that (keys, scaling,
-HTTP proxying) is not modelled. The worker never exits on its own (the host kills it), so ``close()``
-and ``kill()`` send SIGKILL.
+through invocations of what the worker reported. The messages follow the host's source
+(Azure/azure-functions-host 89dc438, 4.1037.0):
+
+* ``WorkerInitRequest`` as ``GrpcWorkerChannel.SendWorkerInitRequest`` builds it: host version, worker
+  directory, app directory, and the host's one capability ``MultiStream``;
+* each HTTP ``InvocationRequest``'s ``RpcHttp`` as ``GrpcMessageConversionExtensions.ToRpcHttp`` builds it
+  for a worker without the HTTP proxy capability: full URL with the query, method, lower-cased headers,
+  non-empty query values, route values as ``params``, the caller's identities, and the body as bytes when
+  the worker declared ``RawHttpBodyBytes`` (both Python workers do), else as a string;
+* keys, when the host is given ``keys`` (as in Azure, where secrets are enabled; ``func start`` checks
+  none): a function of auth level ``function`` or ``admin`` is invoked only for a key from the
+  ``x-functions-key`` header or the ``code`` query that grants exactly that level or Admin — a system key
+  opens no function — else the answer is 401 (``AuthenticationLevelHandler``, ``AuthUtility``,
+  ``FunctionInvocationMiddleware``); a matched key becomes a ``WebJobsAuthLevel`` claims identity.
+
+Not modelled: scaling, the HTTP proxy of the streaming extensions, retries and timeouts of invocations,
+and anything the host does outside the stream. The worker never exits on its own (the host kills it), so
+``close()`` and ``kill()`` send SIGKILL.
 """
 
 from __future__ import annotations
@@ -28,12 +43,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 import grpc
 
+from durable_ext.auth.keys import AuthLevel, Keys
 from durable_ext.web.routes import compile_route, sort_by_precedence
 from durable_ext.worker import AZURE_MARKERS
 
 HOST_VERSION = "4.1037.0"
 ROOT = Path(__file__).resolve().parents[2]
 _END = object()
+#: Claim types of a key-authenticated request (``SecurityConstants``).
+AUTH_LEVEL_CLAIM = "http://schemas.microsoft.com/2017/07/functions/claims/authlevel"
+INVOKE_CLAIM = "http://schemas.microsoft.com/2017/07/functions/claims/invoke"
 
 
 @dataclass
@@ -64,8 +83,11 @@ class HttpResult:
 class MockHost:
     """One gRPC server and one worker process; see the module docstring."""
 
-    def __init__(self, protos: Any) -> None:
+    def __init__(self, protos: Any, keys: Keys | None = None) -> None:
         self.p = protos
+        self.keys = keys
+        self.worker_capabilities: dict[str, str] = {}
+        self.worker_directory = ""
         self.worker_id = str(uuid.uuid4())
         self.request_id = str(uuid.uuid4())
         self.logs: list[Any] = []
@@ -102,6 +124,8 @@ class MockHost:
             "--functions-request-id", self.request_id,
             "--functions-grpc-max-message-length", "2147483647",
         ]  # fmt: skip
+        # The host's workerDirectory: where the worker's launcher script lives.
+        self.worker_directory = str(Path(next((a for a in argv if a.endswith(".py")), argv[-1])).parent)
         self.log_path = app_dir / f"worker-{self.worker_id[:8]}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(args, cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -112,15 +136,14 @@ class MockHost:
         self._send(
             worker_init_request=self.p.WorkerInitRequest(
                 host_version=HOST_VERSION,
+                worker_directory=self.worker_directory,
                 function_app_directory=str(app_dir),
-                capabilities={
-                    "RpcHttpBodyOnly": "true",
-                    "TypedDataCollection": "true",
-                    "RpcHttpTriggerMetadataRemoved": "true",
-                },
+                capabilities={"MultiStream": "10"},
             )
         )
-        return self._expect("worker_init_response", timeout)
+        response = self._expect("worker_init_response", timeout)
+        self.worker_capabilities = dict(response.capabilities)
+        return response
 
     def index(self, app_dir: Path, route_prefix: str = "api", timeout: float = 120) -> Any:
         """FunctionsMetadataRequest, then a FunctionLoadRequest per reported function."""
@@ -192,20 +215,45 @@ class MockHost:
         if found is None:
             return HttpResult(404, {}, b"")
         reported, route_values = found
-        data = body.encode() if isinstance(body, str) else body
+        lowered = {k.lower(): v for k, v in (headers or {}).items()}
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        identity = None
+        if self.keys is not None:
+            allowed, identity = self._authorize(reported, lowered.get("x-functions-key") or query.get("code"))
+            if not allowed:
+                return HttpResult(401, {}, b"")
+        data = body.encode() if isinstance(body, str) else body
         http = self.p.RpcHttp(
-            method=method.upper(), url=url, headers={k.lower(): v for k, v in (headers or {}).items()},
-            query=query, params=route_values,
+            method=method.upper(), url=url, headers=lowered,
+            query={k: v for k, v in query.items() if v}, params=route_values,
         )  # fmt: skip
-        if data is not None:
-            http.body.CopyFrom(self.p.TypedData(bytes=data))
+        if identity is not None:  # the message classes are not exported by the protos package: add in place
+            added = http.identities.add()
+            added.authentication_type.value = "WebJobsAuthLevel"
+            for claim_type, value in identity:
+                claim = added.claims.add()
+                claim.type, claim.value = claim_type, value
+        if data:
+            raw = "RawHttpBodyBytes" in self.worker_capabilities
+            http.body.CopyFrom(self.p.TypedData(bytes=data) if raw else self.p.TypedData(string=data.decode()))
         trigger = reported.trigger["name"]
         response = self.invoke(reported.name, [self.p.ParameterBinding(name=trigger, data=self.p.TypedData(http=http))])
         if response.result.status != self.p.StatusResult.Success:
             # The host answers 500 when the function fails.
             return HttpResult(500, {}, response.result.exception.message.encode())
         return _http_result(self._http_output(reported, response))
+
+    def _authorize(self, reported: Reported, presented: str | None) -> tuple[bool, list[tuple[str, str]] | None]:
+        """The host's key check for one function: (allowed, the claims of the key's identity or None)."""
+        assert self.keys is not None
+        required = AuthLevel.of_function(reported.trigger.get("authLevel"))
+        granted = self.keys.level_of(presented, reported.name)
+        identity = None
+        if granted is not AuthLevel.ANONYMOUS:
+            level = {AuthLevel.FUNCTION: "Function", AuthLevel.SYSTEM: "System", AuthLevel.ADMIN: "Admin"}[granted]
+            identity = [(AUTH_LEVEL_CLAIM, level), (INVOKE_CLAIM, "true")]
+        allowed = required is AuthLevel.ANONYMOUS or granted is AuthLevel.ADMIN or granted is required
+        return allowed, identity
 
     def _http_output(self, reported: Reported, response: Any) -> Any:
         output = next(b for b in reported.bindings if b["type"] == "http" and b["direction"].lower() == "out")

@@ -4,14 +4,19 @@ user's module, timer starters, keys, the built-in API through the webhook functi
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from durable_ext.auth.keys import Keys
 from durable_ext.functions.reported import DURABLE_BINDING_TYPES, WEBHOOK_FUNCTION_NAME
+from durable_ext.worker import WEBHOOK_KEY_SETTING
 from durable_ext.worker.init import ENTRY_FILE, ENTRY_SOURCE, init_worker
+from tests.e2e.hostproc import ROOT
 from tests.worker_mode.harness import WorkerHost
 
 APP = Path(__file__).parent / "apps" / "counted"
@@ -101,23 +106,57 @@ def test_built_in_api_through_the_webhook_function(counted):
     assert counted.http("POST", f"{WH}/instances/{c}/terminate").status == 202
 
 
-def test_a_key_setting_puts_code_into_every_link(worker_factory):
-    w = worker_factory(APP, env={"DURABLE_EXT_WEBHOOK_KEY": "s3cr/t+key"})
-    links = w.start_orchestration("greeter", route="api/start")
-    for name in ("statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri"):
-        assert parse_qs(urlsplit(links[name]).query)["code"] == ["s3cr/t+key"], links[name]
-    assert w.wait(links["id"])["output"] == "Hello world!"
+WEBHOOK_KEY = "webhook-key/0123+456789"
+HOST_KEYS = Keys(
+    master="master-key-0123456789abcdef",
+    host={"default": "host-key-0123456789abcdef"},
+    system={"durabletask_extension": "system-key-0123456789abcdef"},
+    functions={WEBHOOK_FUNCTION_NAME: {"default": WEBHOOK_KEY}},
+)
+
+
+def test_links_carry_the_key_the_host_checks_for_the_webhook_function(worker_factory):
+    """The mock host checks keys as the host does in Azure; the webhook function's key reaches durable_ext
+    as the app setting named as the host's key stores name it, and every link handed out carries it."""
+    w = worker_factory(APP, env={WEBHOOK_KEY_SETTING: WEBHOOK_KEY}, host_keys=HOST_KEYS)
+    assert w.host.functions[WEBHOOK_FUNCTION_NAME].trigger["authLevel"].lower() == "function"
+    links = w.start_orchestration("waiter", route="api/start")  # the app's own anonymous starter
+    for name in ("statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri", "rewindPostUri"):
+        assert parse_qs(urlsplit(links[name]).query)["code"] == [WEBHOOK_KEY], links[name]
+    # The links work through the host's key check as handed out; without the key, or with a key of
+    # another level than the function's, the host answers 401 before the worker sees the request.
+    status = links["statusQueryGetUri"]
+    assert w.http("GET", status).status in (200, 202)
+    bare = status.split("?")[0]
+    assert w.http("GET", bare).status == 401
+    assert w.http("GET", f"{bare}?code=system-key-0123456789abcdef").status == 401
+    assert w.http("GET", bare, headers={"x-functions-key": "host-key-0123456789abcdef"}).status in (200, 202)
+    assert w.http("GET", f"{bare}?code=master-key-0123456789abcdef").status in (200, 202)
+    # The 202 answer's Location keeps the key, so a client polling it stays authorized.
+    polled = w.http("GET", status)
+    assert polled.status == 202
+    assert parse_qs(urlsplit(polled.headers["Location"]).query)["code"] == [WEBHOOK_KEY]
+    event = links["sendEventPostUri"].replace("{eventName}", "Go")
+    assert w.http("POST", event, '"keyed"', {"Content-Type": "application/json"}).status == 202
+    deadline = time.monotonic() + 60
+    while (done := w.http("GET", status).json())["runtimeStatus"] != "Completed":
+        assert time.monotonic() < deadline, (done, w.log())
+        time.sleep(0.1)
+    assert done["output"] == "keyed"
 
 
 def test_anonymous_webhook_setting(worker_factory):
-    w = worker_factory(APP, env={"DURABLE_EXT_WEBHOOK_AUTH_LEVEL": "anonymous", "DURABLE_EXT_WEBHOOK_KEY": "k"})
+    w = worker_factory(
+        APP, env={"DURABLE_EXT_WEBHOOK_AUTH_LEVEL": "anonymous", WEBHOOK_KEY_SETTING: WEBHOOK_KEY}, host_keys=HOST_KEYS
+    )
     assert w.host.functions[WEBHOOK_FUNCTION_NAME].trigger["authLevel"].lower() == "anonymous"
     links = w.start_orchestration("greeter", route="api/start")
     assert "code=" not in links["statusQueryGetUri"]
+    assert w.wait(links["id"])["output"] == "Hello world!"
 
 
 def test_sqlite_hub_in_azure_fails_indexing_with_one_line_naming_the_setting(worker_factory):
-    w = worker_factory(APP, env={"WEBSITE_INSTANCE_ID": "abc123"})
+    w = worker_factory(APP, env={"WEBSITE_INSTANCE_ID": "abc123", WEBHOOK_KEY_SETTING: WEBHOOK_KEY})
     assert not w.indexed
     message = w.metadata.result.exception.message
     assert "WEBSITE_INSTANCE_ID" in message and "storageProvider.type" in message and "AzureStorage" in message
@@ -148,3 +187,16 @@ def test_init_worker_refuses_a_foreign_entry_file(tmp_path):
     (tmp_path / ENTRY_FILE).write_text("# mine\n")
     with pytest.raises(ConfigError, match="not written by init-worker"):
         init_worker(tmp_path)
+
+
+def test_init_worker_command_prints_the_app_setting_and_is_idempotent(tmp_path):
+    (tmp_path / "function_app.py").write_text("# user code\n")
+    command = [sys.executable, "-m", "durable_ext", "init-worker", "--app-dir", str(tmp_path)]
+    first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert f"wrote {ENTRY_FILE}" in first.stdout
+    assert first.stdout.rstrip().endswith(f"PYTHON_SCRIPT_FILE_NAME={ENTRY_FILE}")
+    second = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert second.returncode == 0 and "nothing to change" in second.stdout
+    missing = subprocess.run([*command[:-1], str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert missing.returncode != 0 and "No function_app.py" in missing.stderr

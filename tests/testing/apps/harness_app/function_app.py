@@ -64,3 +64,24 @@ def chatty(context: df.DurableOrchestrationContext):
     second = yield context.call_activity("hello", "Seattle")
     logging.getLogger("harness_app").warning("chatty: done with %s", second)
     return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
+def countdown(context: df.DurableOrchestrationContext):
+    """Continues as new with n - 1 until n is 0 (one execution per step); returns "done"."""
+    n = context.get_input() or 0
+    if n <= 0:
+        return "done"
+    yield context.call_activity("hello", str(n))
+    context.continue_as_new(n - 1)
+
+
+@app.orchestration_trigger(context_name="context")
+def skip_ahead(context: df.DurableOrchestrationContext):
+    """Continues as new with n - 1 at once (no work in between) until n is 0; returns "done"."""
+    n = context.get_input() or 0
+    if n <= 0:
+        return "done"
+    context.continue_as_new(n - 1)
+    return None
+    yield  # a generator, as orchestrators are
