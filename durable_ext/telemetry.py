@@ -8,8 +8,10 @@ One trace per orchestration, shaped as DurableTask.Core (``Tracing/TraceHelper.c
           ├─ activity:{name}                CLIENT    scheduled → result received (by the orchestration)
           │  └─ activity:{name}             SERVER    the activity's run (by the activity worker)
           ├─ orchestration:{name}:timer     INTERNAL  timer created → fired
-          └─ orchestration:{child}          CLIENT    a sub-orchestration, scheduled → result
-             └─ orchestration:{child}       SERVER    the child's own span (and so on)
+          ├─ orchestration:{child}          CLIENT    a sub-orchestration, scheduled → result
+          │  └─ orchestration:{child}       SERVER    the child's own span (and so on)
+          └─ entity:{name}:{operation}      CLIENT    call_entity (PRODUCER: signal_entity)
+             └─ entity:{name}:{operation}   SERVER    the operation's batch (CONSUMER for a signal)
 
 Attributes are DTFx's ``Tracing/Schema.cs`` names (``durabletask.type``, ``durabletask.task.name``,
 ``durabletask.task.instance_id``, ``durabletask.task.execution_id``, ``durabletask.task.task_id``,
@@ -21,7 +23,8 @@ restart and crosses workers: ``ExecutionStarted.ParentTraceContext`` holds the p
 TraceState) and — fixed by the first episode — the orchestration span's own id and start time (Id,
 SpanId, ActivityStartTime); ``TaskScheduled.ParentTraceContext`` holds the activity's client span as
 the activity worker's parent; ``SubOrchestrationInstanceCreated.ClientSpanId`` the sub-orchestration's
-client span. Spans of an orchestration are emitted once, after the episode that ends them committed
+client span; an entity request message carries ``parentTraceContext`` / ``requestTime`` /
+``createTrace`` (DTFx ``RequestMessage``), and the entity's worker emits both entity spans. Spans of an orchestration are emitted once, after the episode that ends them committed
 (the orchestration span when the execution ends), under the span ids history fixed beforehand: the
 tracer provider's id generator is wrapped so a span can be started with a preset id.
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 import secrets
 import sys
@@ -45,9 +49,13 @@ from typing import Any
 
 from durable_ext import __version__
 from durable_ext.core import events as e
-from durable_ext.core.messages import OrchestrationWorkItem, OutboundMessage, TaskMessage
+from durable_ext.core.entities import OPERATION_EVENT
+from durable_ext.core.messages import OrchestrationCommit, OrchestrationWorkItem, OutboundMessage, TaskMessage
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import EpisodeReport
+from durable_ext.core.wire import parse_datetime
+from durable_ext.core.wire.entities import is_entity_error_response, parse_recent_requests
+from durable_ext.core.wire.history import trace_context_from_dict, trace_context_to_dict
 from durable_ext.errors import ConfigError
 from durable_ext.log import logger
 
@@ -69,6 +77,8 @@ STATUS = "durabletask.task.status"
 TASK_ID = "durabletask.task.task_id"
 FIRE_AT = "durabletask.fire_at"
 EVENT_TARGET = "durabletask.event.target_instance_id"
+OPERATION = "durabletask.task.operation"
+ENTITY_ERROR = "durabletask.entity.error_message"
 TASK_HUB = "durabletask.task_hub"  # ours: DTFx has no task hub attribute
 
 
@@ -343,6 +353,71 @@ class Tracing:
         if status >= 500:
             self._fail(span, f"HTTP {status}")
 
+    # -- entities ---------------------------------------------------------------------------------
+
+    def entity_request(self, text: str, carrier: Mapping[str, str] | None, now: datetime) -> str:
+        """A client's signal request ``text`` with the W3C context of ``carrier`` or the current span
+        (DTFx ``RequestMessage.parentTraceContext``), so the entity's spans join the caller's trace."""
+        try:
+            parent = self.propagator.extract(carrier) if carrier is not None and "traceparent" in carrier else None
+            header: dict[str, str] = {}
+            self.propagator.inject(header, parent)
+            if "traceparent" not in header:
+                return text
+            return stamp_entity_request(text, header["traceparent"], header.get("tracestate"), now) or text
+        except Exception:
+            _broken("entity_request")
+            return text
+
+    def entity_batch(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, hub: str, start: datetime, end: datetime
+    ) -> None:
+        """After an entity batch committed: for each traced request, DTFx's pair of spans
+        ``entity:{name}:{operation}`` — the caller's (CLIENT for a call, PRODUCER for a signal; from the
+        request's time) and the entity's (SERVER / CONSUMER, over the batch), a call's failure as ERROR."""
+        try:
+            self._entity_batch(item, commit, hub, start, end)
+        except Exception:
+            _broken("entity_batch")
+
+    def _entity_batch(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, hub: str, start: datetime, end: datetime
+    ) -> None:
+        entity = item.instance_id
+        name = entity[1:].split("@", 1)[0]
+        applied = set(parse_recent_requests(item.state.custom_status if item.state else None))
+        responses = {
+            m.message.event.name: m.message.event.input
+            for m in commit.messages
+            if isinstance(m.message.event, e.EventRaised)
+        }
+        for _, message in item.messages:
+            request = _traced_request(message.event)
+            if request is None or str(request.get("id")) in applied:
+                continue
+            applied.add(str(request.get("id")))
+            signal = bool(request.get("signal"))
+            operation = str(request.get("op"))
+            context = trace_context_from_dict(request["parentTraceContext"])
+            requested = request.get("requestTime")
+            kind = "signal_entity" if signal else "call_entity"
+            client = self._start(
+                f"entity:{name}:{operation}", self.Kind.PRODUCER if signal else self.Kind.CLIENT,
+                self._remote(context), start=parse_datetime(requested) if isinstance(requested, str) else start,
+                attributes={TYPE: "entity", OPERATION: kind, EVENT_TARGET: entity, TASK_HUB: hub},
+            )  # fmt: skip
+            client.end(end_time=_ns(start))
+            server = self._start(
+                f"entity:{name}:{operation}", self.Kind.CONSUMER if signal else self.Kind.SERVER,
+                self.trace.set_span_in_context(client), start=start,
+                attributes={TYPE: "entity", OPERATION: kind, INSTANCE_ID: entity, TASK_HUB: hub},
+            )  # fmt: skip
+            response = responses.get(str(request.get("id")))
+            if not signal and is_entity_error_response(response):
+                server.set_attribute(ENTITY_ERROR, str(response))
+                self._fail(server, f"entity operation '{operation}' failed")
+            server.end(end_time=_ns(end))
+
     # -- activity worker --------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -449,9 +524,29 @@ class EpisodeTrace:
                 span_id = new_span_id()
                 swaps[id(ev)] = replace(ev, client_span_id=span_id)
                 children[(ev.instance_id, ev.event_id)] = span_id
+        requests: dict[tuple[str, str], str] = {}  # (entity id, request text) -> stamped text
+        for ev in commit.new_history:
+            if isinstance(ev, e.EventSent) and ev.input and ev.instance_id.startswith("@"):
+                stamped_text = stamp_entity_request(ev.input, self.own, self.context.trace_state, ev.timestamp)
+                if stamped_text is not None:
+                    swaps[id(ev)] = replace(ev, input=stamped_text)
+                    requests[(ev.instance_id, ev.input)] = stamped_text
         if swaps:
             commit.new_history = [swaps.get(id(ev), ev) for ev in commit.new_history]
-        commit.messages = [self._stamp_start(out, children) for out in commit.messages]
+        commit.messages = [self._stamp_message(out, children, requests) for out in commit.messages]
+
+    def _stamp_message(
+        self, out: OutboundMessage, children: dict[tuple[str, int], str], requests: dict[tuple[str, str], str]
+    ) -> OutboundMessage:
+        ev = out.message.event
+        if requests and isinstance(ev, e.EventRaised) and ev.input is not None:
+            stamped_text = requests.get((out.message.instance_id, ev.input))
+            if stamped_text is not None:
+                message = TaskMessage(
+                    out.message.instance_id, replace(ev, input=stamped_text), out.message.execution_id
+                )
+                return OutboundMessage(message, out.visible_at)
+        return self._stamp_start(out, children)
 
     def _stamp_start(self, out: OutboundMessage, children: dict[tuple[str, int], str]) -> OutboundMessage:
         ev = out.message.event
@@ -547,6 +642,36 @@ class EpisodeTrace:
         else:
             return
         span.end(end_time=_ns(now))
+
+
+def stamp_entity_request(text: str, trace_parent: str, trace_state: str | None, now: datetime) -> str | None:
+    """An entity request message (JSON) with DTFx's ``parentTraceContext``, ``requestTime`` and
+    ``createTrace``; None if ``text`` is not a request or already carries a context."""
+    try:
+        request = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(request, dict) or "op" not in request or "parentTraceContext" in request:
+        return None
+    context = e.TraceContext(trace_parent=trace_parent, trace_state=trace_state)
+    request["parentTraceContext"] = trace_context_to_dict(context)
+    request["requestTime"] = now.isoformat()
+    request["createTrace"] = True
+    return json.dumps(request)
+
+
+def _traced_request(event: e.HistoryEvent) -> dict[str, Any] | None:
+    if not isinstance(event, e.EventRaised) or event.name != OPERATION_EVENT or not event.input:
+        return None
+    if "parentTraceContext" not in event.input:
+        return None  # the common case, decided without parsing
+    try:
+        request = json.loads(event.input)
+    except ValueError:
+        return None
+    if not isinstance(request, dict) or not request.get("createTrace") or "op" not in request:
+        return None
+    return request if trace_context_from_dict(request.get("parentTraceContext")) is not None else None
 
 
 _reported: set[str] = set()

@@ -254,3 +254,37 @@ def test_a_failing_tracer_never_stops_the_work(durable_env, spans, caplog, monke
     }
     warned = [r.getMessage() for r in caplog.records if r.name == "durable_ext" and "Tracing failed" in r.getMessage()]
     assert sorted(m.split()[3] for m in warned) == ["activity;", "emit;"]  # once each, not per call
+
+
+def test_entity_operations_join_the_callers_trace(durable_env, spans):
+    env = durable_env(SAMPLES / "counter_entity")
+    instance_id = env.start_new("counter_orchestrator", {"key": "k2"})
+    status = env.wait_for_completion(instance_id)
+    assert status.output["value"] == 15
+    orchestration = one(spans, "orchestration:counter_orchestrator", SpanKind.SERVER)
+    add = by_name(spans, "entity:counter:add")
+    callers = [s for s in add if s.kind in (SpanKind.CLIENT, SpanKind.PRODUCER)]
+    runs = [s for s in add if s.kind in (SpanKind.SERVER, SpanKind.CONSUMER)]
+    assert sorted(s.kind.name for s in callers) == ["CLIENT", "PRODUCER"]  # call_entity and signal_entity
+    assert {parent_of(s) for s in callers} == {orchestration.context.span_id}
+    assert sorted(parent_of(s) for s in runs) == sorted(s.context.span_id for s in callers)
+    assert {s.attributes[telemetry.OPERATION] for s in callers} == {"call_entity", "signal_entity"}
+    assert runs[0].attributes[telemetry.INSTANCE_ID] == "@counter@k2"
+    explode = [s for s in by_name(spans, "entity:counter:explode") if s.kind is SpanKind.SERVER]
+    assert len(explode) == 1 and explode[0].status.status_code is StatusCode.ERROR
+    assert len({s.context.trace_id for s in spans.get_finished_spans()}) == 1
+    # The history keeps the request as sent, context included (DTFx RequestMessage.parentTraceContext).
+    sent = [ev for ev in env.get_history(instance_id) if isinstance(ev, e.EventSent)]
+    assert all('"parentTraceContext"' in ev.input for ev in sent)
+
+
+def test_a_client_signal_carries_the_callers_context(durable_env, spans):
+    env = durable_env(SAMPLES / "counter_entity")
+    reply = env.http("POST", "/api/counters/k1/add", json=5)
+    assert reply.status == 202
+    assert env.read_entity("Counter", "k1") == 5
+    http = one(spans, "POST /api/counters/{key}/add", SpanKind.SERVER)
+    producer = one(spans, "entity:counter:add", SpanKind.PRODUCER)
+    consumer = one(spans, "entity:counter:add", SpanKind.CONSUMER)
+    assert parent_of(producer) == http.context.span_id  # the SDK client's signal carried traceparent
+    assert parent_of(consumer) == producer.context.span_id
