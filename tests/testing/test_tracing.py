@@ -243,7 +243,7 @@ def test_a_failing_tracer_never_stops_the_work(durable_env, spans, caplog, monke
         return start_span(name, *args, **kwargs)
 
     monkeypatch.setattr(tracing.tracer, "start_span", broken)
-    monkeypatch.setattr(telemetry, "_reported", set())
+    monkeypatch.setattr(telemetry.spans, "_reported", set())
     env = durable_env(SAMPLES / "function_chaining")
     reply = env.http("POST", "/api/orchestrators/hello_orchestrator")
     assert reply.status == 202
