@@ -132,7 +132,14 @@ class EpisodeTrace:
         )  # fmt: skip
         if status is RuntimeStatus.Failed:
             state = commit.state
-            t._fail(span, (state.output if state else None) or "orchestration failed")
+            failure = next(
+                (ev.failure_details for ev in commit.new_history if isinstance(ev, e.ExecutionCompleted)), None
+            )
+            t._fail(
+                span, (state.output if state else None) or "orchestration failed",
+                error_type=failure.error_type if failure else "OrchestrationFailure",
+                stack=failure.stack_trace if failure else None,
+            )  # fmt: skip
         span.end(end_time=ns(now))
 
     def _results(self) -> list[e.HistoryEvent]:

@@ -112,6 +112,20 @@ def traced_request(event: e.HistoryEvent) -> dict[str, Any] | None:
     return request if trace_context_from_dict(request.get("parentTraceContext")) is not None else None
 
 
+def failure_of(details: str | None) -> tuple[str, str | None]:
+    """(error type, stack trace) of a ``TaskFailed.Details`` (the host's serialised RpcException, whose
+    ``Message`` starts with the Python exception's type name), as far as it tells them."""
+    try:
+        data = json.loads(details or "")
+    except ValueError:
+        return "ActivityFailure", details or None
+    if not isinstance(data, dict):
+        return "ActivityFailure", None
+    message = str(data.get("Message") or "").strip()
+    head = message.split(":", 1)[0] if ":" in message else ""
+    return (head if head.isidentifier() else "ActivityFailure"), data.get("StackTraceString") or None
+
+
 _reported: set[str] = set()
 
 

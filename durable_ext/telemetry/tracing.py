@@ -28,6 +28,7 @@ from durable_ext.telemetry.spans import (
     PresetSpanIds,
     attrs,
     broken,
+    failure_of,
     new_span_id,
     ns,
     parse_traceparent,
@@ -77,8 +78,14 @@ class Tracing:
             carrier["tracestate"] = context.trace_state
         return self.propagator.extract(carrier)
 
-    def _fail(self, span: Any, message: str) -> None:
+    def _fail(self, span: Any, message: str, *, error_type: str | None = None, stack: str | None = None) -> None:
+        """ERROR status with ``message``; with ``error_type``, also OpenTelemetry's ``exception`` event."""
         span.set_status(self.Status(self.StatusCode.ERROR, message))
+        if error_type is not None:
+            event = {"exception.type": error_type, "exception.message": message}
+            if stack:
+                event["exception.stacktrace"] = stack
+            span.add_event("exception", event)
 
     # -- client and HTTP ------------------------------------------------------------------------
 
@@ -229,7 +236,8 @@ class Tracing:
 
         def result(event: e.HistoryEvent) -> None:
             if isinstance(event, e.TaskFailed):
-                self._fail(span, event.reason or "activity failed")
+                error_type, stack = failure_of(event.details)
+                self._fail(span, event.reason or "activity failed", error_type=error_type, stack=stack)
 
         with self.trace.use_span(span, end_on_exit=True):
             yield result
