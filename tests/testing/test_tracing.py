@@ -125,6 +125,9 @@ def test_timers_and_failures(durable_env, spans):
     assert len(servers) == len(clients) == 4  # four attempts
     assert all(s.status.status_code is StatusCode.ERROR for s in servers + clients)
     assert "the real service is not reachable" in servers[0].status.description
+    exception = next(ev for ev in servers[0].events if ev.name == "exception")
+    assert exception.attributes["exception.type"] == "RuntimeError"
+    assert "raise RuntimeError" in exception.attributes["exception.stacktrace"]
     timers = by_name(spans, "orchestration:hourly_retry:timer")
     fired = [ev for ev in env.get_history(instance_id) if isinstance(ev, e.TimerFired)]
     assert len(timers) == len(fired) >= 3  # the back-offs between attempts
@@ -147,6 +150,7 @@ def test_failed_orchestration_is_an_error_span(durable_env, spans):
     assert orchestration.status.status_code is StatusCode.ERROR
     assert "no route to bank" in orchestration.status.description
     assert orchestration.attributes[telemetry.STATUS] == "Failed"
+    assert any(ev.name == "exception" for ev in orchestration.events)
 
 
 def test_sub_orchestrations_nest_under_their_client_spans(durable_env, spans):
@@ -243,7 +247,7 @@ def test_a_failing_tracer_never_stops_the_work(durable_env, spans, caplog, monke
         return start_span(name, *args, **kwargs)
 
     monkeypatch.setattr(tracing.tracer, "start_span", broken)
-    monkeypatch.setattr(telemetry, "_reported", set())
+    monkeypatch.setattr(telemetry.spans, "_reported", set())
     env = durable_env(SAMPLES / "function_chaining")
     reply = env.http("POST", "/api/orchestrators/hello_orchestrator")
     assert reply.status == 202
