@@ -46,7 +46,7 @@ from durable_ext.providers.sqlite_schema import (
     INSERT_PENDING_IF_MISSING,
     INSERT_TASK,
     INSTANCE_COLUMNS,
-    LOCK_TASK,
+    LOCK_TASKS,
     PICKS,
     SELECT_INSTANCE,
     SELECT_MESSAGES,
@@ -348,12 +348,21 @@ class SqliteProvider:
     ) -> OrchestrationWorkItem | None:
         """Lock the first eligible instance (see ``sqlite_schema.PICK``) and load its messages,
         state and current execution's history; the lock is a ``locks`` row with a fresh token."""
+        items = await self.lock_next_orchestrations(
+            now=now, lock_timeout=lock_timeout, worker_id=worker_id, entities=entities, limit=1
+        )
+        return items[0] if items else None
+
+    async def lock_next_orchestrations(
+        self, *, now: datetime, lock_timeout: timedelta, worker_id: str, entities: bool | None = None, limit: int
+    ) -> list[OrchestrationWorkItem]:
+        """Up to ``limit`` work items as :meth:`lock_next_orchestration` locks them, in one
+        transaction (a dispatcher with several free slots fills them with one call)."""
         now_us = to_micros(now)
         expires_us = now_us + lock_timeout // timedelta(microseconds=1)
-        token = new_token()
         hub = self.hub
 
-        def lock(conn: sqlite3.Connection) -> tuple | None:
+        def lock_one(conn: sqlite3.Connection) -> tuple | None:
             params = {"hub": hub, "now": now_us}
             instance_id = None
             for sql in PICKS[entities]:
@@ -363,6 +372,7 @@ class SqliteProvider:
                     break
             if instance_id is None:
                 return None
+            token = new_token()
             conn.execute(
                 "INSERT OR REPLACE INTO locks (hub, instance_id, lock_token, locked_by, lock_expiration) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -371,21 +381,29 @@ class SqliteProvider:
             messages = conn.execute(SELECT_MESSAGES, (hub, instance_id, now_us, self.batch_size)).fetchall()
             state = conn.execute(SELECT_INSTANCE, (hub, instance_id)).fetchone()
             history = [] if state is None else self._histories.load(conn, instance_id, state[5] or "")
-            return instance_id, messages, state, history
+            return instance_id, token, messages, state, history
 
-        def lock_and_parse(conn: sqlite3.Connection) -> OrchestrationWorkItem | None:
-            rows = self._transaction(conn, lambda: lock(conn))
-            if rows is None:
-                return None
-            instance_id, messages, state, history = rows
-            return OrchestrationWorkItem(
-                instance_id=instance_id,
-                lock_token=token,
-                state=None if state is None else instance_from_row(state),
-                history=history,
-                messages=[(str(seq), TaskMessage(instance_id, loads_event(js), ex)) for seq, ex, js in messages],
-                locked_until=from_micros(expires_us),
-            )
+        def lock(conn: sqlite3.Connection) -> list[tuple]:
+            locked: list[tuple] = []
+            while len(locked) < limit:  # each pick skips the instances locked just before it
+                rows = lock_one(conn)
+                if rows is None:
+                    break
+                locked.append(rows)
+            return locked
+
+        def lock_and_parse(conn: sqlite3.Connection) -> list[OrchestrationWorkItem]:
+            return [
+                OrchestrationWorkItem(
+                    instance_id=instance_id,
+                    lock_token=token,
+                    state=None if state is None else instance_from_row(state),
+                    history=history,
+                    messages=[(str(seq), TaskMessage(instance_id, loads_event(js), ex)) for seq, ex, js in messages],
+                    locked_until=from_micros(expires_us),
+                )
+                for instance_id, token, messages, state, history in self._transaction(conn, lambda: lock(conn))
+            ]
 
         return await self._run(lock_and_parse, write=True)
 
@@ -501,23 +519,33 @@ class SqliteProvider:
         self, *, now: datetime, lock_timeout: timedelta, worker_id: str
     ) -> ActivityWorkItem | None:
         """Lease the oldest visible task that is unlocked or whose lease expired."""
+        items = await self.lock_next_activities(now=now, lock_timeout=lock_timeout, worker_id=worker_id, limit=1)
+        return items[0] if items else None
+
+    async def lock_next_activities(
+        self, *, now: datetime, lock_timeout: timedelta, worker_id: str, limit: int
+    ) -> list[ActivityWorkItem]:
+        """Lease up to ``limit`` of the oldest visible tasks (as :meth:`lock_next_activity`), in
+        queue order, with one statement."""
         now_us = to_micros(now)
         expires_us = now_us + lock_timeout // timedelta(microseconds=1)
-        token = new_token()
-        params = {"hub": self.hub, "now": now_us, "worker": worker_id, "expires": expires_us, "token": token}
+        token = new_token()  # one per call: a task is named by its seq and this token
+        params = {
+            "hub": self.hub, "now": now_us, "worker": worker_id, "expires": expires_us, "token": token, "limit": limit
+        }  # fmt: skip
 
-        def lock(conn: sqlite3.Connection) -> ActivityWorkItem | None:
-            row = self._transaction(conn, lambda: conn.execute(LOCK_TASK, params).fetchone())
-            if row is None:
-                return None
-            seq, instance_id, execution_id, event_json, dequeue_count = row
-            return ActivityWorkItem(
-                id=str(seq),
-                lock_token=token,
-                message=TaskMessage(instance_id, loads_event(event_json), execution_id),
-                dequeue_count=dequeue_count,
-                locked_until=from_micros(expires_us),
-            )
+        def lock(conn: sqlite3.Connection) -> list[ActivityWorkItem]:
+            rows = sorted(self._transaction(conn, lambda: conn.execute(LOCK_TASKS, params).fetchall()))
+            return [
+                ActivityWorkItem(
+                    id=str(seq),
+                    lock_token=token,
+                    message=TaskMessage(instance_id, loads_event(event_json), execution_id),
+                    dequeue_count=dequeue_count,
+                    locked_until=from_micros(expires_us),
+                )
+                for seq, instance_id, execution_id, event_json, dequeue_count in rows
+            ]
 
         return await self._run(lock, write=True)
 
