@@ -145,10 +145,12 @@ def latency(host: HostProcess, runs: int) -> tuple[float, float]:
 
 
 def peak_rss_mb(host: HostProcess) -> tuple[float, float]:
-    """(peak, current) resident set size of the host process, in MB."""
+    """(peak, current) resident set size of the host process, in MB (``start`` runs the host as
+    its supervisor's child; a checkout from before the supervisor runs it as the process itself)."""
     fields = {}
     assert host.proc is not None
-    for line in Path(f"/proc/{host.proc.pid}/status").read_text().splitlines():
+    pid = max(host.host_pids(), default=host.proc.pid)
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         fields[key] = value
     return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
@@ -161,19 +163,30 @@ def timed(host: HostProcess, name: str, n: int) -> float:
     return time.perf_counter() - t0
 
 
-THROUGHPUT, LATENCY, FAN_OUT, SEQUENTIAL, SEQUENTIAL_100, RSS = (
+THROUGHPUT, LATENCY, FAN_OUT, SEQUENTIAL, SEQUENTIAL_100, RSS, MEMORY = (
     "HelloSequence5 throughput",
     "1-activity latency",
     "fan-out/fan-in",
     "sequential",
     "sequential 100",
     "peak RSS",
+    "RSS after more orchestrations",
 )
 
 
-def run(connection_string: str | None, workers: int, args, env: dict[str, str] | None = None) -> dict[str, dict]:
+def run(
+    connection_string: str | None,
+    workers: int,
+    args,
+    env: dict[str, str] | None = None,
+    source: Path = ROOT,
+    memory: int = 0,
+) -> dict[str, dict]:
     """Each workload's figure: {"text": printed, "value": number for ratios}. ``env``: the hosts' extra
-    environment (tracing on)."""
+    environment (tracing on). ``workers`` host processes share the hub (on SQLite: one file; each
+    serves HTTP and dispatches; the throughput starts go round-robin, the other workloads to the
+    first). ``source``: the checkout whose durable_ext runs (``--baseline``). ``memory``: that many
+    more HelloSequence5 run to completion at the end, and the host's RSS is read again."""
     figures: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         app = copy_app(ROOT / "bench" / "app", Path(tmp) / "app")
@@ -181,7 +194,7 @@ def run(connection_string: str | None, workers: int, args, env: dict[str, str] |
             (app / "host.json").write_text(args.host_json)
         if connection_string:
             use_azure_storage(app, connection_string)
-        hosts = [HostProcess(app, env=env).start() for _ in range(workers)]
+        hosts = [HostProcess(app, env=env, source=source).start() for _ in range(workers)]
         try:
             rate = throughput(hosts, args.orchestrations, poll=0.5 if connection_string else 0.05)
             figures[THROUGHPUT] = {"text": f"{rate:.1f} orch/s ({args.orchestrations})", "value": rate}
@@ -199,6 +212,17 @@ def run(connection_string: str | None, workers: int, args, env: dict[str, str] |
                 }
             peak, now = peak_rss_mb(hosts[0])
             figures[RSS] = {"text": f"{peak:.0f} MB peak, {now:.0f} MB at end", "value": peak}
+            if memory:
+                done = 0
+                while done < memory:  # in rounds of 1,000 started at once, as the throughput run
+                    chunk = min(1000, memory - done)
+                    throughput(hosts, chunk, poll=0.5 if connection_string else 0.05)
+                    done += chunk
+                peak, after = peak_rss_mb(hosts[0])
+                figures[MEMORY] = {
+                    "text": f"{after:.0f} MB after {memory:,} more completed (was {now:.0f}; peak {peak:.0f})",
+                    "value": after,
+                }
         finally:
             for h in hosts:
                 h.stop()
@@ -275,17 +299,22 @@ GOALS = {
 }
 
 
-def print_table(columns: dict[str, dict[str, dict]], ours: str | None) -> None:
+def print_table(columns: dict[str, dict[str, dict]], ours: list[str]) -> None:
+    """The table; a ratio to DBOS (and whether its goal is met) for each column in ``ours``."""
     names = list(columns)
-    rows = list(next(iter(columns.values())))
-    show_ratio = ours is not None and "DBOS" in columns
-    header = ["workload", *names] + (["ratio (ours / DBOS)", "goal"] if show_ratio else [])
+    rows: list[str] = []
+    for col in columns.values():
+        rows += [r for r in col if r not in rows]
+    compared = [n for n in ours if n in columns] if "DBOS" in columns else []
+    header = ["workload", *names]
+    for name in compared:
+        header += [f"ratio {name} / DBOS" if len(compared) > 1 else "ratio (ours / DBOS)", "goal"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
         cells = [row, *(columns[n].get(row, {}).get("text", "") for n in names)]
-        if show_ratio:
-            a, b = columns[ours].get(row), columns["DBOS"].get(row)
+        for name in compared:
+            a, b = columns[name].get(row), columns["DBOS"].get(row)
             if a and b and b["value"] and row in GOALS:
                 ratio = a["value"] / b["value"]
                 label, met = GOALS[row]
@@ -293,10 +322,18 @@ def print_table(columns: dict[str, dict[str, dict]], ours: str | None) -> None:
             else:
                 cells += ["", ""]
         print("| " + " | ".join(cells) + " |")
-    seq = columns[names[0]]
-    if SEQUENTIAL_100 in seq:
-        growth = seq[SEQUENTIAL]["value"] / seq[SEQUENTIAL_100]["value"]
-        print(f"\nlinearity ({names[0]}): {seq[SEQUENTIAL]['text']} / sequential 100 = {growth:.1f}× (goal ≤ 12×)")
+    for name in ours:
+        seq = columns.get(name, {})
+        if SEQUENTIAL_100 in seq:
+            growth = seq[SEQUENTIAL]["value"] / seq[SEQUENTIAL_100]["value"]
+            print(f"\nlinearity ({name}): {seq[SEQUENTIAL]['text']} / sequential 100 = {growth:.1f}× (goal ≤ 12×)")
+
+
+def baseline_checkout(ref: str, into: Path) -> Path:
+    """A detached worktree of ``ref`` (removed by the caller) whose durable_ext a baseline column runs."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(into), ref], check=True,
+                   capture_output=True)  # fmt: skip
+    return into
 
 
 def main() -> None:
@@ -309,6 +346,23 @@ def main() -> None:
     parser.add_argument("--peer", choices=("none", "dbos"), default="none", help="also run DBOS, same shapes")
     parser.add_argument("--host-json", default=None, help="replace bench/app/host.json with this JSON text")
     parser.add_argument(
+        "--sqlite-processes",
+        default="1",
+        help="comma-separated host process counts sharing the SQLite hub, one column each (e.g. 1,2)",
+    )
+    parser.add_argument(
+        "--memory",
+        type=int,
+        default=0,
+        help="then run this many more HelloSequence5 (first SQLite column) and read RSS",
+    )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="GIT_REF",
+        help="also run that commit's durable_ext (same app, same run) before each of our columns",
+    )
+    parser.add_argument(
         "--tracing",
         choices=("off", "compare"),
         default="off",
@@ -318,13 +372,33 @@ def main() -> None:
     for name in [n for n in os.environ if n.startswith("OTEL_")]:
         del os.environ[name]  # the hosts inherit the environment: "off" must mean off
     columns: dict[str, dict[str, dict]] = {}
-    ours = None
+    ours: list[str] = []
     if args.tracing == "compare":
         run_tracing_comparison(args)
         return
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = baseline_checkout(args.baseline, Path(tmp) / "baseline") if args.baseline else None
+        try:
+            run_columns(args, columns, ours, baseline)
+        finally:
+            if baseline is not None:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], check=False)
+    print(json.dumps({name: {row: f["text"] for row, f in col.items()} for name, col in columns.items()}, indent=2))
+    print()
+    print_table(columns, ours)
+
+
+def run_columns(args, columns: dict[str, dict[str, dict]], ours: list[str], baseline: Path | None) -> None:
+    def plural(n: int, what: str) -> str:
+        return f"{n} {what}" if n == 1 else f"{n} {what}es" if what.endswith("s") else f"{n} {what}s"
+
     if args.storage in ("sqlite", "all"):
-        ours = "durable_ext SQLite, 1 worker"
-        columns[ours] = run(None, 1, args)
+        for i, count in enumerate(int(n) for n in args.sqlite_processes.split(",")):
+            if baseline is not None:
+                columns[f"{args.baseline} SQLite, {plural(count, 'process')}"] = run(None, count, args, source=baseline)
+            name = f"durable_ext SQLite, {plural(count, 'process')}"
+            ours.append(name)
+            columns[name] = run(None, count, args, memory=args.memory if i == 0 else 0)
     if args.peer == "dbos":
         columns["DBOS"] = run_dbos(args)
     if args.storage in ("azurite", "all"):
@@ -332,13 +406,14 @@ def main() -> None:
 
         emulator = Azurite.start()
         try:
-            columns["Azurite, 1 worker"] = run(emulator.connection_string, 1, args)
-            columns["Azurite, 2 workers"] = run(emulator.connection_string, 2, args)
+            for count in (1, 2):
+                if baseline is not None:
+                    columns[f"{args.baseline} Azurite, {plural(count, 'worker')}"] = run(
+                        emulator.connection_string, count, args, source=baseline
+                    )
+                columns[f"Azurite, {plural(count, 'worker')}"] = run(emulator.connection_string, count, args)
         finally:
             emulator.stop()
-    print(json.dumps({name: {row: f["text"] for row, f in col.items()} for name, col in columns.items()}, indent=2))
-    print()
-    print_table(columns, ours)
 
 
 def run_tracing_comparison(args) -> None:

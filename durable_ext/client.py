@@ -297,13 +297,27 @@ class DurableClient:
 
     # -- entities ------------------------------------------------------------------------------
 
-    async def signal_entity(self, name: str, key: str, operation: str, input_text: str | None) -> None:
-        """Queue a one-way operation for ``@name@key`` (the entity is created on first use)."""
+    async def signal_entity(
+        self,
+        name: str,
+        key: str,
+        operation: str,
+        input_text: str | None,
+        *,
+        trace_carrier: Mapping[str, str] | None = None,
+    ) -> None:
+        """Queue a one-way operation for ``@name@key`` (the entity is created on first use).
+
+        With tracing on, the request carries the W3C context of ``trace_carrier`` (request headers)
+        or of the current span, so the entity's spans join the caller's trace."""
         if not name or key is None:
             raise BadRequestError("An entity id needs a name and a key.")
         if not operation:
             raise BadRequestError("The operation name must not be empty.")
         text = request_message(operation, input_text, new_id(), signal=True)
+        tracing = telemetry.ACTIVE
+        if tracing is not None:
+            text = tracing.entity_request(text, trace_carrier, self.clock.now())
         event = e.EventRaised(timestamp=self.clock.now(), name=OPERATION_EVENT, input=text)
         await self.provider.send_message(TaskMessage(entity_id(name, key), event))
 

@@ -35,7 +35,6 @@ unknown connection setting never falls back to the app's own hub.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -222,8 +221,10 @@ class HubResolver:
             self._closed = True
             opened, self._open = list(self._open.values()), {}
         for client in opened:
-            with contextlib.suppress(Exception):
+            try:
                 await client.provider.close()
+            except Exception:  # shutting down: the other hubs still get closed
+                logger.warning("Closing task hub '%s' failed.", client.provider.hub, exc_info=True)
 
 
 def _own_store(storage: StorageConfig) -> Store:

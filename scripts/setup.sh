@@ -32,22 +32,27 @@ if [ "${1:-}" = "--dev" ]; then
   if [ ! -x node_modules/.bin/azurite ]; then
     npm install --no-audit --no-fund --loglevel=error >/dev/null
   fi
-  # Worker mode on Python 3.13+ runs azure-functions-runtime (tests/worker_mode/test_python313.py): a
-  # second venv from a 3.13 interpreter, with the protobuf runtime the test protos are compiled for.
-  PY313=${PYTHON313:-$(ls -d "$HOME"/.pyenv/versions/3.13.*/bin/python3.13 2>/dev/null | tail -n 1 || true)}
-  PY313=${PY313:-$(command -v python3.13 || true)}
-  if [ -z "$PY313" ]; then
-    echo "error: no Python 3.13 found (set PYTHON313, or install it under ~/.pyenv/versions/3.13.*):" \
-         "tests/worker_mode/test_python313.py needs it for azure-functions-runtime and will fail" >&2
-    if [ "${CI:-}" = "true" ]; then exit 1; fi
-  else
-    if [ ! -x .venv313/bin/python ]; then
-      "$PY313" -m venv .venv313
+  # Worker mode on the other Python versions the Functions host runs (tests/worker_mode/test_python_versions.py):
+  # 3.12 runs the vendored 4.x worker, 3.13+ azure-functions-runtime; one venv each, from that interpreter,
+  # with the protobuf runtime the test protos are compiled for.
+  PROTOBUF=$(.venv/bin/python -c 'import google.protobuf as p; print(p.__version__)')
+  for MINOR in 12 13; do
+    VAR=PYTHON3$MINOR
+    PYX=${!VAR:-$(ls -d "$HOME"/.pyenv/versions/3.$MINOR.*/bin/python3.$MINOR 2>/dev/null | tail -n 1 || true)}
+    PYX=${PYX:-$(command -v python3.$MINOR || true)}
+    if [ -z "$PYX" ]; then
+      echo "error: no Python 3.$MINOR found (set $VAR, or install it under ~/.pyenv/versions/3.$MINOR.*):" \
+           "tests/worker_mode/test_python_versions.py needs it and will fail" >&2
+      if [ "${CI:-}" = "true" ]; then exit 1; fi
+      continue
     fi
-    PROTOBUF=$(.venv/bin/python -c 'import google.protobuf as p; print(p.__version__)')
-    quiet_pip .venv313/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt \
-      azure-functions-runtime grpcio "protobuf==$PROTOBUF"
-  fi
+    if [ ! -x .venv3$MINOR/bin/python ]; then
+      "$PYX" -m venv .venv3$MINOR
+    fi
+    if [ "$MINOR" = 12 ]; then EXTRA="azurefunctions-extensions-base"; else EXTRA="azure-functions-runtime"; fi
+    quiet_pip .venv3$MINOR/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt \
+      $EXTRA grpcio "protobuf==$PROTOBUF"
+  done
 else
   quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi

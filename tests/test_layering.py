@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("", "core", "errors"),
     ("config", "log", "telemetry", "auth", "providers", "providers.base"),
     ("providers.sqlite", "providers.sqlite_batch", "providers.sqlite_cache", "providers.sqlite_schema",
-     "providers.azure_storage", "providers.factory"),
+     "providers.sqlite_wake", "providers.azure_storage", "providers.factory"),
     ("functions",),
     ("dispatcher", "client", "hubs"),
     ("web",),
@@ -65,8 +65,8 @@ EXACT = {"", "providers"}
 # not import a module of another group of the same tuple).
 INDEPENDENT: list[tuple[tuple[str, ...], ...]] = [
     (("dispatcher",), ("client", "hubs")),
-    (("providers.sqlite", "providers.sqlite_batch", "providers.sqlite_cache", "providers.sqlite_schema"),
-     ("providers.azure_storage",)),
+    (("providers.sqlite", "providers.sqlite_batch", "providers.sqlite_cache", "providers.sqlite_schema",
+      "providers.sqlite_wake"), ("providers.azure_storage",)),
 ]
 
 # Third-party or stdlib top-level names -> the only places allowed to import them.

@@ -55,12 +55,24 @@ class ActivityDispatcher:
         self.lock_timeout = lock_timeout
         self.timeouts = timeouts or FunctionTimeouts(None)
         self.loop = WorkLoop(
-            WorkSignal.ACTIVITIES, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle
+            WorkSignal.ACTIVITIES,
+            provider,
+            clock,
+            concurrency=concurrency,
+            fetch=self._fetch,
+            handle=self._handle,
+            fetch_many=self._fetch_many if hasattr(provider, "lock_next_activities") else None,
         )
 
     async def _fetch(self) -> ActivityWorkItem | None:
         return await self.provider.lock_next_activity(
             now=self.clock.now(), lock_timeout=self.lock_timeout, worker_id=self.worker_id
+        )
+
+    async def _fetch_many(self, limit: int) -> list[ActivityWorkItem]:
+        # A provider that leases several tasks in one call (SQLite) fills several free slots at once.
+        return await self.provider.lock_next_activities(  # type: ignore[attr-defined]
+            now=self.clock.now(), lock_timeout=self.lock_timeout, worker_id=self.worker_id, limit=limit
         )
 
     async def _handle(self, item: ActivityWorkItem) -> None:
@@ -86,7 +98,9 @@ class ActivityDispatcher:
         if timed_out:
             self.timeouts.runaway(timed_out[0])
 
-    async def _execute(self, scheduled: e.TaskScheduled, item: ActivityWorkItem, timed_out: list[str]) -> e.HistoryEvent:
+    async def _execute(
+        self, scheduled: e.TaskScheduled, item: ActivityWorkItem, timed_out: list[str]
+    ) -> e.HistoryEvent:
         task_id = scheduled.event_id
         if scheduled.name == HTTP_ACTIVITY_NAME:
             return await call_http(scheduled, self.clock.now, self.http)

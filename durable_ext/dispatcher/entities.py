@@ -12,6 +12,7 @@ from concurrent.futures import Executor
 from datetime import timedelta
 from functools import partial
 
+from durable_ext import telemetry
 from durable_ext.core.clock import Clock
 from durable_ext.core.entities import EntityReport, parse_entity_id, process_entity_batch
 from durable_ext.core.messages import OrchestrationWorkItem
@@ -58,9 +59,13 @@ class EntityDispatcher:
 
     async def _handle(self, item: OrchestrationWorkItem) -> None:
         renew = partial(self._renew, item)
+        started = self.clock.now()
         async with renewing(renew, self.lock_timeout, f"Entity '{item.instance_id}'"):
             report, timed_out = await self._batch(item)
-        await self._commit(item, report)
+        committed = await self._commit(item, report)
+        tracing = telemetry.ACTIVE
+        if tracing is not None and committed:
+            tracing.entity_batch(item, report.commit, self.provider.hub, started, self.clock.now())
         if timed_out:
             self.timeouts.runaway(timed_out)
 
@@ -78,9 +83,7 @@ class EntityDispatcher:
         loop = asyncio.get_running_loop()
         function_name = info.function_name if info else item.instance_id
         timed_out = None
-        batch = partial(
-            process_entity_batch, item, now=self.clock.now(), known_names=self.registry.entity_names()
-        )
+        batch = partial(process_entity_batch, item, now=self.clock.now(), known_names=self.registry.entity_names())
         with invocation(function_name, instance_id=item.instance_id) as inv:
             try:
                 report: EntityReport = await self.timeouts.run(
@@ -97,13 +100,17 @@ class EntityDispatcher:
             logger.warning("Entity '%s': %s", item.instance_id, note)
         return report, timed_out
 
-    async def _commit(self, item: OrchestrationWorkItem, report: EntityReport) -> None:
+    async def _commit(self, item: OrchestrationWorkItem, report: EntityReport) -> bool:
+        """True if the batch's results were committed."""
         try:
             await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
             logger.warning("Entity '%s': lock lost before commit; the batch will run again", item.instance_id)
         except ProviderError as exc:
             await hand_back(lambda: self.provider.abandon_orchestration(item), f"Entity '{item.instance_id}'", exc)
+        else:
+            return True
+        return False
 
 
 def _time_out(message: str, batch_json: str) -> str:

@@ -1,7 +1,8 @@
 """The shape every dispatcher loop shares: fetch work under a concurrency limit, sleep well.
 
-A loop takes a slot, asks the provider for one work item, and hands it to a task; with nothing
-to do it sleeps until this process enqueues work (``WorkSignal``), until the next timer is due,
+A loop takes a slot, asks the provider for one work item, and hands it to a task — or, with
+``fetch_many`` (a provider that can lock several at once), takes every free slot (up to
+``max_batch``) and asks for that many in one call; with nothing to do it sleeps until this process enqueues work (``WorkSignal``), until the next timer is due,
 or at most ``max_poll`` (other processes sharing the hub cannot wake us). Errors talking to
 storage are logged and retried with back-off; they never end the loop.
 """
@@ -31,11 +32,15 @@ class WorkLoop(Generic[T]):
         fetch: Callable[[], Awaitable[T | None]],
         handle: Callable[[T], Awaitable[None]],
         max_poll: float = 1.0,
+        fetch_many: Callable[[int], Awaitable[list[T]]] | None = None,
+        max_batch: int = 32,
     ) -> None:
         self.name = name
         self.provider = provider
         self.clock = clock
         self.fetch = fetch
+        self.fetch_many = fetch_many
+        self.max_batch = max_batch
         self.handle = handle
         self.max_poll = max_poll
         self.slots = asyncio.Semaphore(concurrency)
@@ -50,23 +55,34 @@ class WorkLoop(Generic[T]):
             if self._stopping:
                 self.slots.release()
                 break
+            taken = 1
+            while self.fetch_many is not None and taken < self.max_batch and not self.slots.locked():
+                await self.slots.acquire()  # a free slot: returns at once
+                taken += 1
             self.signal.clear()
             try:
-                item = await self.fetch()
+                if self.fetch_many is not None:
+                    items = await self.fetch_many(taken)
+                else:
+                    item = await self.fetch()
+                    items = [] if item is None else [item]
             except Exception:
-                self.slots.release()
+                for _ in range(taken):
+                    self.slots.release()
                 logger.exception("%s: fetching work failed; retrying in %.1fs", self.name, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.05
-            if item is None:
+            for _ in range(taken - len(items)):
                 self.slots.release()
+            if not items:
                 await self._idle()
                 continue
-            task = asyncio.create_task(self._run_one(item))
-            self.running.add(task)
-            task.add_done_callback(self.running.discard)
+            for item in items:
+                task = asyncio.create_task(self._run_one(item))
+                self.running.add(task)
+                task.add_done_callback(self.running.discard)
 
     async def _run_one(self, item: T) -> None:
         try:

@@ -63,11 +63,29 @@ class OrchestrationDispatcher:
         self.on_commit = on_commit
         self.sessions = sessions  # extended sessions (dispatcher.sessions); None: replay in full
         self.played = played if played is not None else PlayedHistory()
-        self.loop = WorkLoop(name, provider, clock, concurrency=concurrency, fetch=self._fetch, handle=self._handle)
+        self.loop = WorkLoop(
+            name,
+            provider,
+            clock,
+            concurrency=concurrency,
+            fetch=self._fetch,
+            handle=self._handle,
+            fetch_many=self._fetch_many if hasattr(provider, "lock_next_orchestrations") else None,
+        )
 
     async def _fetch(self) -> OrchestrationWorkItem | None:
         return await self.provider.lock_next_orchestration(
             now=self.clock.now(), lock_timeout=self.lock_timeout, worker_id=self.worker_id, entities=self.entities
+        )
+
+    async def _fetch_many(self, limit: int) -> list[OrchestrationWorkItem]:
+        # A provider that locks several instances in one call (SQLite) fills several free slots at once.
+        return await self.provider.lock_next_orchestrations(  # type: ignore[attr-defined]
+            now=self.clock.now(),
+            lock_timeout=self.lock_timeout,
+            worker_id=self.worker_id,
+            entities=self.entities,
+            limit=limit,
         )
 
     async def _handle(self, item: OrchestrationWorkItem) -> None:

@@ -159,11 +159,25 @@ class WorkSignal:
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
         self._watchers: dict[str, set[asyncio.Event]] = {}
+        #: Passes this process's ``notify``/``changed`` on to other processes sharing the hub (set
+        #: by a provider that can: the SQLite hub's doorbell); they apply them with ``wake``.
+        self.relay: Callable[[tuple[str, ...], str | None], None] | None = None
 
     def event(self, name: str) -> asyncio.Event:
         return self._events.setdefault(name, asyncio.Event())
 
     def notify(self, *names: str) -> None:
+        self.wake(names, None)
+        if self.relay is not None:
+            self.relay(names, None)
+
+    def wake(self, names: tuple[str, ...], instance_id: str | None) -> None:
+        """Apply a notification here only: set the named loops' events (all when ``names`` is
+        empty) or, with ``instance_id``, that instance's watchers."""
+        if instance_id is not None:
+            for watcher in self._watchers.get(instance_id, ()):
+                watcher.set()
+            return
         for name in names or tuple(self._events):
             event = self._events.get(name)
             if event is not None:
@@ -173,7 +187,8 @@ class WorkSignal:
     def watching(self, instance_id: str) -> Iterator[asyncio.Event]:
         """An event set whenever this process commits a change to ``instance_id`` (see
         :meth:`changed`), for as long as the ``with`` block lasts: a waiter for completion wakes at
-        once instead of at its next poll. Other processes' commits do not set it; waiters still poll."""
+        once instead of at its next poll. Other processes' commits set it only through a ``relay``
+        (the SQLite hub's doorbell); otherwise waiters poll."""
         event = asyncio.Event()
         self._watchers.setdefault(instance_id, set()).add(event)
         try:
@@ -187,8 +202,9 @@ class WorkSignal:
 
     def changed(self, instance_id: str) -> None:
         """This process committed a new state for ``instance_id``."""
-        for event in self._watchers.get(instance_id, ()):
-            event.set()
+        self.wake((), instance_id)
+        if self.relay is not None:
+            self.relay((), instance_id)
 
     @classmethod
     def inbox_of(cls, instance_id: str) -> str:

@@ -13,6 +13,7 @@ transaction, so other processes wait for the lock as little as possible.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -36,7 +37,7 @@ from durable_ext.core.wire import dumps_event, loads_event
 from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError, StorageUnavailableError
 from durable_ext.providers import sqlite_schema as schema
 from durable_ext.providers.base import WorkSignal
-from durable_ext.providers.sqlite_batch import BatchingThread
+from durable_ext.providers.sqlite_batch import BatchingThread, LoopBatcher
 from durable_ext.providers.sqlite_cache import HistoryCache
 from durable_ext.providers.sqlite_schema import (
     INSERT_EVENT,
@@ -45,7 +46,7 @@ from durable_ext.providers.sqlite_schema import (
     INSERT_PENDING_IF_MISSING,
     INSERT_TASK,
     INSTANCE_COLUMNS,
-    LOCK_TASK,
+    LOCK_TASKS,
     PICKS,
     SELECT_INSTANCE,
     SELECT_MESSAGES,
@@ -59,6 +60,7 @@ from durable_ext.providers.sqlite_schema import (
     task_row,
     to_micros,
 )
+from durable_ext.providers.sqlite_wake import Doorbell
 
 T = TypeVar("T")
 
@@ -119,16 +121,25 @@ class SqliteProvider:
         self.batch_size = batch_size
         self.work_signal = WorkSignal()
         self._histories = HistoryCache(hub, loads_event)
-        # One connection on one thread; concurrent writes are committed together (sqlite_batch).
-        #: (st_dev, st_ino) of the file the connection opened; see _check_identity.
+        # Statements run in batches with group commit on the event loop's thread; large reads,
+        # and calls from another loop, on a thread with a connection of its own (sqlite_batch).
+        #: (st_dev, st_ino) of the file the connections opened; see _check_identity.
         self._identity: tuple[int, int] | None = None
-        self._thread = BatchingThread(
-            f"durable-sqlite-{hub}",
+        self._batcher = LoopBatcher(
             self._connect,
             wrap_error=self._error,
             on_abort=self._histories.clear,  # it may hold writes of the batch that did not commit
             check=self._check_identity,
         )
+        self._thread = BatchingThread(
+            f"durable-sqlite-{hub}",
+            self._connect,
+            wrap_error=self._error,
+            on_abort=self._histories.clear,
+            check=self._check_identity,
+        )
+        # Other processes on this hub file hear of the work this one enqueues (sqlite_wake).
+        self._doorbell: Doorbell | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -139,14 +150,21 @@ class SqliteProvider:
     def _now_us(self) -> int:
         return to_micros(self.clock.now())
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
-        """Run ``fn(connection)`` on the connection's thread; sqlite3 errors become ``ProviderError``.
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = False, large: bool = False) -> T:
+        """Run ``fn(connection)`` in the next batch (sqlite_batch); sqlite3 errors become ``ProviderError``.
 
-        ``write``: ``fn`` writes (it runs in a transaction — shared with the other writes queued
-        with it, in a savepoint of its own — and its result comes after the COMMIT).
+        ``write``: ``fn`` writes (it runs in a transaction — shared with the other operations of
+        its batch, in a savepoint of its own — and its result comes after the COMMIT).
+        ``large``: a read that may take long (a page of up to 1,000 instances, a whole history),
+        run on the provider's thread so that it does not hold up the event loop.
         """
         if self._closed:
             raise ProviderError(f"{self!r} is closed")
+        if self._doorbell is None:
+            self._doorbell = Doorbell(self.path, self.hub, self.work_signal)
+            self._doorbell.open()
+        if not large and self._batcher.serves(asyncio.get_running_loop()):
+            return await self._batcher.submit(fn, write=write)
         return await self._thread.submit(fn, write=write)
 
     def _connect(self) -> sqlite3.Connection:
@@ -158,8 +176,8 @@ class SqliteProvider:
         """Refuse to go on when the file was deleted or replaced under the open connection.
 
         SQLite keeps reading and writing the unlinked inode, so every commit after a deletion would
-        be acknowledged and then lost with the process. The connection thread checks before every
-        batch and after every COMMIT (a deletion during a commit must not be acknowledged either).
+        be acknowledged and then lost with the process. The batchers check before every batch and
+        after every COMMIT (a deletion during a commit must not be acknowledged either).
         """
         try:
             now = _file_identity(self.path)
@@ -225,7 +243,10 @@ class SqliteProvider:
         if self._closed:
             return
         self._closed = True  # first, so no call can slip in after the close and reopen the file
-        await self._thread.stop()  # runs what is queued, then closes the connection
+        if self._doorbell is not None:
+            self._doorbell.close()
+        self._batcher.close()  # runs what is queued, then closes the connections
+        await self._thread.stop()
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -276,7 +297,7 @@ class SqliteProvider:
             ).fetchall()
             return [loads_event(r[0]) for r in rows]
 
-        return await self._run(read)
+        return await self._run(read, large=True)
 
     async def query_instances(self, query: InstanceQuery) -> InstancePage:
         """One page ordered by (created_time, instance_id); keyset paging, so pages never skip or
@@ -288,7 +309,7 @@ class SqliteProvider:
             params += [created_us, last_id]
         size = max(1, query.page_size)
         sql = f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE {where} ORDER BY created_time, instance_id LIMIT ?"
-        rows = await self._run(lambda conn: conn.execute(sql, (*params, size + 1)).fetchall())
+        rows = await self._run(lambda conn: conn.execute(sql, (*params, size + 1)).fetchall(), large=size > 100)
         more = len(rows) > size
         rows = rows[:size]
         instances = [instance_from_row(r, include_input=query.include_input) for r in rows]
@@ -327,12 +348,21 @@ class SqliteProvider:
     ) -> OrchestrationWorkItem | None:
         """Lock the first eligible instance (see ``sqlite_schema.PICK``) and load its messages,
         state and current execution's history; the lock is a ``locks`` row with a fresh token."""
+        items = await self.lock_next_orchestrations(
+            now=now, lock_timeout=lock_timeout, worker_id=worker_id, entities=entities, limit=1
+        )
+        return items[0] if items else None
+
+    async def lock_next_orchestrations(
+        self, *, now: datetime, lock_timeout: timedelta, worker_id: str, entities: bool | None = None, limit: int
+    ) -> list[OrchestrationWorkItem]:
+        """Up to ``limit`` work items as :meth:`lock_next_orchestration` locks them, in one
+        transaction (a dispatcher with several free slots fills them with one call)."""
         now_us = to_micros(now)
         expires_us = now_us + lock_timeout // timedelta(microseconds=1)
-        token = new_token()
         hub = self.hub
 
-        def lock(conn: sqlite3.Connection) -> tuple | None:
+        def lock_one(conn: sqlite3.Connection) -> tuple | None:
             params = {"hub": hub, "now": now_us}
             instance_id = None
             for sql in PICKS[entities]:
@@ -342,6 +372,7 @@ class SqliteProvider:
                     break
             if instance_id is None:
                 return None
+            token = new_token()
             conn.execute(
                 "INSERT OR REPLACE INTO locks (hub, instance_id, lock_token, locked_by, lock_expiration) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -350,21 +381,29 @@ class SqliteProvider:
             messages = conn.execute(SELECT_MESSAGES, (hub, instance_id, now_us, self.batch_size)).fetchall()
             state = conn.execute(SELECT_INSTANCE, (hub, instance_id)).fetchone()
             history = [] if state is None else self._histories.load(conn, instance_id, state[5] or "")
-            return instance_id, messages, state, history
+            return instance_id, token, messages, state, history
 
-        def lock_and_parse(conn: sqlite3.Connection) -> OrchestrationWorkItem | None:
-            rows = self._transaction(conn, lambda: lock(conn))
-            if rows is None:
-                return None
-            instance_id, messages, state, history = rows
-            return OrchestrationWorkItem(
-                instance_id=instance_id,
-                lock_token=token,
-                state=None if state is None else instance_from_row(state),
-                history=history,
-                messages=[(str(seq), TaskMessage(instance_id, loads_event(js), ex)) for seq, ex, js in messages],
-                locked_until=from_micros(expires_us),
-            )
+        def lock(conn: sqlite3.Connection) -> list[tuple]:
+            locked: list[tuple] = []
+            while len(locked) < limit:  # each pick skips the instances locked just before it
+                rows = lock_one(conn)
+                if rows is None:
+                    break
+                locked.append(rows)
+            return locked
+
+        def lock_and_parse(conn: sqlite3.Connection) -> list[OrchestrationWorkItem]:
+            return [
+                OrchestrationWorkItem(
+                    instance_id=instance_id,
+                    lock_token=token,
+                    state=None if state is None else instance_from_row(state),
+                    history=history,
+                    messages=[(str(seq), TaskMessage(instance_id, loads_event(js), ex)) for seq, ex, js in messages],
+                    locked_until=from_micros(expires_us),
+                )
+                for instance_id, token, messages, state, history in self._transaction(conn, lambda: lock(conn))
+            ]
 
         return await self._run(lock_and_parse, write=True)
 
@@ -480,23 +519,33 @@ class SqliteProvider:
         self, *, now: datetime, lock_timeout: timedelta, worker_id: str
     ) -> ActivityWorkItem | None:
         """Lease the oldest visible task that is unlocked or whose lease expired."""
+        items = await self.lock_next_activities(now=now, lock_timeout=lock_timeout, worker_id=worker_id, limit=1)
+        return items[0] if items else None
+
+    async def lock_next_activities(
+        self, *, now: datetime, lock_timeout: timedelta, worker_id: str, limit: int
+    ) -> list[ActivityWorkItem]:
+        """Lease up to ``limit`` of the oldest visible tasks (as :meth:`lock_next_activity`), in
+        queue order, with one statement."""
         now_us = to_micros(now)
         expires_us = now_us + lock_timeout // timedelta(microseconds=1)
-        token = new_token()
-        params = {"hub": self.hub, "now": now_us, "worker": worker_id, "expires": expires_us, "token": token}
+        token = new_token()  # one per call: a task is named by its seq and this token
+        params = {
+            "hub": self.hub, "now": now_us, "worker": worker_id, "expires": expires_us, "token": token, "limit": limit
+        }  # fmt: skip
 
-        def lock(conn: sqlite3.Connection) -> ActivityWorkItem | None:
-            row = self._transaction(conn, lambda: conn.execute(LOCK_TASK, params).fetchone())
-            if row is None:
-                return None
-            seq, instance_id, execution_id, event_json, dequeue_count = row
-            return ActivityWorkItem(
-                id=str(seq),
-                lock_token=token,
-                message=TaskMessage(instance_id, loads_event(event_json), execution_id),
-                dequeue_count=dequeue_count,
-                locked_until=from_micros(expires_us),
-            )
+        def lock(conn: sqlite3.Connection) -> list[ActivityWorkItem]:
+            rows = sorted(self._transaction(conn, lambda: conn.execute(LOCK_TASKS, params).fetchall()))
+            return [
+                ActivityWorkItem(
+                    id=str(seq),
+                    lock_token=token,
+                    message=TaskMessage(instance_id, loads_event(event_json), execution_id),
+                    dequeue_count=dequeue_count,
+                    locked_until=from_micros(expires_us),
+                )
+                for seq, instance_id, execution_id, event_json, dequeue_count in rows
+            ]
 
         return await self._run(lock, write=True)
 

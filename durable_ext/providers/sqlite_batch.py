@@ -1,23 +1,30 @@
-"""The SQLite task hub's one connection thread, with group commit.
+"""How the SQLite task hub runs its statements: in batches, with group commit, mostly on the event loop.
 
-Every provider call becomes an *operation*: a function of the connection, run on this thread
-(sqlite3 connections are not safe to share, and SQLite serialises writers anyway). Operations
-that arrive while the thread is busy queue up, and the thread then runs all of them — up to
-``max_batch`` — in **one** ``BEGIN IMMEDIATE … COMMIT``, each inside its own SAVEPOINT: an
-operation that raises rolls back only its own writes, the others commit together. Under load
-this turns many small transactions (one per episode checkpoint, activity completion, lock …)
-into few larger ones, and many thread hand-offs into few: the thread is woken once per batch and
-wakes the event loop once per batch (``call_soon_threadsafe``), instead of once per call.
+Every provider call becomes an *operation*: a function of a connection. Operations submitted
+together — in one iteration of the event loop — run together: all of them (up to ``max_batch``)
+in **one** ``BEGIN IMMEDIATE … COMMIT``, each inside its own SAVEPOINT, so an operation that
+raises rolls back only its own writes and the others commit together. Many small transactions
+(one per checkpoint, activity completion, lock …) become few larger ones.
+
+:class:`LoopBatcher` runs them on the event loop's own thread. A hub statement takes micro- to
+milliseconds (WAL, ``synchronous=NORMAL``: a commit is an append, no fsync), far less than what a
+hand-off to a worker thread costs in Python: two thread switches per call, and while one thread
+waits for the GIL after a statement (sqlite3 releases it around each one) the other runs — the
+profile showed the SQLite thread spending more time waiting for the GIL and in BEGIN/COMMIT than
+in the operations themselves. The loop is never *blocked* on another process's write lock: a
+``BEGIN IMMEDIATE`` that finds the file locked is tried again 0.1–2 ms later from a timer, the
+batch (and whatever queues behind it) waiting meanwhile. :class:`BatchingThread` runs the same
+batches on a thread of its own, for reads that may be large (listing a page of 1,000 instances)
+and for calls made from another event loop than the one the loop batcher serves.
 
 Crash safety is unchanged: an operation's result (its acknowledgement) is delivered only after
 the COMMIT that made its writes durable; if the COMMIT fails, every operation of the batch gets
 the error and ``on_abort`` runs (the provider forgets caches that may hold the batch's writes).
-A batch holds only operations that were already waiting, so a lone call is not delayed.
-
-Operations marked read-only that form a batch on their own run without a transaction (WAL readers
-never block the writer). ``check`` runs before every batch and after every COMMIT; when it raises,
-the batch's operations get that error instead of their results (the provider refuses a hub file
-that was deleted or replaced under it). Used by ``providers.sqlite``; knows nothing of task hubs.
+A batch holds only operations that were already waiting, so a lone call is not delayed. A lone
+read-only operation runs without a transaction (WAL readers never wait for the writer).
+``check`` runs before every batch and after every COMMIT; when it raises, the batch's operations
+get that error instead of their results (the provider refuses a hub file that was deleted or
+replaced under it). Used by ``providers.sqlite``; knows nothing of task hubs.
 """
 
 from __future__ import annotations
@@ -26,15 +33,29 @@ import asyncio
 import queue
 import sqlite3
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_Op = tuple[Callable[[sqlite3.Connection], Any], bool, asyncio.AbstractEventLoop, asyncio.Future]
+#: How long a batch waits for another process's write lock before it fails (SQLite's busy timeout).
+BUSY_TIMEOUT_SECONDS = 30.0
+#: The longest pause between two tries: SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms, a
+#: long nap next to a holder that keeps the lock for a millisecond (another host on the same file).
+_MAX_BUSY_PAUSE = 0.002
+_FIRST_BUSY_PAUSE = 0.0001
+
+Operation = Callable[[sqlite3.Connection], Any]
+_Outcome = tuple[bool, Any]  # (ok, result or exception)
 
 
-def in_savepoint(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+class Busy(Exception):
+    """Another connection holds the write lock (raised by a ``begin`` that does not wait)."""
+
+
+def in_savepoint(conn: sqlite3.Connection, fn: Operation) -> Any:
     """Run ``fn(conn)`` in a savepoint of the open transaction; on error undo only its writes."""
     conn.execute("SAVEPOINT op")
     try:
@@ -47,7 +68,7 @@ def in_savepoint(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]
         except sqlite3.Error:
             # The error already ended the savepoint (SQLITE_FULL, I/O errors may roll back more than
             # the statement): end the whole transaction, so the batch fails with the original error
-            # below instead of "no such savepoint", and nothing half-done can be committed.
+            # instead of "no such savepoint", and nothing half-done can be committed.
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
         raise
@@ -55,8 +76,200 @@ def in_savepoint(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]
     return result
 
 
+def open_connection(connect: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
+    conn = connect()
+    conn.execute("PRAGMA busy_timeout=0")  # waiting for another process's lock is the batcher's job
+    return conn
+
+
+def is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
+
+
+def execute_batch(
+    conn: sqlite3.Connection,
+    ops: list[tuple[Operation, bool]],
+    *,
+    begin: Callable[[], object],
+    read: Callable[[Operation], Any],
+    wrap_error: Callable[[sqlite3.Error], Exception],
+    on_abort: Callable[[], None],
+    check: Callable[[], None] = lambda: None,
+) -> list[_Outcome]:
+    """Run ``ops`` ((fn, writes) pairs) as one batch; the outcome of each, final after the COMMIT.
+
+    ``begin()`` starts the transaction (and raises :class:`Busy` if it will not wait; nothing ran
+    then). ``read(fn)`` runs a lone read-only operation outside a transaction.
+    """
+    transaction = len(ops) > 1 or ops[0][1]
+    if not transaction:
+        try:
+            return [(True, read(ops[0][0]))]
+        except Busy:
+            raise
+        except sqlite3.Error as exc:
+            return [(False, wrap_error(exc))]
+        except Exception as exc:
+            return [(False, exc)]
+    begin()
+    outcomes: list[_Outcome] = []
+    try:
+        for fn, _ in ops:
+            try:
+                outcomes.append((True, in_savepoint(conn, fn)))
+            except sqlite3.Error as exc:
+                if not conn.in_transaction:
+                    raise  # SQLite rolled the whole transaction back (I/O error, full disk …)
+                outcomes.append((False, wrap_error(exc)))
+            except Exception as exc:
+                outcomes.append((False, exc))
+        conn.execute("COMMIT")
+        check()  # committed, but to the file still at the path? Else acknowledge nothing.
+    except BaseException as exc:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        on_abort()
+        error = wrap_error(exc) if isinstance(exc, sqlite3.Error) else exc
+        if not isinstance(error, Exception):
+            raise
+        return [(False, error)] * len(ops)
+    return outcomes
+
+
+class LoopBatcher:
+    """Runs operations on the thread of the event loop that first submits one (see module doc)."""
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        wrap_error: Callable[[sqlite3.Error], Exception],
+        on_abort: Callable[[], None] = lambda: None,
+        check: Callable[[], None] = lambda: None,
+        max_batch: int = 64,
+    ) -> None:
+        self.connect = connect
+        self.wrap_error = wrap_error
+        self.on_abort = on_abort
+        self.check = check
+        self.max_batch = max_batch
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._pending: deque[tuple[Operation, bool, asyncio.Future]] = deque()
+        self._scheduled = False
+        self._busy_since: float | None = None
+        self._pause = _FIRST_BUSY_PAUSE
+        self._closed = False
+
+    def serves(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether calls from ``loop`` belong here (the first loop to call binds the batcher)."""
+        return not self._closed and (self.loop is None or self.loop is loop)
+
+    def submit(self, fn: Operation, *, write: bool) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        if self.loop is None:
+            self.loop = loop
+        future = loop.create_future()
+        self._pending.append((fn, write, future))
+        if not self._scheduled and self._busy_since is None:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def close(self) -> None:
+        """Run what is queued (waiting for a lock if it must), then close the connection."""
+        self._closed = True
+        while self._pending:
+            self._run_next(wait=True)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if self._closed:
+            return  # close() ran what was queued
+        if self._pending and self._run_next(wait=False) and self._pending and self.loop is not None:
+            # More than one batch queued: let the loop run its other callbacks in between.
+            self._scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _retry(self) -> None:
+        self._flush()
+
+    def _run_next(self, *, wait: bool) -> bool:
+        """Run the next batch; False if it must wait for another process's lock (retry scheduled)."""
+        count = min(len(self._pending), self.max_batch)
+        batch = [self._pending[i] for i in range(count)]
+        ops = [(fn, write) for fn, write, _ in batch]
+        try:
+            if self._conn is None:
+                self._conn = open_connection(self.connect)
+            conn = self._conn
+            self.check()
+            outcomes = execute_batch(
+                conn,
+                ops,
+                begin=lambda: self._begin(conn, wait),
+                read=lambda fn: self._read(conn, fn, wait),
+                wrap_error=self.wrap_error,
+                on_abort=self.on_abort,
+                check=self.check,
+            )
+        except Busy:
+            return self._wait_for_lock()
+        except sqlite3.Error as exc:
+            outcomes = [(False, self.wrap_error(exc))] * count
+        except Exception as exc:
+            outcomes = [(False, exc)] * count
+        self._busy_since = None
+        self._pause = _FIRST_BUSY_PAUSE
+        for _ in range(count):
+            self._pending.popleft()
+        _resolve([(future, ok, value) for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True)])
+        return True
+
+    def _begin(self, conn: sqlite3.Connection, wait: bool) -> None:
+        if wait:
+            _busy_retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc) and (
+                self._busy_since is None or time.monotonic() - self._busy_since < BUSY_TIMEOUT_SECONDS
+            ):
+                raise Busy from exc
+            raise
+
+    @staticmethod
+    def _read(conn: sqlite3.Connection, fn: Operation, wait: bool) -> Any:
+        if wait:
+            return _busy_retry(lambda: fn(conn))
+        try:
+            return fn(conn)
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):  # rare for a WAL reader (recovery, a truncating checkpoint): idempotent
+                raise Busy from exc
+            raise
+
+    def _wait_for_lock(self) -> bool:
+        if self._busy_since is None:
+            self._busy_since = time.monotonic()
+        assert self.loop is not None
+        self.loop.call_later(self._pause, self._retry)
+        self._pause = min(self._pause * 2, _MAX_BUSY_PAUSE)
+        return False
+
+
 class BatchingThread:
-    """Runs operations on one thread and one connection, committing queued writes together."""
+    """Runs operations on a thread and connection of its own, batching those queued meanwhile."""
 
     def __init__(
         self,
@@ -74,15 +287,16 @@ class BatchingThread:
         self.on_abort = on_abort
         self.check = check
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Operation, bool, asyncio.AbstractEventLoop, asyncio.Future] | None]
+        self._queue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> asyncio.Future[T]:
+    def submit(self, fn: Operation, *, write: bool) -> asyncio.Future:
         """Queue ``fn(conn)``; the future resolves on the calling loop once it ran (and committed)."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
+        future = loop.create_future()
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -100,8 +314,6 @@ class BatchingThread:
             return
         self._queue.put(None)
         await asyncio.get_running_loop().run_in_executor(None, thread.join)
-
-    # -- on the thread ---------------------------------------------------------------------------
 
     def _main(self) -> None:
         while True:
@@ -126,50 +338,29 @@ class BatchingThread:
             self._conn.close()
             self._conn = None
 
-    def _run_batch(self, batch: list[_Op]) -> list[tuple[bool, Any]]:
-        """(ok, result or exception) per operation, final only after the batch's COMMIT."""
+    def _run_batch(self, batch: list) -> list[_Outcome]:
         try:
             if self._conn is None:
-                self._conn = self.connect()
+                self._conn = open_connection(self.connect)
             conn = self._conn
             self.check()
+            return execute_batch(
+                conn,
+                [(fn, write) for fn, write, _, _ in batch],
+                begin=lambda: _busy_retry(lambda: conn.execute("BEGIN IMMEDIATE")),
+                # A lone read is idempotent, so it may simply be tried again if it meets a lock.
+                read=lambda fn: _busy_retry(lambda: fn(conn)),
+                wrap_error=self.wrap_error,
+                on_abort=self.on_abort,
+                check=self.check,
+            )
         except sqlite3.Error as exc:
             return [(False, self.wrap_error(exc))] * len(batch)
         except Exception as exc:
             return [(False, exc)] * len(batch)
-        transaction = len(batch) > 1 or batch[0][1]
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            if transaction:
-                conn.execute("BEGIN IMMEDIATE")
-            for fn, _, _, _ in batch:
-                try:
-                    result = in_savepoint(conn, fn) if transaction else fn(conn)
-                    outcomes.append((True, result))
-                except sqlite3.Error as exc:
-                    if transaction and not conn.in_transaction:
-                        raise  # SQLite rolled the whole transaction back (I/O error, full disk …)
-                    outcomes.append((False, self.wrap_error(exc)))
-                except Exception as exc:
-                    outcomes.append((False, exc))
-            if transaction:
-                conn.execute("COMMIT")
-                self.check()  # committed, but to the file still at the path? Else acknowledge nothing.
-        except BaseException as exc:
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-            self.on_abort()
-            error = self.wrap_error(exc) if isinstance(exc, sqlite3.Error) else exc
-            if not isinstance(error, Exception):
-                raise
-            return [(False, error)] * len(batch)
-        return outcomes
 
     @staticmethod
-    def _deliver(batch: list[_Op], outcomes: list[tuple[bool, Any]]) -> None:
+    def _deliver(batch: list, outcomes: list[_Outcome]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, bool, Any]]] = {}
         for (_, _, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
             by_loop.setdefault(loop, []).append((future, ok, value))
@@ -178,6 +369,20 @@ class BatchingThread:
                 loop.call_soon_threadsafe(_resolve, results)
             except RuntimeError:
                 pass  # that loop is closed: nobody waits any more
+
+
+def _busy_retry(fn: Callable[[], T]) -> T:
+    """``fn()``, tried again after a short pause while it fails with SQLITE_BUSY (up to the timeout)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    pause = _FIRST_BUSY_PAUSE
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, _MAX_BUSY_PAUSE)
 
 
 def _resolve(results: list[tuple[asyncio.Future, bool, Any]]) -> None:

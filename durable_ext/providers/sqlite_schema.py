@@ -349,13 +349,14 @@ PICKS = {
     for entities in (None, True, False)
 }
 
-LOCK_TASK = """
+# Up to :limit tasks (RETURNING's order is unspecified: the caller sorts by seq).
+LOCK_TASKS = """
 UPDATE new_tasks SET dequeue_count = dequeue_count + 1, locked_by = :worker, lock_expiration = :expires,
     lock_token = :token
-WHERE seq = (
+WHERE seq IN (
     SELECT seq FROM new_tasks WHERE hub = :hub AND (visible_time IS NULL OR visible_time <= :now)
         AND (lock_expiration IS NULL OR lock_expiration < :now)
-    ORDER BY seq LIMIT 1)
+    ORDER BY seq LIMIT :limit)
 RETURNING seq, instance_id, execution_id, event_json, dequeue_count
 """
 

@@ -48,7 +48,7 @@ async def operation(request: web.Request, state: WebState, name: str, key: str) 
             # client sends, df_dumps text encoded once more) is that text; other JSON as written.
             input_text = value if isinstance(value, str) else json.dumps(value)
     try:
-        await state.client.signal_entity(name, _key(key), op, input_text)
+        await state.client.signal_entity(name, _key(key), op, input_text, trace_carrier=request.headers)
     except BadRequestError as exc:
         return argument_error(str(exc))
     return empty_response(202)

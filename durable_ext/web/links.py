@@ -1,7 +1,8 @@
 """URLs the host hands out: the durable client binding and the check-status payload.
 
 Both are built the way the extension builds them (EXT ``HttpApiHandler.GetClientResponseLinks``,
-``GetInstanceCreationLinks``, ``BindingHelper.DurableOrchestrationClientToString``; sdk-contract.md §4.1).
+``GetInstanceCreationLinks``, ``BindingHelper.DurableOrchestrationClientToString``; the SDK reads the
+binding in ``models/DurableOrchestrationBindings.py``).
 
 Two origins, never mixed up:
 

@@ -78,8 +78,12 @@ def is_running(pid: int) -> bool:
 
 
 class HostProcess:
-    def __init__(self, app_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, app_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None, source: Path = ROOT
+    ) -> None:
+        """``source``: the checkout whose ``durable_ext`` runs (bench/bench.py --baseline runs another)."""
         self.app_dir = Path(app_dir)
+        self.source = Path(source)
         self.port = port or free_port()
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc: subprocess.Popen | None = None
@@ -94,7 +98,7 @@ class HostProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "durable_ext", "start", "--app-dir", str(self.app_dir), "--port", str(self.port)],
-            cwd=ROOT,
+            cwd=self.source,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

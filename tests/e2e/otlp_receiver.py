@@ -9,10 +9,9 @@ import gzip
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_service
-
-from tests.e2e.hostproc import HostProcess
 
 # opentelemetry.proto.trace.v1.Span.SpanKind
 SERVER, CLIENT, PRODUCER = 2, 3, 4
@@ -62,7 +61,8 @@ class Receiver:
         with self.lock:
             return [s for s in self.spans if s.name == name and (kind is None or s.kind == kind)]
 
-    def wait_for(self, name: str, kind: int, host: HostProcess, timeout: float = 60.0):
+    def wait_for(self, name: str, kind: int, host: Any, timeout: float = 60.0):
+        """The first span named ``name`` of ``kind``; ``host`` (anything with ``log()``) explains a miss."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.named(name, kind)

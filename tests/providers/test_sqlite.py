@@ -57,7 +57,9 @@ def test_the_file_and_its_directories_are_created_in_wal_mode(db, open_provider,
     pragmas = run(
         provider._run(lambda c: [c.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "busy_timeout")])
     )
-    assert pragmas == [1, 30000]  # NORMAL
+    # NORMAL; no busy timeout: the connection thread waits for another process's lock itself,
+    # in short pauses (tests/providers/test_sqlite_batch.py)
+    assert pragmas == [1, 0]
 
 
 def test_two_providers_on_one_file_never_lock_one_instance_twice(open_provider, run):
@@ -156,12 +158,12 @@ def test_a_closed_provider_refuses_work(open_provider, run):
 def test_the_lock_queries_walk_indexes_without_sorting(open_provider, run):
     provider = open_provider()
     plans = []
-    for sql in (*sqlite_schema.PICKS[False], sqlite_schema.LOCK_TASK):
+    for sql in (*sqlite_schema.PICKS[False], sqlite_schema.LOCK_TASKS):
         rows = run(
             provider._run(
                 lambda c, sql=sql: c.execute(
                     "EXPLAIN QUERY PLAN " + sql,
-                    {"hub": "h", "now": 1, "worker": "w", "expires": 2, "token": "t"},
+                    {"hub": "h", "now": 1, "worker": "w", "expires": 2, "token": "t", "limit": 5},
                 ).fetchall()
             )
         )
@@ -257,3 +259,25 @@ def test_an_injected_clock_drives_timers_and_stamps_without_the_wall_clock(db, r
         assert from_micros(created) == t0 and from_micros(sent) == t0
     finally:
         run(provider.close())
+
+
+def test_several_instances_and_tasks_are_locked_in_one_call_each_once(open_provider, run):
+    provider = open_provider()
+    for i in range(5):
+        run(provider.create_instance(start_message(f"i{i}", T0), now=T0))
+    first = run(provider.lock_next_orchestrations(now=T0, lock_timeout=LOCK, worker_id="w1", limit=3))
+    rest = run(provider.lock_next_orchestrations(now=T0, lock_timeout=LOCK, worker_id="w2", limit=10))
+    assert [w.instance_id for w in first] == ["i0", "i1", "i2"] and [w.instance_id for w in rest] == ["i3", "i4"]
+    assert len({w.lock_token for w in first + rest}) == 5
+    assert run(provider.lock_next_orchestrations(now=T0, lock_timeout=LOCK, worker_id="w3", limit=4)) == []
+
+    start_running(run, provider, "a", T0, activities=4)
+    tasks = run(provider.lock_next_activities(now=T0, lock_timeout=LOCK, worker_id="w1", limit=3))
+    assert [t.message.event.event_id for t in tasks] == [0, 1, 2]  # queue order
+    more = run(provider.lock_next_activities(now=T0, lock_timeout=LOCK, worker_id="w2", limit=3))
+    assert [t.message.event.event_id for t in more] == [3]
+    for task in tasks + more:  # each lease completes on its own
+        run(provider.complete_activity(task, TaskMessage("a", e.TaskCompleted(timestamp=T0, task_scheduled_id=0))))
+    # completed tasks are gone, also once their leases would have expired
+    later = T0 + LOCK + timedelta(seconds=1)
+    assert run(provider.lock_next_activities(now=later, lock_timeout=LOCK, worker_id="w3", limit=10)) == []

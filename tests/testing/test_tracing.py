@@ -125,6 +125,9 @@ def test_timers_and_failures(durable_env, spans):
     assert len(servers) == len(clients) == 4  # four attempts
     assert all(s.status.status_code is StatusCode.ERROR for s in servers + clients)
     assert "the real service is not reachable" in servers[0].status.description
+    exception = next(ev for ev in servers[0].events if ev.name == "exception")
+    assert exception.attributes["exception.type"] == "RuntimeError"
+    assert "raise RuntimeError" in exception.attributes["exception.stacktrace"]
     timers = by_name(spans, "orchestration:hourly_retry:timer")
     fired = [ev for ev in env.get_history(instance_id) if isinstance(ev, e.TimerFired)]
     assert len(timers) == len(fired) >= 3  # the back-offs between attempts
@@ -147,6 +150,7 @@ def test_failed_orchestration_is_an_error_span(durable_env, spans):
     assert orchestration.status.status_code is StatusCode.ERROR
     assert "no route to bank" in orchestration.status.description
     assert orchestration.attributes[telemetry.STATUS] == "Failed"
+    assert any(ev.name == "exception" for ev in orchestration.events)
 
 
 def test_sub_orchestrations_nest_under_their_client_spans(durable_env, spans):
@@ -231,3 +235,60 @@ def test_each_execution_of_continue_as_new_is_its_own_span_in_the_same_trace(dur
     assert {parent_of(s) for s in executions} == {create.context.span_id}
     assert len({s.attributes[telemetry.EXECUTION_ID] for s in executions}) == 3
     assert len({s.context.trace_id for s in spans.get_finished_spans()}) == 1
+
+
+def test_a_failing_tracer_never_stops_the_work(durable_env, spans, caplog, monkeypatch):
+    tracing = telemetry.ACTIVE
+    start_span = tracing.tracer.start_span
+
+    def broken(name, *args, **kwargs):
+        if name.startswith(("activity:", "orchestration:")):
+            raise RuntimeError("exporter on fire")
+        return start_span(name, *args, **kwargs)
+
+    monkeypatch.setattr(tracing.tracer, "start_span", broken)
+    monkeypatch.setattr(telemetry.spans, "_reported", set())
+    env = durable_env(SAMPLES / "function_chaining")
+    reply = env.http("POST", "/api/orchestrators/hello_orchestrator")
+    assert reply.status == 202
+    assert env.wait_for_completion(reply.json()["id"]).output == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+    assert {s.name for s in spans.get_finished_spans()} == {
+        "POST /api/orchestrators/{functionName}",
+        "create_orchestration:hello_orchestrator",
+    }
+    warned = [r.getMessage() for r in caplog.records if r.name == "durable_ext" and "Tracing failed" in r.getMessage()]
+    assert sorted(m.split()[3] for m in warned) == ["activity;", "emit;"]  # once each, not per call
+
+
+def test_entity_operations_join_the_callers_trace(durable_env, spans):
+    env = durable_env(SAMPLES / "counter_entity")
+    instance_id = env.start_new("counter_orchestrator", {"key": "k2"})
+    status = env.wait_for_completion(instance_id)
+    assert status.output["value"] == 15
+    orchestration = one(spans, "orchestration:counter_orchestrator", SpanKind.SERVER)
+    add = by_name(spans, "entity:counter:add")
+    callers = [s for s in add if s.kind in (SpanKind.CLIENT, SpanKind.PRODUCER)]
+    runs = [s for s in add if s.kind in (SpanKind.SERVER, SpanKind.CONSUMER)]
+    assert sorted(s.kind.name for s in callers) == ["CLIENT", "PRODUCER"]  # call_entity and signal_entity
+    assert {parent_of(s) for s in callers} == {orchestration.context.span_id}
+    assert sorted(parent_of(s) for s in runs) == sorted(s.context.span_id for s in callers)
+    assert {s.attributes[telemetry.OPERATION] for s in callers} == {"call_entity", "signal_entity"}
+    assert runs[0].attributes[telemetry.INSTANCE_ID] == "@counter@k2"
+    explode = [s for s in by_name(spans, "entity:counter:explode") if s.kind is SpanKind.SERVER]
+    assert len(explode) == 1 and explode[0].status.status_code is StatusCode.ERROR
+    assert len({s.context.trace_id for s in spans.get_finished_spans()}) == 1
+    # The history keeps the request as sent, context included (DTFx RequestMessage.parentTraceContext).
+    sent = [ev for ev in env.get_history(instance_id) if isinstance(ev, e.EventSent)]
+    assert all('"parentTraceContext"' in ev.input for ev in sent)
+
+
+def test_a_client_signal_carries_the_callers_context(durable_env, spans):
+    env = durable_env(SAMPLES / "counter_entity")
+    reply = env.http("POST", "/api/counters/k1/add", json=5)
+    assert reply.status == 202
+    assert env.read_entity("Counter", "k1") == 5
+    http = one(spans, "POST /api/counters/{key}/add", SpanKind.SERVER)
+    producer = one(spans, "entity:counter:add", SpanKind.PRODUCER)
+    consumer = one(spans, "entity:counter:add", SpanKind.CONSUMER)
+    assert parent_of(producer) == http.context.span_id  # the SDK client's signal carried traceparent
+    assert parent_of(consumer) == producer.context.span_id

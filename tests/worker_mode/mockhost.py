@@ -10,6 +10,9 @@ through invocations of what the worker reported. The messages follow the host's 
 
 * ``WorkerInitRequest`` as ``GrpcWorkerChannel.SendWorkerInitRequest`` builds it: host version, worker
   directory, app directory, and the host's one capability ``MultiStream``;
+* each ``FunctionLoadRequest`` as ``GetFunctionLoadRequest`` builds it from the host's own metadata (name,
+  directory, entry point, script file, properties, and ``bindings`` from the raw bindings), not the worker's
+  metadata echoed back; each ``InvocationRequest`` with a W3C ``trace_context``;
 * each HTTP ``InvocationRequest``'s ``RpcHttp`` as ``GrpcMessageConversionExtensions.ToRpcHttp`` builds it
   for a worker without the HTTP proxy capability: full URL with the query, method, lower-cased headers,
   non-empty query values, route values as ``params``, the caller's identities, and the body as bytes when
@@ -156,15 +159,30 @@ class MockHost:
             bindings = [json.loads(raw) for raw in md.raw_bindings]
             self.functions[md.name] = Reported(md.name, md.function_id, bindings, md)
         for reported in self.functions.values():
-            self._send(
-                function_load_request=self.p.FunctionLoadRequest(
-                    function_id=reported.function_id, metadata=reported.metadata
-                )
-            )
+            self._send(function_load_request=self._load_request(reported, app_dir))
             loaded = self._expect("function_load_response", timeout)
             assert loaded.result.status == self.p.StatusResult.Success, (reported.name, loaded.result.exception.message)
         self._build_routes()
         return response
+
+    def _load_request(self, reported: Reported, app_dir: Path) -> Any:
+        """``FunctionLoadRequest`` as ``GrpcWorkerChannel.GetFunctionLoadRequest`` builds it: the host's own
+        metadata (built from the raw bindings only), not the worker's message echoed back."""
+        md = reported.metadata
+        metadata = self.p.RpcFunctionMetadata(
+            name=md.name,
+            directory=md.directory or str(app_dir),
+            entry_point=md.entry_point,
+            script_file=md.script_file,
+            is_proxy=False,
+            properties=dict(md.properties),
+        )
+        for binding in reported.bindings:
+            direction = {"in": 0, "out": 1, "inout": 2}[str(binding.get("direction", "in")).lower()]
+            data_type = {"string": 1, "binary": 2, "stream": 3}.get(str(binding.get("dataType", "")).lower(), 0)
+            info = metadata.bindings[binding["name"]]
+            info.type, info.direction, info.data_type = binding["type"], direction, data_type
+        return self.p.FunctionLoadRequest(function_id=reported.function_id, metadata=metadata)
 
     def kill(self) -> None:
         """SIGKILL, as the host does when it recycles or stops a worker."""
@@ -196,11 +214,12 @@ class MockHost:
         future: futures.Future = futures.Future()
         with self._lock:
             self._pending[invocation_id] = future
-        self._send(
-            invocation_request=self.p.InvocationRequest(
-                invocation_id=invocation_id, function_id=self.functions[name].function_id, input_data=input_data
-            )
+        request = self.p.InvocationRequest(
+            invocation_id=invocation_id, function_id=self.functions[name].function_id, input_data=input_data
         )
+        # The host's Activity for the invocation (W3C traceparent), as ToRpcInvocationRequest sends it.
+        request.trace_context.trace_parent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        self._send(invocation_request=request)
         return future.result(timeout)
 
     def http(

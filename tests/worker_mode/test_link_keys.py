@@ -11,6 +11,7 @@ import pytest
 
 from durable_ext.config import load_config
 from durable_ext.errors import ConfigError
+from durable_ext.web.links import client_binding_json
 from durable_ext.worker import WEBHOOK_AUTH_LEVEL_SETTING, WEBHOOK_KEY_SETTING, link_settings
 
 FUNCTION_KEY = "function-key-0123456789"
@@ -85,3 +86,12 @@ def test_a_short_key_or_bad_level_is_refused(config):
 
 def test_keys_are_url_encoded_in_the_link(config):
     assert required(config, **{WEBHOOK_KEY_SETTING: "a/b+c=d-0123456789"}) == "code=a%2Fb%2Bc%3Dd-0123456789"
+
+
+def test_the_client_binding_reports_the_key_as_required_query(config):
+    links = link_settings(config, {WEBHOOK_KEY_SETTING: FUNCTION_KEY})
+    binding = json.loads(client_binding_json("https://app.example.net", config, links=links, rpc_base_url="http://127.0.0.1:1/x/"))
+    assert binding["requiredQueryStringParameters"] == f"code={FUNCTION_KEY}"
+    assert binding["managementUrls"]["statusQueryGetUri"].endswith(f"&code={FUNCTION_KEY}")
+    assert binding["creationUrls"]["createNewInstancePostUri"].startswith("https://app.example.net/api/durabletask/")
+    assert binding["rpcBaseUrl"] == "http://127.0.0.1:1/x/"  # the SDK's own calls stay on loopback, keyless

@@ -1,6 +1,8 @@
-"""Worker mode with several worker processes on one Azure Storage hub (Azurite), as
-FUNCTIONS_WORKER_PROCESS_COUNT or several instances give: one is killed with SIGKILL mid-run and
-replaced, as the host replaces a dead worker, and every instance completes with the right output."""
+"""Worker mode with several worker processes on one task hub, as FUNCTIONS_WORKER_PROCESS_COUNT or several
+instances give: one is killed with SIGKILL mid-run and replaced, as the host replaces a dead worker, and
+every instance completes with the right output. On Azure Storage (Azurite) the dead worker's leases and
+messages are taken over when they expire; on SQLite (several worker processes of one machine, as
+``func start`` with FUNCTIONS_WORKER_PROCESS_COUNT) the replacement takes the dead process's locks back."""
 
 from __future__ import annotations
 
@@ -11,8 +13,7 @@ INSTANCES = 10
 APP = "tests/fixtures/apps/crashy"
 
 
-def test_two_workers_on_one_hub_survive_a_sigkill(worker_factory, azurite, tmp_path):
-    storage = azurite.connection_string
+def test_two_workers_on_one_hub_survive_a_sigkill(worker_factory, storage, tmp_path):
     env = {"CRASHY_JOURNAL": str(tmp_path / "journal.txt"), "CRASHY_SLEEP": "0.1"}
     first = worker_factory(APP, storage=storage, env=env)
     second = worker_factory(storage=storage, env=env, app_dir=first.app_dir)

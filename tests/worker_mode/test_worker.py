@@ -4,6 +4,8 @@ user's module, timer starters, keys, the built-in API through the webhook functi
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +16,7 @@ from durable_ext.auth.keys import Keys
 from durable_ext.functions.reported import DURABLE_BINDING_TYPES, WEBHOOK_FUNCTION_NAME
 from durable_ext.worker import WEBHOOK_KEY_SETTING
 from durable_ext.worker.init import ENTRY_FILE, ENTRY_SOURCE, init_worker
+from tests.e2e.hostproc import ROOT
 from tests.worker_mode.harness import WorkerHost
 
 APP = Path(__file__).parent / "apps" / "counted"
@@ -184,3 +187,16 @@ def test_init_worker_refuses_a_foreign_entry_file(tmp_path):
     (tmp_path / ENTRY_FILE).write_text("# mine\n")
     with pytest.raises(ConfigError, match="not written by init-worker"):
         init_worker(tmp_path)
+
+
+def test_init_worker_command_prints_the_app_setting_and_is_idempotent(tmp_path):
+    (tmp_path / "function_app.py").write_text("# user code\n")
+    command = [sys.executable, "-m", "durable_ext", "init-worker", "--app-dir", str(tmp_path)]
+    first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert f"wrote {ENTRY_FILE}" in first.stdout
+    assert first.stdout.rstrip().endswith(f"PYTHON_SCRIPT_FILE_NAME={ENTRY_FILE}")
+    second = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert second.returncode == 0 and "nothing to change" in second.stdout
+    missing = subprocess.run([*command[:-1], str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert missing.returncode != 0 and "No function_app.py" in missing.stderr
