@@ -67,15 +67,22 @@ class Host:
         self.shutdown_grace = shutdown_grace
         self.engine: Engine | None = None
         self.runner: web.AppRunner | None = None
+        #: Filters start() put on logging handlers; stop() takes them off again, so a host started
+        #: twice in one process (tests, an in-process restart) neither stacks nor leaves them behind.
+        self._log_filters: list[tuple[logging.Handler, logging.Filter]] = []
 
     async def start(self) -> None:
         config = self.config
         export_values(config)
         registry = load_app(config.app_dir)
         # After the app's import, so handlers it configured there are covered too.
-        replay_safe.install()
+        replay_handlers = [*logging.getLogger().handlers, *logging.getLogger("durable_ext").handlers]
+        replay_filter = replay_safe.install(replay_handlers)
+        self._log_filters = [(handler, replay_filter) for handler in replay_handlers]
         for handler in logging.getLogger().handlers:
-            handler.addFilter(ContextFilter())  # instance_id / function_name on the app's own records
+            context_filter = ContextFilter()  # instance_id / function_name on the app's own records
+            handler.addFilter(context_filter)
+            self._log_filters.append((handler, context_filter))
         self.engine = Engine(
             config, registry, clock=self.clock, shutdown_grace=self.shutdown_grace, timeouts=self.timeouts
         )
@@ -158,6 +165,9 @@ class Host:
         if self.engine is not None:
             await self.engine.close()
         logger.info("Host stopped.")
+        for handler, log_filter in self._log_filters:
+            handler.removeFilter(log_filter)
+        self._log_filters = []
 
     async def run(self) -> int:
         """Start, serve until SIGINT/SIGTERM (or a recycle), stop; the process exit status.
