@@ -61,28 +61,24 @@ class Host:
         self._stop_event: asyncio.Event | None = None
         self.timeouts = FunctionTimeouts(config.function_timeout, on_runaway=self.recycle)
         self.watchdog: LoopWatchdog | None = None
+        self._replay_filter: replay_safe.ReplaySafeFilter | None = None
+        self._context_filter: ContextFilter | None = None
         self.auth_mode = auth_mode
         self.access_line = ""
         self.clock = clock
         self.shutdown_grace = shutdown_grace
         self.engine: Engine | None = None
         self.runner: web.AppRunner | None = None
-        #: Filters start() put on logging handlers; stop() takes them off again, so a host started
-        #: twice in one process (tests, an in-process restart) neither stacks nor leaves them behind.
-        self._log_filters: list[tuple[logging.Handler, logging.Filter]] = []
 
     async def start(self) -> None:
         config = self.config
         export_values(config)
         registry = load_app(config.app_dir)
         # After the app's import, so handlers it configured there are covered too.
-        replay_handlers = [*logging.getLogger().handlers, *logging.getLogger("durable_ext").handlers]
-        replay_filter = replay_safe.install(replay_handlers)
-        self._log_filters = [(handler, replay_filter) for handler in replay_handlers]
+        self._replay_filter = replay_safe.install()
+        self._context_filter = ContextFilter()
         for handler in logging.getLogger().handlers:
-            context_filter = ContextFilter()  # instance_id / function_name on the app's own records
-            handler.addFilter(context_filter)
-            self._log_filters.append((handler, context_filter))
+            handler.addFilter(self._context_filter)  # instance_id / function_name on the app's own records
         self.engine = Engine(
             config, registry, clock=self.clock, shutdown_grace=self.shutdown_grace, timeouts=self.timeouts
         )
@@ -165,9 +161,12 @@ class Host:
         if self.engine is not None:
             await self.engine.close()
         logger.info("Host stopped.")
-        for handler, log_filter in self._log_filters:
-            handler.removeFilter(log_filter)
-        self._log_filters = []
+        # The filters are process-wide: a host run inside another program (a test) must not leave them.
+        if self._replay_filter is not None:
+            replay_safe.uninstall(self._replay_filter)
+        if self._context_filter is not None:
+            for handler in logging.getLogger().handlers:
+                handler.removeFilter(self._context_filter)
 
     async def run(self) -> int:
         """Start, serve until SIGINT/SIGTERM (or a recycle), stop; the process exit status.
