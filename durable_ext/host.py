@@ -61,6 +61,8 @@ class Host:
         self._stop_event: asyncio.Event | None = None
         self.timeouts = FunctionTimeouts(config.function_timeout, on_runaway=self.recycle)
         self.watchdog: LoopWatchdog | None = None
+        self._replay_filter: replay_safe.ReplaySafeFilter | None = None
+        self._context_filter: ContextFilter | None = None
         self.auth_mode = auth_mode
         self.access_line = ""
         self.clock = clock
@@ -73,9 +75,10 @@ class Host:
         export_values(config)
         registry = load_app(config.app_dir)
         # After the app's import, so handlers it configured there are covered too.
-        replay_safe.install()
+        self._replay_filter = replay_safe.install()
+        self._context_filter = ContextFilter()
         for handler in logging.getLogger().handlers:
-            handler.addFilter(ContextFilter())  # instance_id / function_name on the app's own records
+            handler.addFilter(self._context_filter)  # instance_id / function_name on the app's own records
         self.engine = Engine(
             config, registry, clock=self.clock, shutdown_grace=self.shutdown_grace, timeouts=self.timeouts
         )
@@ -158,6 +161,12 @@ class Host:
         if self.engine is not None:
             await self.engine.close()
         logger.info("Host stopped.")
+        # The filters are process-wide: a host run inside another program (a test) must not leave them.
+        if self._replay_filter is not None:
+            replay_safe.uninstall(self._replay_filter)
+        if self._context_filter is not None:
+            for handler in logging.getLogger().handlers:
+                handler.removeFilter(self._context_filter)
 
     async def run(self) -> int:
         """Start, serve until SIGINT/SIGTERM (or a recycle), stop; the process exit status.
