@@ -33,6 +33,13 @@ class PlayedHistory:
         self._items: OrderedDict[str, tuple[list[e.HistoryEvent], list[str]]] = OrderedDict()
         self._size = 0
 
+    def forget(self, instance_id: str) -> None:
+        """Drop the instance's fragments (it finished: nothing will replay it from them)."""
+        with self._lock:
+            entry = self._items.pop(instance_id, None)
+            if entry is not None:
+                self._size -= len(entry[1])
+
     def fragments(self, instance_id: str, past: list[e.HistoryEvent]) -> list[str]:
         """The JSON fragments of ``past`` (all played), reusing the longest identical prefix."""
         with self._lock:

@@ -140,6 +140,8 @@ class OrchestrationDispatcher:
             self.on_commit(item.instance_id)
         if report.session is not None and self.sessions is not None:
             self.sessions.put(item.instance_id, report.session)
+        if report.status is not None and report.status.is_terminal:
+            self.played.forget(item.instance_id)  # a finished instance keeps nothing in memory
         self.provider.work_signal.changed(item.instance_id)
 
     async def _renew(self, item: OrchestrationWorkItem) -> None:

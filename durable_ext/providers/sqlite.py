@@ -436,6 +436,10 @@ class SqliteProvider:
     def _remember_history(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, rows: _Checkpoint) -> None:
         if not rows.history:
             return  # unchanged: what the cache holds (if anything) is still right
+        if commit.state is not None and commit.state.runtime_status.is_terminal:
+            # Finished: no episode will read it again (a rewind or restart rewrites it anyway).
+            self._histories.forget(item.instance_id)
+            return
         events = list(commit.new_history) if commit.replace_history else item.history + commit.new_history
         execution_id = rows.history[-1][2]
         self._histories.remember(item.instance_id, execution_id, events, rows.history[-1][5])

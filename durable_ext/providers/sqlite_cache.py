@@ -35,11 +35,18 @@ class _Entry:
 
 
 class HistoryCache:
-    def __init__(self, hub: str, parse: Callable[[str], HistoryEvent], max_instances: int = 256) -> None:
+    """Bounded by ``max_instances`` running instances and ``max_events`` events in all (least
+    recently used first); a finished instance is not kept (the provider forgets it)."""
+
+    def __init__(
+        self, hub: str, parse: Callable[[str], HistoryEvent], max_instances: int = 256, max_events: int = 200_000
+    ) -> None:
         self.hub = hub
         self.parse = parse
         self.max_instances = max_instances
+        self.max_events = max_events
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._events = 0
 
     def load(self, conn: sqlite3.Connection, instance_id: str, execution_id: str) -> list[HistoryEvent]:
         """The execution's history (a new list), reading only unseen rows when the cache allows."""
@@ -55,16 +62,20 @@ class HistoryCache:
 
     def remember(self, instance_id: str, execution_id: str, events: list[HistoryEvent], last_json: str | None) -> None:
         """Record the history as committed (``last_json``: the stored text of its last event)."""
-        if not events or last_json is None:
-            self.forget(instance_id)
+        self.forget(instance_id)
+        if not events or last_json is None or len(events) > self.max_events:
             return
         self._entries[instance_id] = _Entry(execution_id, events, last_json)
-        self._entries.move_to_end(instance_id)
-        while len(self._entries) > self.max_instances:
-            self._entries.popitem(last=False)
+        self._events += len(events)
+        while len(self._entries) > self.max_instances or self._events > self.max_events:
+            _, dropped = self._entries.popitem(last=False)
+            self._events -= len(dropped.events)
 
     def forget(self, instance_id: str) -> None:
-        self._entries.pop(instance_id, None)
+        entry = self._entries.pop(instance_id, None)
+        if entry is not None:
+            self._events -= len(entry.events)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._events = 0

@@ -74,6 +74,15 @@ def test_the_cache_is_bounded_by_events_dropping_the_least_recent_instance():
     assert "huge" not in cache._items
 
 
+def test_a_finished_instance_is_forgotten():
+    cache = PlayedHistory(max_events=100)
+    cache.fragments("a", step(0))
+    cache.fragments("b", step(1))
+    cache.forget("a")
+    cache.forget("never-seen")
+    assert set(cache._items) == {"b"} and cache._size == 4
+
+
 def test_an_episode_fills_the_cache_its_caller_passes_and_the_core_keeps_none():
     from durable_ext.core import episode, transitions
     from tests.core.harness import Catalog, Instance
