@@ -36,7 +36,8 @@ def storage(request) -> str | None:
 @pytest.fixture
 def worker_factory(tmp_path, protos, launcher):
     """``worker_factory(app, storage=None, env=None, app_dir=None, host_keys=None)`` → a started WorkerHost on
-    a copy of the app (``host_keys``: the keys the mock host checks, as in Azure).
+    a copy of the app (``host_keys``: the keys the mock host checks, as in Azure; ``worker_launcher``: another
+    worker than the vendored one under this interpreter).
 
     Several workers may share one ``app_dir`` (one hub, several worker processes).
     """
@@ -50,6 +51,7 @@ def worker_factory(tmp_path, protos, launcher):
         app_dir: Path | None = None,
         start=True,
         host_keys=None,
+        worker_launcher=None,
     ):
         if app_dir is None:
             source = Path(app) if Path(app).is_absolute() else ROOT / app
@@ -57,7 +59,7 @@ def worker_factory(tmp_path, protos, launcher):
             if storage:
                 use_azure_storage(app_dir, storage)
         env = {**(FAST_AZURE_ENV if storage else {}), **(env or {})}
-        worker = WorkerHost(app_dir, protos, launcher, env=env, host_keys=host_keys)
+        worker = WorkerHost(app_dir, protos, worker_launcher or launcher, env=env, host_keys=host_keys)
         started.append(worker)
         return worker.start() if start else worker
 

@@ -12,6 +12,7 @@ is missing; so does this test, naming the venv.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,22 @@ def test_the_entry_module_imports_the_app_once(tmp_path, protos, version):
         assert (worker.app_dir / "imports.log").read_text().split() == [str(worker.host.proc.pid)]
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_killed_worker_is_replaced_without_loss(worker_factory, tmp_path, version):
+    """Two workers of this version on one SQLite hub, one SIGKILLed mid-run and replaced."""
+    env = {"CRASHY_JOURNAL": str(tmp_path / "journal.txt"), "CRASHY_SLEEP": "0.05"}
+    launcher = _launcher(version)
+    first = worker_factory("tests/fixtures/apps/crashy", env=env, worker_launcher=launcher)
+    second = worker_factory(env=env, app_dir=first.app_dir, worker_launcher=launcher)
+    ids = [(first if i % 2 else second).start_orchestration("fan_out", {"count": 6})["id"] for i in range(6)]
+    deadline = time.monotonic() + 120
+    while "Executing 'Functions.work'" not in first.host.rpc_log_text():  # mid-run: the victim runs activities
+        assert time.monotonic() < deadline, first.log()
+        time.sleep(0.05)
+    first.kill()
+    replacement = worker_factory(env=env, app_dir=first.app_dir, worker_launcher=launcher)
+    for instance_id in ids:
+        done = replacement.wait(instance_id, timeout=180)
+        assert done["runtimeStatus"] == "Completed" and done["output"] == sum(i * i for i in range(6)), done

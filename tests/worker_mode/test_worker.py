@@ -51,6 +51,15 @@ def test_reports_only_what_the_host_can_bind_and_imports_the_app_once(counted):
     assert imports == [str(counted.host.proc.pid)]
 
 
+def test_indexing_at_init_reports_the_same_and_imports_once(worker_factory):
+    """PYTHON_ENABLE_INIT_INDEXING=1: the 4.x worker indexes the app during WorkerInitRequest (always so
+    on 3.13+) and answers the metadata request from what it indexed then."""
+    w = worker_factory(APP, env={"PYTHON_ENABLE_INIT_INDEXING": "1"})
+    assert_reported_metadata(w, {"starter", "plain", "tick"})
+    assert w.wait(w.start_orchestration("greeter", route="api/start")["id"])["output"] == "Hello world!"
+    assert (w.app_dir / "imports.log").read_text().split() == [str(w.host.proc.pid)]
+
+
 def test_timer_function_gets_a_durable_client(counted, protos):
     timer = json.dumps({"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False})
     response = counted.host.invoke("tick", [protos.ParameterBinding(name="timer", data=protos.TypedData(json=timer))])
