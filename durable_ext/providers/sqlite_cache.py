@@ -36,10 +36,12 @@ class _Entry:
 
 class HistoryCache:
     """Bounded by ``max_instances`` running instances and ``max_events`` events in all (least
-    recently used first); a finished instance is not kept (the provider forgets it)."""
+    recently used first); a finished instance is not kept (the provider forgets it). The instance
+    bound is generous on purpose: 1,000 orchestrations in flight thrashed a 256-instance cache, and
+    every miss parses the whole history again; memory is bounded by the events."""
 
     def __init__(
-        self, hub: str, parse: Callable[[str], HistoryEvent], max_instances: int = 256, max_events: int = 200_000
+        self, hub: str, parse: Callable[[str], HistoryEvent], max_instances: int = 10_000, max_events: int = 200_000
     ) -> None:
         self.hub = hub
         self.parse = parse
