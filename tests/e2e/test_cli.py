@@ -167,3 +167,21 @@ def test_a_port_in_use_or_an_unusable_address_is_one_clear_line(tmp_path):
         assert proc.wait(30) == 0
     finally:
         proc.kill()
+
+
+def test_unusable_storage_settings_are_one_clear_line(tmp_path):
+    # A malformed connection string, or a hub file whose directory cannot be created: status 2 and
+    # one line naming the setting or the path, not a traceback.
+    azure = {"version": "2.0", "extensions": {"durableTask": {"storageProvider": {"type": "AzureStorage"}}}}
+    for value in ("garbage", "a=b"):
+        app = write_app(tmp_path / f"conn-{value.replace('=', '')}", GOOD, azure)
+        (app / "local.settings.json").write_text(json.dumps({"Values": {"AzureWebJobsStorage": value}}))
+        result = start(app)
+        assert result.returncode == 2, result.stderr
+        assert "AzureWebJobsStorage" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    sqlite = {"version": "2.0", "extensions": {"durableTask": {"storageProvider": {"path": str(blocked / "sub" / "hub.sqlite")}}}}
+    result = start(write_app(tmp_path / "path", GOOD, sqlite))
+    assert result.returncode == 2, result.stderr
+    assert str(blocked) in result.stderr and "Traceback" not in result.stderr, result.stderr
