@@ -251,6 +251,9 @@ class _Episode:
             played=self.played,
         )
         self.next_session = outcome.session
+        too_big = _custom_status_too_large(outcome.custom_status)
+        if too_big and not outcome.failed:
+            return self._fail(name, too_big, "", invoked=name, outcome=outcome)
         if outcome.custom_status is not None or self.state.custom_status is not None:
             self.state = replace(self.state, custom_status=outcome.custom_status)
         if outcome.failed:
@@ -462,6 +465,23 @@ class _Episode:
 def _entity_name(entity_id: str) -> str:
     parsed = parse_entity_id(entity_id)
     return parsed[0] if parsed else entity_id
+
+
+#: EXT ``SetCustomStatus``: the JSON's UTF-16 size may be at most 16 KB (it lives in a table row).
+MAX_CUSTOM_STATUS_BYTES = 16 * 1024
+
+
+def _custom_status_too_large(text: str | None) -> str | None:
+    """The extension's message for a custom status over the limit, else None."""
+    if text is None or len(text) * 4 <= MAX_CUSTOM_STATUS_BYTES:
+        return None  # fast path: a character is at most 4 bytes in UTF-16
+    size = len(text.encode("utf-16-le", errors="surrogatepass"))
+    if size <= MAX_CUSTOM_STATUS_BYTES:
+        return None
+    return (
+        f"The UTF-16 size of the JSON-serialized payload must not exceed {MAX_CUSTOM_STATUS_BYTES // 1024} KB. "
+        f"The current payload size is {size // 1024} KB (the orchestration's custom status)."
+    )
 
 
 def _unknown(name: str, kind: DurableKind, catalog: Catalog) -> str:

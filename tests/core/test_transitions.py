@@ -171,6 +171,26 @@ def test_sub_orchestration_ids_the_extension_refuses_fail_the_parent():
         assert report.commit.messages == [], name
 
 
+def test_custom_status_over_16_kb_fails_the_orchestration():
+    # EXT SetCustomStatus serializes with a 16 KB limit (UTF-16 size of the JSON) and throws past it:
+    # the orchestration fails with the reason instead of storing a status no Azure table row holds.
+    def orch(context):
+        context.set_custom_status(context.get_input())
+        yield context.call_activity("A", None)
+        return "done"
+
+    small, big = "s" * 8000, "b" * 8200  # 16,002 and 16,402 bytes as JSON in UTF-16
+    inst = Instance("cs-ok", Catalog({"o": orch}, activities=["A"]))
+    inst.start("o", json.dumps(json.dumps(small)))
+    assert inst.state.runtime_status is RuntimeStatus.Running
+    assert json.loads(inst.state.custom_status) == small
+    inst = Instance("cs-big", Catalog({"o": orch}, activities=["A"]))
+    report = inst.start("o", json.dumps(json.dumps(big)))
+    assert inst.state.runtime_status is RuntimeStatus.Failed
+    assert "must not exceed 16 KB" in inst.state.output, inst.state.output
+    assert inst.state.custom_status is None and report.commit.activities == []
+
+
 def test_event_raised_before_the_wait_is_kept():
     def orch(context):
         yield context.call_activity("A", None)
