@@ -35,24 +35,48 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 # --- HTTP starters (the async HTTP API pattern) ---------------------------------------------------
 
 
+async def _start(req: func.HttpRequest, client) -> tuple[str | None, func.HttpResponse | None]:
+    """Start the orchestrator named in the route with the JSON body (if any) as its input.
+
+    Returns the instance id, or a 400 response for the caller's mistakes: a body that is not JSON,
+    an orchestrator name the app does not have.
+    """
+    body = req.get_body()
+    try:
+        payload = json.loads(body) if body else None
+    except (ValueError, RecursionError) as exc:
+        return None, func.HttpResponse(f"The request body is not valid JSON: {exc}", status_code=400)
+    try:
+        return await client.start_new(req.route_params.get("functionName"), client_input=payload), None
+    except Exception as exc:
+        # The SDK raises the host's 400 (no such orchestrator) as Exception(<its message>); other
+        # failures carry the host's response body (a dict) and are not the caller's fault.
+        if exc.args and isinstance(exc.args[0], str):
+            return None, func.HttpResponse(exc.args[0], status_code=400)
+        raise
+
+
 @app.route(route="orchestrators/{functionName}")
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client):
-    function_name = req.route_params.get("functionName")
-    body = req.get_body()
-    payload = json.loads(body) if body else None
-    instance_id = await client.start_new(function_name, client_input=payload)
+    instance_id, refused = await _start(req, client)
+    if refused is not None:
+        return refused
     return client.create_check_status_response(req, instance_id)
 
 
 @app.route(route="orchestrators_wait/{functionName}")
 @app.durable_client_input(client_name="client")
 async def http_start_and_wait(req: func.HttpRequest, client):
-    function_name = req.route_params.get("functionName")
-    body = req.get_body()
-    payload = json.loads(body) if body else None
-    timeout = int(req.params.get("timeout", "10000"))
-    instance_id = await client.start_new(function_name, client_input=payload)
+    try:
+        timeout = int(req.params.get("timeout", "10000"))
+    except ValueError:
+        return func.HttpResponse("The 'timeout' parameter must be a whole number of milliseconds.", status_code=400)
+    if timeout <= 0:
+        return func.HttpResponse("The 'timeout' parameter must be a positive number of milliseconds.", status_code=400)
+    instance_id, refused = await _start(req, client)
+    if refused is not None:
+        return refused
     return await client.wait_for_completion_or_create_check_status_response(
         req, instance_id, timeout_in_milliseconds=timeout, retry_interval_in_milliseconds=min(250, timeout)
     )

@@ -66,7 +66,10 @@ def validate_instance_id(instance_id: str) -> None:
 
 
 class DurableClient:
-    """``known_orchestrators`` resolves a name case-insensitively to its declared spelling."""
+    """``orchestrator_names`` resolves a name case-insensitively to its declared spelling;
+    ``entity_names`` (the app's own entities) refuses signals to any other name. Either None: a
+    client of another app's hub, whose functions it does not know (no checks, as the extension's
+    ``ClientReferencesCurrentApp``)."""
 
     def __init__(
         self,
@@ -75,11 +78,13 @@ class DurableClient:
         *,
         default_version: str | None = None,
         orchestrator_names: list[str] | None = None,
+        entity_names: list[str] | None = None,
     ) -> None:
         self.provider = provider
         self.clock = clock
         self.default_version = default_version
         self._orchestrators = {n.lower(): n for n in orchestrator_names} if orchestrator_names is not None else None
+        self._entities = {n.lower(): n for n in entity_names} if entity_names is not None else None
         self._closing: asyncio.Event | None = None
         self._waiters: dict[str, set[asyncio.Event]] = {}
 
@@ -314,6 +319,15 @@ class DurableClient:
             raise BadRequestError("An entity id needs a name and a key.")
         if not operation:
             raise BadRequestError("The operation name must not be empty.")
+        # EXT DurableClient.SignalEntityAsync: both are ArgumentExceptions (HTTP 400), refused
+        # before anything is queued rather than failing (logged) once the entity runs.
+        if _BAD_ID_CHARS.search(key):
+            raise BadRequestError(
+                f"Entity key '{key}' contains invalid characters: "
+                "'/', '\\', '#', '?' and control characters are not allowed."
+            )
+        if self._entities is not None and name.lower() not in self._entities:
+            raise BadRequestError(unknown_function(name, DurableKind.ENTITY, self._entities.values()))
         text = request_message(operation, input_text, new_id(), signal=True)
         tracing = telemetry.ACTIVE
         if tracing is not None:

@@ -98,6 +98,7 @@ class Engine:
             self.clock,
             default_version=config.default_version,
             orchestrator_names=self.registry.orchestrator_names(),
+            entity_names=self.registry.entity_names(),
         )
         orchestrations = OrchestrationDispatcher(
             self.provider,

@@ -21,6 +21,7 @@ from rich.table import Table
 from durable_ext.core.messages import InstanceState
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.wire import format_datetime_seconds
+from durable_ext.web.status_payload import json_safe
 
 _STATUS_STYLE = {
     RuntimeStatus.Running: "cyan",
@@ -54,7 +55,8 @@ def stderr() -> Console:
 
 
 def print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    # As the HTTP API answers: NaN/Infinity as strings, never as bare (non-JSON) tokens.
+    click.echo(json.dumps(json_safe(value), indent=2, ensure_ascii=False))
 
 
 def status_text(status: RuntimeStatus) -> str:

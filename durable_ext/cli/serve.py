@@ -82,9 +82,13 @@ def start(
             except ValueError as exc:
                 raise CliUsageError(str(exc)) from None
             configure_console(level, log_format=chosen)
-        if listen_fd is not None or no_supervisor:
-            _run_host(config, auth, listen_fd)
         from durable_ext.supervisor import Supervisor, listen
+
+        if listen_fd is not None or no_supervisor:
+            # Bound here, as the supervisor binds: a port in use or an address this machine does
+            # not have is then one clear line (status 2), not a traceback from the running host.
+            own = listen(config.host, config.port) if listen_fd is None else None
+            _run_host(config, auth, listen_fd, own)
 
         sock = listen(config.host, config.port)
     except DurableExtError as exc:
@@ -97,14 +101,16 @@ def start(
     return Supervisor(host_args, sock).run()
 
 
-def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None) -> NoReturn:
-    """Serve in this process and end it with ``os._exit``: threads stuck in user code must not hold up
-    the exit (a normal exit joins the thread pool)."""
+def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None, sock: socket.socket | None) -> NoReturn:
+    """Serve in this process (on ``sock``, or on the supervisor's ``listen_fd``) and end it with
+    ``os._exit``: threads stuck in user code must not hold up the exit (a normal exit joins the
+    thread pool)."""
     from durable_ext.auth import AuthMode
     from durable_ext.host import Host
     from durable_ext.supervisor import die_with_supervisor
 
-    sock = None
+    if sock is not None:
+        sock.set_inheritable(False)
     if listen_fd is not None:
         die_with_supervisor()
         sock = socket.socket(fileno=listen_fd)

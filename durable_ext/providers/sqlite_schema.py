@@ -158,7 +158,14 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def _private_directory(directory: Path) -> None:
     if not directory.exists():
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            # Reported like every other storage error (the provider names file and hub), not as
+            # an OSError traceback out of the host's start.
+            raise sqlite3.OperationalError(
+                f"cannot create the directory {directory}: {exc.strerror or exc}"
+            ) from exc
     elif directory.name == ".durable_ext":
         _owner_only(directory, 0o700)
 

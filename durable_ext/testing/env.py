@@ -179,6 +179,7 @@ class AsyncTestEnv:
             self.clock,
             default_version=self.config.default_version,
             orchestrator_names=self.registry.orchestrator_names(),
+            entity_names=self.registry.entity_names(),
         )
 
     # -- stubs ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from durable_ext.errors import DurableExtError
 from durable_ext.log import logger
+from durable_ext.web.status_payload import json_safe
 
 #: The largest request body accepted (bytes); bigger ones get a JSON 413.
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -37,11 +38,18 @@ class WebError(DurableExtError):
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
     """``body`` as UTF-8 JSON; text that UTF-8 cannot carry (a lone surrogate someone stored) is
-    sent as a ``\\uXXXX`` escape instead, so reading such a value never fails."""
+    sent as a ``\\uXXXX`` escape instead, so reading such a value never fails. Non-finite numbers
+    (stored ``NaN``/``Infinity``, which Python's json reads) are sent as the strings ``"NaN"``,
+    ``"Infinity"`` and ``"-Infinity"``, as Newtonsoft writes them: bare, they are not JSON."""
     try:
-        text = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        dumped = json.dumps(body, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        body = json_safe(body)
+        dumped = json.dumps(body, ensure_ascii=False, allow_nan=False)
+    try:
+        text = dumped.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(body, ensure_ascii=True).encode("ascii")
+        text = json.dumps(body, ensure_ascii=True, allow_nan=False).encode("ascii")
     return web.Response(
         status=status, body=text, content_type="application/json", charset="utf-8", headers=headers
     )

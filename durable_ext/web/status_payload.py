@@ -10,6 +10,7 @@ bookkeeping.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,17 @@ def parse_token(text: str | None) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         return text
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by its Newtonsoft string form."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def status_payload(

@@ -120,7 +120,9 @@ def link_settings(config: HostConfig, environ: Mapping[str, str]) -> LinkSetting
             raise ConfigError(
                 f"Running in Azure ({marker} is set), the links durable_ext hands out need a key the Functions host "
                 f"accepts for its function {WEBHOOK_FUNCTION_NAME} (auth level function), and none was found in {where}: "
-                f"set the app setting {WEBHOOK_KEY_SETTING} to that function's key, or {WEBHOOK_AUTH_LEVEL_SETTING}=anonymous."
+                f"choose a key of 16+ characters and set it both as the app setting {WEBHOOK_KEY_SETTING} and as that "
+                f"function's key (az functionapp function keys set), or name a host key (host.function.<name>), "
+                f"or set {WEBHOOK_AUTH_LEVEL_SETTING}=anonymous."
             )
     return LinkSettings(webhook_path=f"{prefix}/durabletask", required_query=required)
 

@@ -126,3 +126,62 @@ def test_a_function_whose_parameters_do_not_match_its_bindings_is_refused_at_sta
     assert result.returncode == 2
     assert "cannot load the go function" in result.stderr and "'client'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_port_in_use_or_an_unusable_address_is_one_clear_line(tmp_path):
+    import socket
+
+    app = write_app(tmp_path / "busy", GOOD)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        for extra in ([], ["--no-supervisor"]):
+            result = start(app, "--port", str(port), *extra)
+            assert result.returncode == 2, (extra, result.stderr)
+            assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr, (extra, result.stderr)
+            assert "Traceback" not in result.stderr, (extra, result.stderr)
+    for extra in ([], ["--no-supervisor"]):
+        result = start(app, "--host", "999.1.1.1", *extra)
+        assert result.returncode == 2 and "Cannot listen on 999.1.1.1" in result.stderr, (extra, result.stderr)
+        assert "Traceback" not in result.stderr, (extra, result.stderr)
+    # Bound in the same way, a free port serves as before and SIGTERM still ends the host cleanly.
+    import time
+
+    import requests
+
+    port = free_port()
+    command = [sys.executable, "-m", "durable_ext", "start", "--app-dir", str(app), "--port", str(port)]
+    proc = subprocess.Popen([*command, "--no-supervisor"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the host did not answer within 60 s"
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/admin/host/status", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+
+
+def test_unusable_storage_settings_are_one_clear_line(tmp_path):
+    # A malformed connection string, or a hub file whose directory cannot be created: status 2 and
+    # one line naming the setting or the path, not a traceback.
+    azure = {"version": "2.0", "extensions": {"durableTask": {"storageProvider": {"type": "AzureStorage"}}}}
+    for value in ("garbage", "a=b"):
+        app = write_app(tmp_path / f"conn-{value.replace('=', '')}", GOOD, azure)
+        (app / "local.settings.json").write_text(json.dumps({"Values": {"AzureWebJobsStorage": value}}))
+        result = start(app)
+        assert result.returncode == 2, result.stderr
+        assert "AzureWebJobsStorage" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    sqlite = {"version": "2.0", "extensions": {"durableTask": {"storageProvider": {"path": str(blocked / "sub" / "hub.sqlite")}}}}
+    result = start(write_app(tmp_path / "path", GOOD, sqlite))
+    assert result.returncode == 2, result.stderr
+    assert str(blocked) in result.stderr and "Traceback" not in result.stderr, result.stderr

@@ -43,6 +43,24 @@ def test_signal_from_http_function_and_read_back(counter):
     assert counter.session.get(counter.url("api/counters/a"), timeout=30).json() == 7
 
 
+def test_signals_to_an_unknown_entity_or_a_bad_key_are_a_400(counter):
+    # As the extension's SignalEntityAsync: an entity this app does not have, or a key with
+    # '/', '\\', '#', '?' or a control character, is an ArgumentException (400), not a 202 for a
+    # message that only fails (logged) once the host runs it.
+    for name, key in (("Nosuch", "k"), ("Counter", "a%2Fb"), ("Counter", "a%23b"), ("Counter", "a%01b")):
+        reply = counter.session.post(counter.url(f"{WH}/entities/{name}/{key}"), params={"op": "add"}, json=1, timeout=30)
+        assert reply.status_code == 400, (name, key, reply.text)
+        assert reply.json()["ExceptionMessage"], reply.text
+    assert "doesn't exist, is disabled, or is not an entity function" in counter.session.post(
+        counter.url(f"{WH}/entities/Nosuch/k"), params={"op": "add"}, timeout=30
+    ).json()["ExceptionMessage"]
+    listing = counter.session.get(counter.url(f"{WH}/entities"), timeout=30)
+    assert listing.status_code == 200 and listing.json() == []
+    # The name is matched as the extension does, ignoring case.
+    assert counter.session.post(counter.url(f"{WH}/entities/COUNTER/k"), params={"op": "add"}, json=2, timeout=30).status_code == 202
+    wait_value(counter, "Counter", "k", 2)
+
+
 def test_orchestrator_calls_and_signals_and_sees_operation_errors(counter):
     started = counter.start_orchestration("counter_orchestrator", {"key": "k2"})
     done = counter.wait(started["id"])

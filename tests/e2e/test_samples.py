@@ -127,3 +127,19 @@ def test_top_level_app_shows_the_five_patterns(host_factory, storage):
     assert host.wait(links["id"])["output"] == {"approved": True}
     waited = host.session.post(host.url("api/orchestrators_wait/hello_orchestrator"), timeout=30)
     assert waited.status_code == 200 and waited.json()[0] == "Hello Tokyo!"
+
+
+def test_top_level_app_answers_bad_starts_with_a_400(host_factory):
+    # The app everyone runs first: an unknown orchestrator name or a body that is not JSON is the
+    # caller's mistake, answered 400 with the reason, not a 500 from an exception in the starter.
+    host = host_factory(".")
+    for route in ("api/orchestrators", "api/orchestrators_wait"):
+        reply = host.session.post(host.url(f"{route}/no_such_orchestrator"), timeout=30)
+        assert reply.status_code == 400, (route, reply.status_code, reply.text)
+        assert "no_such_orchestrator" in reply.text and "doesn't exist" in reply.text, reply.text
+        reply = host.session.post(host.url(f"{route}/hello_orchestrator"), data="{bad", timeout=30)
+        assert reply.status_code == 400 and "not valid JSON" in reply.text, (route, reply.text)
+    reply = host.session.post(host.url("api/orchestrators_wait/hello_orchestrator"), params={"timeout": "x"}, timeout=30)
+    assert reply.status_code == 400 and "timeout" in reply.text, reply.text
+    listing = host.session.get(host.url("runtime/webhooks/durabletask/instances"), timeout=30).json()
+    assert listing == []  # nothing was started

@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 
+from durable_ext.core.status import RuntimeStatus
 from tests.web.harness import Harness
 
 WH = "/runtime/webhooks/durabletask"
@@ -133,6 +134,34 @@ def test_stored_lone_surrogates_from_user_code_never_break_reads(harness: Harnes
     assert body["output"] == ["\udc00"] and body["customStatus"] == "\ud800" and body["input"] == "\ud800"
     listed = harness.call("GET", f"{WH}/instances")
     assert listed.status == 200 and [s["instanceId"] for s in listed.json()] == ["u1"]
+
+
+def _strict_json(body: bytes):
+    """RFC 8259 JSON only: Python's NaN/Infinity extensions are errors (browsers and JSON.parse refuse them)."""
+
+    def refuse(constant: str):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(body, parse_constant=refuse)
+
+
+def test_non_finite_numbers_never_make_a_response_invalid_json(harness: Harness):
+    # Python's json reads NaN, Infinity and 1e999 (a float overflow) and would write them back as
+    # bare NaN/Infinity: a status or list page holding one is no longer JSON for any other client
+    # (the monitor's JSON.parse included). They are sent as strings, as Newtonsoft writes them.
+    headers = {"Content-Type": "application/json"}
+    reply = harness.call(
+        "POST", f"{WH}/orchestrators/hello_orchestrator/nan1", data=b"[NaN, Infinity, -Infinity, 1e999]", headers=headers
+    )
+    assert reply.status == 202, reply.body
+    harness.run(harness.settle("nan1", RuntimeStatus.Completed, output="NaN", custom_status='{"x": -1e999}'))
+    reply = harness.call("GET", f"{WH}/instances/nan1?showHistory=true&showHistoryOutput=true")
+    assert reply.status == 200
+    body = _strict_json(reply.body)
+    assert body["input"] == ["NaN", "Infinity", "-Infinity", "Infinity"]
+    assert body["output"] == "NaN" and body["customStatus"] == {"x": "-Infinity"}
+    listed = harness.call("GET", f"{WH}/instances")
+    assert listed.status == 200 and [s["output"] for s in _strict_json(listed.body)] == ["NaN"]
 
 
 # -- finding 5: long polls end with their caller, within bounds, and at shutdown ---------------

@@ -50,7 +50,10 @@ async def provider_for_existing_hub(
         names = HubNames(hub, settings.partition_count)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    tables, blobs, queues = service_clients(settings.connection_string)
+    try:
+        tables, blobs, queues = service_clients(settings.connection_string)
+    except ConfigError as exc:
+        raise ConfigError(f"App setting '{storage.connection_name}': {exc}") from exc
     try:
         stored = await stored_partition_count(blobs.get_container_client(names.leases_container))
     finally:

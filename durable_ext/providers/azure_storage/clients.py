@@ -19,6 +19,8 @@ from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
+from durable_ext.errors import ConfigError
+
 logger = logging.getLogger("durable_ext.azure_storage")
 
 #: Seconds to open a connection and to wait for a response before the call is retried.
@@ -59,9 +61,20 @@ def service_clients(connection_string: str) -> tuple[TableServiceClient, BlobSer
         "read_timeout": READ_TIMEOUT,
         "use_env_settings": proxy_configured(os.environ),
     }
-    tables = TableServiceClient.from_connection_string(
-        connection_string, retry_total=5, retry_backoff_factor=0.4, retry_backoff_max=15, **transport
-    )
-    blobs = BlobServiceClient.from_connection_string(connection_string, retry_hook=_log_retry, **_RETRY, **transport)
-    queues = QueueServiceClient.from_connection_string(connection_string, retry_hook=_log_retry, **_RETRY, **transport)
+    try:
+        tables = TableServiceClient.from_connection_string(
+            connection_string, retry_total=5, retry_backoff_factor=0.4, retry_backoff_max=15, **transport
+        )
+        blobs = BlobServiceClient.from_connection_string(connection_string, retry_hook=_log_retry, **_RETRY, **transport)
+        queues = QueueServiceClient.from_connection_string(
+            connection_string, retry_hook=_log_retry, **_RETRY, **transport
+        )
+    except (ValueError, KeyError) as exc:
+        # The SDKs' parsers: "either blank or malformed", "missing required connection details", or
+        # a KeyError for a missing AccountName.
+        detail = str(exc).strip("'\"") if isinstance(exc, ValueError) else f"no {exc}"
+        raise ConfigError(
+            f"The Azure Storage connection string is not valid ({detail}); expected UseDevelopmentStorage=true "
+            "or DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net."
+        ) from exc
     return tables, blobs, queues
