@@ -345,11 +345,21 @@ class _Episode:
     # -- new work ------------------------------------------------------------------------------
 
     def _missing_function(self, decisions: list[Decision]) -> str | None:
+        """Why the new work cannot be scheduled (it fails the orchestration), or None."""
         for d in decisions:
             if d.kind is TaskKind.ACTIVITY and d.name != HTTP_ACTIVITY_NAME and not self.catalog.has_activity(d.name):
                 return _unknown(d.name, DurableKind.ACTIVITY, self.catalog)
             if d.kind is TaskKind.SUB_ORCHESTRATION and self.catalog.orchestrator(d.name) is None:
                 return _unknown(d.name, DurableKind.ORCHESTRATOR, self.catalog)
+            # EXT CallDurableTaskFunctionAsync's ArgumentExceptions: an '@' id names an entity (which
+            # drops the start, so the parent would wait forever); the parent's own id restarts it.
+            if d.kind is TaskKind.SUB_ORCHESTRATION and d.instance_id == self.item.instance_id:
+                return (
+                    "The instance ID of a sub-orchestration must be different than the instance ID of a "
+                    "parent orchestration."
+                )
+            if d.kind is TaskKind.SUB_ORCHESTRATION and (d.instance_id or "").startswith("@"):
+                return f"Orchestration instance ids must not start with @ (sub-orchestration ID '{d.instance_id}')."
             if d.kind is TaskKind.ENTITY and not self.catalog.has_entity(_entity_name(d.instance_id or "")):
                 return _unknown(_entity_name(d.instance_id or ""), DurableKind.ENTITY, self.catalog)
         return None

@@ -145,6 +145,32 @@ def test_unknown_orchestrator_fails_the_instance():
     assert "The function 'missing' doesn't exist" in inst.state.output
 
 
+def test_sub_orchestration_ids_the_extension_refuses_fail_the_parent():
+    # EXT DurableOrchestrationContext.CallDurableTaskFunctionAsync: an '@' id is an entity's (the
+    # start message would be dropped by the entity and the parent wait forever), and the parent's own
+    # id would restart the parent; both are ArgumentExceptions that fail the orchestration.
+    def at_id(context):
+        return (yield context.call_sub_orchestrator("child", 1, instance_id="@counter@k"))
+
+    def own_id(context):
+        return (yield context.call_sub_orchestrator("child", 1, instance_id=context.instance_id))
+
+    def child(context):
+        return context.get_input()
+
+    catalog = Catalog({"at_id": at_id, "own_id": own_id, "child": child}, activities=[])
+    for name, reason in (
+        ("at_id", "Orchestration instance ids must not start with @"),
+        ("own_id", "The instance ID of a sub-orchestration must be different than the instance ID of a parent"),
+    ):
+        inst = Instance(f"p-{name}", catalog)
+        report = inst.start(name)
+        assert inst.state.runtime_status is RuntimeStatus.Failed, name
+        assert reason in inst.state.output, inst.state.output
+        assert not any(isinstance(ev, e.SubOrchestrationInstanceCreated) for ev in inst.history), name
+        assert report.commit.messages == [], name
+
+
 def test_event_raised_before_the_wait_is_kept():
     def orch(context):
         yield context.call_activity("A", None)
