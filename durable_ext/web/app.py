@@ -84,7 +84,8 @@ def create_web_app(
     served = registry.http_functions() if serve_functions else []
     app[FUNCTION_ROUTES] = FunctionRoutes(served, config.route_prefix)
     add_admin_routes(app)
-    app.router.add_route("*", "/{tail:.*}", _dispatch)
+    # [\s\S]*, not .*: a path with an encoded newline (%0A) must reach the API's own answers too.
+    app.router.add_route("*", "/{tail:[\\s\\S]*}", _dispatch)
     return app
 
 

@@ -164,6 +164,16 @@ def test_non_finite_numbers_never_make_a_response_invalid_json(harness: Harness)
     assert listed.status == 200 and [s["output"] for s in _strict_json(listed.body)] == ["NaN"]
 
 
+def test_a_newline_in_the_path_reaches_the_api_not_the_frameworks_text_404(harness: Harness):
+    # %0A decodes to a newline, which a '.*' route pattern does not match: aiohttp answered its own
+    # text/plain "404: Not Found" instead of the API's answer (a 400 naming the bad character).
+    reply = harness.call("POST", f"{WH}/orchestrators/hello_orchestrator/a%0Ab")
+    assert reply.status == 400, reply.body
+    assert "control characters" in reply.json()["ExceptionMessage"]
+    reply = harness.call("GET", f"{WH}/instances/a%0Ab")
+    assert reply.status == 404 and reply.body == b""
+
+
 # -- finding 5: long polls end with their caller, within bounds, and at shutdown ---------------
 
 
