@@ -171,10 +171,18 @@ def _private_directory(directory: Path) -> None:
 
 
 def _private_file(path: Path) -> None:
-    try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    except OSError:
-        return  # sqlite3.connect reports what is wrong with the path
+    # Never open and close an existing hub file by hand: closing any descriptor of a file drops
+    # every POSIX lock this process holds on it, including those of its open SQLite connections.
+    # Another process closing its connection then takes the database for unused, checkpoints it
+    # and deletes the -wal and -shm files this process still writes into (SQLite defers its own
+    # closes for exactly this reason). Only a file that does not exist yet is created here.
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass  # another process created it just now
+        except OSError:
+            return  # sqlite3.connect reports what is wrong with the path
     _owner_only(path, 0o600)
 
 

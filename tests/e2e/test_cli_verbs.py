@@ -261,3 +261,23 @@ def test_entity_verbs_with_a_host_running(tmp_path, host_factory, storage):
     assert "tally" in ok("list-entities", app_dir=app)
     missing = cli("get-entity", "--entity-name", "Tally", "--entity-key", "zero", app_dir=app)
     assert missing.returncode == 1 and missing.stderr.startswith("error: No entity")
+
+
+def test_a_host_keeps_its_wal_when_other_processes_open_and_close_the_hub(tmp_path, host_factory):
+    # The hub file's POSIX locks belong to the host process: opening and closing the file by hand
+    # (as the permission fix-up for a new connection did) dropped them all, so the next CLI command
+    # to close its connection took the database as unused, checkpointed it and deleted the -wal and
+    # -shm files the host still wrote into. Every later acknowledged change was invisible to other
+    # processes and gone at the next restart.
+    app_dir = copy_app(ROOT, tmp_path / "app")
+    host = host_factory(app_dir, copy=False)
+    first = host.start_orchestration("hello_orchestrator")
+    host.wait(first["id"])
+    # showHistory reads through the host's second connection, opened on first use.
+    assert host.status(first["id"], showHistory="true").status_code == 200
+    assert status(app_dir, first["id"])["runtimeStatus"] == "Completed"
+    hub_dir = app_dir / ".durable_ext"
+    assert (hub_dir / "taskhub.sqlite-wal").exists()
+    second = host.start_orchestration("hello_orchestrator")
+    assert host.wait(second["id"])["runtimeStatus"] == "Completed"
+    assert status(app_dir, second["id"])["runtimeStatus"] == "Completed"
