@@ -22,9 +22,10 @@ the COMMIT that made its writes durable; if the COMMIT fails, every operation of
 the error and ``on_abort`` runs (the provider forgets caches that may hold the batch's writes).
 A batch holds only operations that were already waiting, so a lone call is not delayed. A lone
 read-only operation runs without a transaction (WAL readers never wait for the writer).
-``check`` runs before every batch and after every COMMIT; when it raises, the batch's operations
-get that error instead of their results (the provider refuses a hub file that was deleted or
-replaced under it). Used by ``providers.sqlite``; knows nothing of task hubs.
+``check`` runs once per batch — after the COMMIT of a transaction, before a lone read — and when
+it raises, the batch's operations get that error instead of their results (the provider refuses a
+hub file that was deleted or replaced under it: writes that went to a file no longer at the path
+are never acknowledged, and nothing is read from one). Used by ``providers.sqlite``; knows nothing of task hubs.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def execute_batch(
     transaction = len(ops) > 1 or ops[0][1]
     if not transaction:
         try:
+            check()
             return [(True, read(ops[0][0]))]
         except Busy:
             raise
@@ -212,7 +214,6 @@ class LoopBatcher:
             if self._conn is None:
                 self._conn = open_connection(self.connect)
             conn = self._conn
-            self.check()
             outcomes = execute_batch(
                 conn,
                 ops,
@@ -343,7 +344,6 @@ class BatchingThread:
             if self._conn is None:
                 self._conn = open_connection(self.connect)
             conn = self._conn
-            self.check()
             return execute_batch(
                 conn,
                 [(fn, write) for fn, write, _, _ in batch],
