@@ -134,6 +134,9 @@ class Engine:
             lock_timeout=config.orchestration_lock_timeout,
             timeouts=self.timeouts,
         )
+        # A chain of activities runs without a queue poll per step where the hub can (dispatcher.handoff).
+        orchestrations.send_activities_to(activities.receiver())
+        activities.send_orchestrations_to(orchestrations.receiver())
         self.loops = [orchestrations.loop, activities.loop, entities.loop]
 
     def web_app(

@@ -12,14 +12,16 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from datetime import timedelta
 from functools import partial
+from typing import cast
 
 from durable_ext import telemetry
 from durable_ext.core import events as e
 from durable_ext.core.clock import Clock
 from durable_ext.core.kinds import DurableKind, unknown_function
-from durable_ext.core.messages import ActivityWorkItem, TaskMessage
+from durable_ext.core.messages import ActivityWorkItem, OrchestrationWorkItem, TaskMessage
 from durable_ext.core.shim import HTTP_ACTIVITY_NAME
 from durable_ext.core.wire.activities import activity_failure_details
+from durable_ext.dispatcher.handoff import Receiver
 from durable_ext.dispatcher.http_activity import HttpTransport, call_http
 from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
@@ -28,7 +30,7 @@ from durable_ext.errors import FunctionTimeoutError, LockLostError, ProviderErro
 from durable_ext.functions.invoke import ActivityFailure, run_activity
 from durable_ext.functions.registry import Registry
 from durable_ext.log import invocation, logger
-from durable_ext.providers.base import Provider, WorkSignal
+from durable_ext.providers.base import HandsOffWork, Provider, WorkSignal
 
 
 class ActivityDispatcher:
@@ -54,6 +56,8 @@ class ActivityDispatcher:
         self.http = http
         self.lock_timeout = lock_timeout
         self.timeouts = timeouts or FunctionTimeouts(None)
+        #: Where woken instances go without a fetch (send_orchestrations_to); None: the queue only.
+        self.orchestrations: Receiver[OrchestrationWorkItem] | None = None
         self.loop = WorkLoop(
             WorkSignal.ACTIVITIES,
             provider,
@@ -89,14 +93,33 @@ class ActivityDispatcher:
             else:
                 result = await self._execute(scheduled, item, timed_out)
         response = TaskMessage(item.message.instance_id, result, item.message.execution_id)
+        lease = self.orchestrations.lease(1) if self.orchestrations is not None else None
+        handed: list[OrchestrationWorkItem] = []
         try:
-            await self.provider.complete_activity(item, response)
+            if lease is not None:
+                locked = await cast(HandsOffWork, self.provider).complete_activity_locking(item, response, now=self.clock.now(), lease=lease)
+                handed = [locked] if locked is not None else []
+            else:
+                await self.provider.complete_activity(item, response)
         except LockLostError:
             logger.warning("%s: lock lost; the result was dropped", what)
         except ProviderError as exc:
             await hand_back(partial(self.provider.abandon_activity, item), what, exc)
+        finally:
+            if lease is not None:
+                self.orchestrations.accept(handed, lease)  # type: ignore[union-attr]
         if timed_out:
             self.timeouts.runaway(timed_out[0])
+
+    def receiver(self) -> Receiver[ActivityWorkItem]:
+        """Where an episode's commit sends the activity tasks it leases for this dispatcher."""
+        return Receiver(self.loop, self.worker_id, self.lock_timeout)
+
+    def send_orchestrations_to(self, receiver: Receiver[OrchestrationWorkItem]) -> None:
+        """Lock the instance a result wakes for ``receiver`` in the result's commit, when it has
+        room and the provider can (``HandsOffWork``)."""
+        if isinstance(self.provider, HandsOffWork):
+            self.orchestrations = receiver
 
     async def _execute(
         self, scheduled: e.TaskScheduled, item: ActivityWorkItem, timed_out: list[str]

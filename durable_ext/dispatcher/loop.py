@@ -5,6 +5,11 @@ A loop takes a slot, asks the provider for one work item, and hands it to a task
 ``max_batch``) and asks for that many in one call; with nothing to do it sleeps until this process enqueues work (``WorkSignal``), until the next timer is due,
 or at most ``max_poll`` (other processes sharing the hub cannot wake us). Errors talking to
 storage are logged and retried with back-off; they never end the loop.
+
+Work can also arrive without a fetch: another dispatcher of this process that commits follow-up
+work locks it for this loop in the same transaction (``providers.base.HandsOffWork``). It first
+reserves free slots (``reserve``; never more than the concurrency limit allows), then hands over
+what it got (``accept``); the items run exactly as fetched ones do.
 """
 
 from __future__ import annotations
@@ -19,6 +24,33 @@ from durable_ext.log import logger
 from durable_ext.providers.base import Provider
 
 T = TypeVar("T")
+
+
+class Slots:
+    """A counting semaphore that can also be taken without waiting (one waiter: the loop)."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._freed = asyncio.Event()
+
+    def locked(self) -> bool:
+        return self.free <= 0
+
+    async def acquire(self) -> None:
+        while self.free <= 0:
+            self._freed.clear()
+            await self._freed.wait()
+        self.free -= 1
+
+    def take(self, wanted: int) -> int:
+        """Up to ``wanted`` free slots, at once; how many were taken."""
+        taken = max(0, min(wanted, self.free))
+        self.free -= taken
+        return taken
+
+    def release(self, count: int = 1) -> None:
+        self.free += count
+        self._freed.set()
 
 
 class WorkLoop(Generic[T]):
@@ -43,9 +75,12 @@ class WorkLoop(Generic[T]):
         self.max_batch = max_batch
         self.handle = handle
         self.max_poll = max_poll
-        self.slots = asyncio.Semaphore(concurrency)
+        self.slots = Slots(concurrency)
         self.signal = provider.work_signal.event(name)
         self.running: set[asyncio.Task] = set()
+        #: Whether other dispatchers may hand work to this loop (``reserve``); the test kit's driver,
+        #: which runs the loops' work in rounds of its own, turns it off.
+        self.takes_handoffs = True
         self._stopping = False
 
     async def run(self) -> None:
@@ -56,9 +91,8 @@ class WorkLoop(Generic[T]):
                 self.slots.release()
                 break
             taken = 1
-            while self.fetch_many is not None and taken < self.max_batch and not self.slots.locked():
-                await self.slots.acquire()  # a free slot: returns at once
-                taken += 1
+            if self.fetch_many is not None:
+                taken += self.slots.take(self.max_batch - 1)  # every free slot, up to a batch
             self.signal.clear()
             try:
                 if self.fetch_many is not None:
@@ -67,22 +101,28 @@ class WorkLoop(Generic[T]):
                     item = await self.fetch()
                     items = [] if item is None else [item]
             except Exception:
-                for _ in range(taken):
-                    self.slots.release()
+                self.slots.release(taken)
                 logger.exception("%s: fetching work failed; retrying in %.1fs", self.name, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.05
-            for _ in range(taken - len(items)):
-                self.slots.release()
+            self.accept(items, taken)
             if not items:
                 await self._idle()
-                continue
-            for item in items:
-                task = asyncio.create_task(self._run_one(item))
-                self.running.add(task)
-                task.add_done_callback(self.running.discard)
+
+    def reserve(self, wanted: int) -> int:
+        """Take up to ``wanted`` free slots for work handed over (see the module docstring)."""
+        return self.slots.take(wanted) if self.takes_handoffs and not self._stopping else 0
+
+    def accept(self, items: list[T], reserved: int) -> None:
+        """Run ``items`` (at most ``reserved``) in reserved slots; the slots left over are freed."""
+        for item in items:
+            task = asyncio.create_task(self._run_one(item))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+        if reserved > len(items):
+            self.slots.release(reserved - len(items))
 
     async def _run_one(self, item: T) -> None:
         try:

@@ -13,20 +13,22 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
+from typing import cast
 
 from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
-from durable_ext.core.messages import OrchestrationWorkItem
+from durable_ext.core.messages import ActivityWorkItem, OrchestrationWorkItem
 from durable_ext.core.played import PlayedHistory
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
+from durable_ext.dispatcher.handoff import Receiver
 from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.dispatcher.sessions import SessionCache
 from durable_ext.dispatcher.timeouts import FunctionTimeouts
 from durable_ext.errors import FunctionTimeoutError, LockLostError, ProviderError
 from durable_ext.log import invocation, logger
-from durable_ext.providers.base import Provider, WorkSignal
+from durable_ext.providers.base import HandsOffWork, Lease, Provider, WorkSignal
 
 
 class OrchestrationDispatcher:
@@ -63,6 +65,8 @@ class OrchestrationDispatcher:
         self.on_commit = on_commit
         self.sessions = sessions  # extended sessions (dispatcher.sessions); None: replay in full
         self.played = played if played is not None else PlayedHistory()
+        #: Where scheduled activities go without a fetch (send_activities_to); None: the queue only.
+        self.activities: Receiver[ActivityWorkItem] | None = None
         self.loop = WorkLoop(
             name,
             provider,
@@ -119,21 +123,51 @@ class OrchestrationDispatcher:
         _log_report(item, report)
         return report, timed_out
 
+    def receiver(self) -> Receiver[OrchestrationWorkItem]:
+        """Where another dispatcher sends the instances its commits lock for this one (dispatcher.handoff)."""
+        return Receiver(self.loop, self.worker_id, self.lock_timeout)
+
+    def send_activities_to(self, receiver: Receiver[ActivityWorkItem]) -> None:
+        """Lock the activities an episode schedules for ``receiver`` in the episode's commit, when
+        it has room and the provider can (``HandsOffWork``)."""
+        if isinstance(self.provider, HandsOffWork):
+            self.activities = receiver
+
     async def _commit(self, item: OrchestrationWorkItem, report: EpisodeReport, now: datetime) -> None:
+        commit = report.commit
+        lease = self.activities.lease(len(commit.activities)) if self.activities and commit.activities else None
+        handed: list[ActivityWorkItem] = []
+        try:
+            handed = await self._checkpoint(item, report, now, lease)
+        finally:
+            if lease is not None:
+                self.activities.accept(handed, lease)  # type: ignore[union-attr]
+
+    async def _checkpoint(
+        self, item: OrchestrationWorkItem, report: EpisodeReport, now: datetime, lease: Lease | None
+    ) -> list[ActivityWorkItem]:
+        """Commit the episode; the activity tasks it locked for this process under ``lease``."""
         name = item.state.name if item.state else _start_name(item)
         tracing = telemetry.ACTIVE
         traced = tracing.episode(item, report, self.provider.hub, now) if tracing is not None else None
+        handed: list[ActivityWorkItem] = []
         try:
-            await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
+            if lease is not None:
+                # (send_activities_to made sure it can)
+                handed = await cast(HandsOffWork, self.provider).complete_orchestration_leasing(
+                    item, report.commit, now=self.clock.now(), lease=lease
+                )
+            else:
+                await self.provider.complete_orchestration(item, report.commit, now=self.clock.now())
         except LockLostError:
             logger.warning(
                 "Instance '%s': lock lost before commit; another worker owns it now", item.instance_id,
                 extra={"instance_id": item.instance_id, "function_name": name},
             )  # fmt: skip
-            return
+            return []
         except ProviderError as exc:
             await hand_back(lambda: self.provider.abandon_orchestration(item), f"Instance '{item.instance_id}'", exc)
-            return
+            return []
         if traced is not None:
             traced.emit(self.clock.now())
         if self.on_commit is not None:
@@ -143,6 +177,7 @@ class OrchestrationDispatcher:
         if report.status is not None and report.status.is_terminal:
             self.played.forget(item.instance_id)  # a finished instance keeps nothing in memory
         self.provider.work_signal.changed(item.instance_id)
+        return handed
 
     async def _renew(self, item: OrchestrationWorkItem) -> None:
         await self.provider.renew_orchestration_lock(item, now=self.clock.now(), lock_timeout=self.lock_timeout)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -141,6 +142,39 @@ class Provider(Protocol):
         instead of waiting for its locks to expire. Providers whose ownership is leased
         (Azure Storage) may do nothing and return 0.
         """
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Work the committing process takes on the spot: locked for ``worker_id`` until ``lock_timeout``
+    from the commit, at most ``limit`` items (the receiving dispatcher's free slots)."""
+
+    worker_id: str
+    lock_timeout: timedelta
+    limit: int
+
+
+@runtime_checkable
+class HandsOffWork(Protocol):
+    """A provider that hands the work a commit creates straight to the process that commits it.
+
+    Optional (the SQLite hub has it): each method is its namesake plus, in the same transaction,
+    the lock of the follow-up work, so a chain of activities runs without a round of queue polling
+    per step. What is handed over is locked as a fetch would lock it — the same tokens, expiry and
+    recovery when the process dies — so the guarantees of :class:`Provider` are unchanged.
+    """
+
+    async def complete_orchestration_leasing(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, *, now: datetime, lease: Lease
+    ) -> list[ActivityWorkItem]:
+        """``complete_orchestration``, with up to ``lease.limit`` of the activity tasks it creates
+        leased to ``lease.worker_id`` (in the commit's order); the others are queued as usual."""
+
+    async def complete_activity_locking(
+        self, item: ActivityWorkItem, response: TaskMessage, *, now: datetime, lease: Lease
+    ) -> OrchestrationWorkItem | None:
+        """``complete_activity``, and the lock of the response's instance when a fetch could take it
+        now (not locked, not suspended, not an entity): that work item, else None."""
 
 
 class WorkSignal:

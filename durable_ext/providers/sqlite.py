@@ -36,17 +36,19 @@ from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.wire import dumps_event, loads_event
 from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError, StorageUnavailableError
 from durable_ext.providers import sqlite_schema as schema
-from durable_ext.providers.base import WorkSignal
+from durable_ext.providers.base import Lease, WorkSignal
 from durable_ext.providers.sqlite_batch import BatchingThread, LoopBatcher
 from durable_ext.providers.sqlite_cache import HistoryCache
 from durable_ext.providers.sqlite_schema import (
     INSERT_EVENT,
     INSERT_HISTORY,
+    INSERT_LEASED_TASK,
     INSERT_PENDING,
     INSERT_PENDING_IF_MISSING,
     INSERT_TASK,
     INSTANCE_COLUMNS,
     LOCK_TASKS,
+    PICK_INSTANCE,
     PICKS,
     SELECT_INSTANCE,
     SELECT_MESSAGES,
@@ -364,24 +366,11 @@ class SqliteProvider:
 
         def lock_one(conn: sqlite3.Connection) -> tuple | None:
             params = {"hub": hub, "now": now_us}
-            instance_id = None
             for sql in PICKS[entities]:
                 row = conn.execute(sql, params).fetchone()
                 if row is not None:
-                    instance_id = row[0]
-                    break
-            if instance_id is None:
-                return None
-            token = new_token()
-            conn.execute(
-                "INSERT OR REPLACE INTO locks (hub, instance_id, lock_token, locked_by, lock_expiration) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (hub, instance_id, token, worker_id, expires_us),
-            )
-            messages = conn.execute(SELECT_MESSAGES, (hub, instance_id, now_us, self.batch_size)).fetchall()
-            state = conn.execute(SELECT_INSTANCE, (hub, instance_id)).fetchone()
-            history = [] if state is None else self._histories.load(conn, instance_id, state[5] or "")
-            return instance_id, token, messages, state, history
+                    return self._lock_instance(conn, row[0], worker_id, expires_us, now_us)
+            return None
 
         def lock(conn: sqlite3.Connection) -> list[tuple]:
             locked: list[tuple] = []
@@ -393,19 +382,34 @@ class SqliteProvider:
             return locked
 
         def lock_and_parse(conn: sqlite3.Connection) -> list[OrchestrationWorkItem]:
-            return [
-                OrchestrationWorkItem(
-                    instance_id=instance_id,
-                    lock_token=token,
-                    state=None if state is None else instance_from_row(state),
-                    history=history,
-                    messages=[(str(seq), TaskMessage(instance_id, loads_event(js), ex)) for seq, ex, js in messages],
-                    locked_until=from_micros(expires_us),
-                )
-                for instance_id, token, messages, state, history in self._transaction(conn, lambda: lock(conn))
-            ]
+            return [self._work_item(rows, expires_us) for rows in self._transaction(conn, lambda: lock(conn))]
 
         return await self._run(lock_and_parse, write=True)
+
+    def _lock_instance(self, conn: sqlite3.Connection, instance_id: str, worker_id: str, expires_us: int, now_us: int):
+        """Lock ``instance_id`` (a fresh token) and read what its work item holds, as raw rows."""
+        token = new_token()
+        conn.execute(
+            "INSERT OR REPLACE INTO locks (hub, instance_id, lock_token, locked_by, lock_expiration) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (self.hub, instance_id, token, worker_id, expires_us),
+        )
+        messages = conn.execute(SELECT_MESSAGES, (self.hub, instance_id, now_us, self.batch_size)).fetchall()
+        state = conn.execute(SELECT_INSTANCE, (self.hub, instance_id)).fetchone()
+        history = [] if state is None else self._histories.load(conn, instance_id, state[5] or "")
+        return instance_id, token, messages, state, history
+
+    @staticmethod
+    def _work_item(rows: tuple, expires_us: int) -> OrchestrationWorkItem:
+        instance_id, token, messages, state, history = rows
+        return OrchestrationWorkItem(
+            instance_id=instance_id,
+            lock_token=token,
+            state=None if state is None else instance_from_row(state),
+            history=history,
+            messages=[(str(seq), TaskMessage(instance_id, loads_event(js), ex)) for seq, ex, js in messages],
+            locked_until=from_micros(expires_us),
+        )
 
     async def complete_orchestration(
         self, item: OrchestrationWorkItem, commit: OrchestrationCommit, *, now: datetime
@@ -415,23 +419,48 @@ class SqliteProvider:
         Raises ``LockLostError`` (and changes nothing) if our lock row is gone or carries another
         token, or if the history rows already exist (a second commit of the same episode).
         """
-        now_us = to_micros(now)
+        await self._complete_orchestration(item, commit, now, None)
 
-        def work(conn: sqlite3.Connection) -> bool:
+    async def complete_orchestration_leasing(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, *, now: datetime, lease: Lease
+    ) -> list[ActivityWorkItem]:
+        """:meth:`complete_orchestration`; the first ``lease.limit`` activity tasks are inserted
+        leased to ``lease.worker_id`` (as ``lock_next_activities`` would lease them) and returned."""
+        return await self._complete_orchestration(item, commit, now, lease)
+
+    async def _complete_orchestration(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, now: datetime, lease: Lease | None
+    ) -> list[ActivityWorkItem]:
+        now_us = to_micros(now)
+        leased = 0 if lease is None else min(lease.limit, len(commit.activities))
+        token = new_token() if leased else ""
+        expires_us = now_us + (lease.lock_timeout // timedelta(microseconds=1) if lease else 0)
+
+        def work(conn: sqlite3.Connection) -> list[ActivityWorkItem]:
             rows = self._checkpoint_rows(item, commit, now_us)  # serialise before taking the write lock
+            lease_columns = (lease.worker_id, expires_us, token) if lease is not None else ()
             try:
-                self._transaction(conn, lambda: self._checkpoint(conn, item, commit.replace_history, rows))
+                seqs = self._transaction(
+                    conn, lambda: self._checkpoint(conn, item, commit.replace_history, rows, leased, lease_columns)
+                )
             except BaseException:
                 self._histories.forget(item.instance_id)
                 raise
             self._remember_history(item, commit, rows)
-            return bool(rows.messages or rows.tasks)
+            return [
+                ActivityWorkItem(
+                    id=str(seq), lock_token=token, message=m, dequeue_count=1, locked_until=from_micros(expires_us)
+                )
+                for seq, m in zip(seqs, commit.activities, strict=False)
+            ]
 
-        if await self._run(work, write=True):
-            loops = {WorkSignal.inbox_of(m.message.instance_id) for m in commit.messages}
-            if commit.activities:
-                loops.add(WorkSignal.ACTIVITIES)
+        items = await self._run(work, write=True)
+        loops = {WorkSignal.inbox_of(m.message.instance_id) for m in commit.messages}
+        if len(commit.activities) > leased:
+            loops.add(WorkSignal.ACTIVITIES)
+        if loops:
             self.work_signal.notify(*loops)
+        return items
 
     def _remember_history(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, rows: _Checkpoint) -> None:
         if not rows.history:
@@ -466,8 +495,16 @@ class SqliteProvider:
         )
 
     def _checkpoint(
-        self, conn: sqlite3.Connection, item: OrchestrationWorkItem, replace_history: bool, rows: _Checkpoint
-    ) -> None:
+        self,
+        conn: sqlite3.Connection,
+        item: OrchestrationWorkItem,
+        replace_history: bool,
+        rows: _Checkpoint,
+        leased: int = 0,
+        lease_columns: tuple = (),
+    ) -> list[int]:
+        """Write one episode; the seqs of the first ``leased`` tasks, inserted leased (``lease_columns``:
+        worker, expiry, token)."""
         key = (self.hub, item.instance_id)
         self._check_lock(conn, item)
         if replace_history:
@@ -481,9 +518,11 @@ class SqliteProvider:
         conn.executemany(INSERT_EVENT, rows.messages)
         # A sub-orchestration start creates its instance, Pending, if it does not exist yet.
         conn.executemany(INSERT_PENDING_IF_MISSING, rows.pending)
-        conn.executemany(INSERT_TASK, rows.tasks)
+        seqs = [conn.execute(INSERT_LEASED_TASK, (*task, *lease_columns)).fetchone()[0] for task in rows.tasks[:leased]]
+        conn.executemany(INSERT_TASK, rows.tasks[leased:])
         conn.executemany("DELETE FROM new_events WHERE seq = ? AND hub = ?", rows.consumed)
         conn.execute("DELETE FROM locks WHERE hub = ? AND instance_id = ?", key)
+        return seqs
 
     def _check_lock(self, conn: sqlite3.Connection, item: OrchestrationWorkItem) -> None:
         row = conn.execute(
@@ -556,9 +595,23 @@ class SqliteProvider:
     async def complete_activity(self, item: ActivityWorkItem, response: TaskMessage) -> None:
         """Delete our task and send ``response`` in one transaction; ``LockLostError`` if the task
         is gone or leased by someone else."""
-        row = event_row(self.hub, response, None, self._now_us())
+        await self._complete_activity(item, response, self._now_us(), None)
 
-        def complete(conn: sqlite3.Connection) -> None:
+    async def complete_activity_locking(
+        self, item: ActivityWorkItem, response: TaskMessage, *, now: datetime, lease: Lease
+    ) -> OrchestrationWorkItem | None:
+        """:meth:`complete_activity`, then the lock of the response's instance if a fetch could pick
+        it now (``PICK_INSTANCE``: not an entity, not locked, not suspended) — its work item."""
+        return await self._complete_activity(item, response, to_micros(now), lease)
+
+    async def _complete_activity(
+        self, item: ActivityWorkItem, response: TaskMessage, now_us: int, lease: Lease | None
+    ) -> OrchestrationWorkItem | None:
+        row = event_row(self.hub, response, None, now_us)
+        instance_id = response.instance_id
+        expires_us = now_us + (lease.lock_timeout // timedelta(microseconds=1) if lease else 0)
+
+        def complete(conn: sqlite3.Connection) -> tuple | None:
             deleted = conn.execute(
                 "DELETE FROM new_tasks WHERE seq = ? AND hub = ? AND lock_token = ?",
                 (int(item.id), self.hub, item.lock_token),
@@ -566,9 +619,15 @@ class SqliteProvider:
             if deleted == 0:
                 raise _lock_lost(f"Activity task {item.id}")
             conn.execute(INSERT_EVENT, row)
+            if lease is None or conn.execute(PICK_INSTANCE, (self.hub, instance_id, now_us)).fetchone() is None:
+                return None
+            return self._lock_instance(conn, instance_id, lease.worker_id, expires_us, now_us)
 
-        await self._write(complete)
-        self.work_signal.notify(WorkSignal.inbox_of(response.instance_id))
+        locked = await self._write(complete)
+        if locked is None:
+            self.work_signal.notify(WorkSignal.inbox_of(instance_id))
+            return None
+        return self._work_item(locked, expires_us)
 
     async def abandon_activity(self, item: ActivityWorkItem, *, retry_at: datetime | None = None) -> None:
         """Release our lease; the task is visible again at ``retry_at`` (at once if None)."""

@@ -313,6 +313,11 @@ INSERT_EVENT = (
 INSERT_TASK = (
     "INSERT INTO new_tasks (hub, instance_id, execution_id, task_id, name, event_json) VALUES (?, ?, ?, ?, ?, ?)"
 )
+# A task leased as it is inserted (dispatcher hand-off; as LOCK_TASKS leases: dequeued once).
+INSERT_LEASED_TASK = (
+    "INSERT INTO new_tasks (hub, instance_id, execution_id, task_id, name, event_json, dequeue_count, locked_by, "
+    "lock_expiration, lock_token) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING seq"
+)
 INSERT_HISTORY = (
     "INSERT INTO history (hub, instance_id, execution_id, sequence_number, event_type, event_json) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -363,6 +368,17 @@ PICKS = {
     )
     for entities in (None, True, False)
 }
+
+# Whether a PICK could take this instance for a message just sent to it (hub, instance id, now):
+# an orchestration, unlocked (or its lock expired), not Suspended.
+PICK_INSTANCE = """
+SELECT 1 FROM (SELECT ? AS hub, ? AS instance_id, ? AS now) AS k
+LEFT JOIN locks AS l ON l.hub = k.hub AND l.instance_id = k.instance_id
+LEFT JOIN instances AS i ON i.hub = k.hub AND i.instance_id = k.instance_id
+WHERE (l.lock_expiration IS NULL OR l.lock_expiration < k.now)
+  AND (i.runtime_status IS NULL OR i.runtime_status <> 'Suspended')
+  AND k.instance_id NOT LIKE '@%@%'
+"""
 
 # Up to :limit tasks (RETURNING's order is unspecified: the caller sorts by seq).
 LOCK_TASKS = """

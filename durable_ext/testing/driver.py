@@ -11,6 +11,9 @@ signal or the next timer. A test needs to know *when everything runnable has run
   set meanwhile (a client call from the test enqueues work and sets a signal, so it can never
   slip between a round and the quiescence it would contradict).
 
+Work is never handed from one loop to another past the driver (``WorkLoop.takes_handoffs`` is
+off): every item is fetched in a round, so none runs where the driver does not see it.
+
 Time never moves here: timers that are not yet due simply are not runnable. Moving the clock is
 the caller's decision (see ``AsyncTestEnv.wait_for_completion`` and ``skip_time``).
 A work item whose handler raises is a runtime bug; it is kept and re-raised to the test.
@@ -35,6 +38,8 @@ class Driver:
 
     def __init__(self, loops: Sequence[WorkLoop], *, concurrency: int = 64) -> None:
         self.loops = list(loops)
+        for loop in self.loops:
+            loop.takes_handoffs = False
         self.concurrency = concurrency
         self._wake = asyncio.Event()
         self._quiet = asyncio.Event()

@@ -1,0 +1,116 @@
+"""The SQLite hub's hand-off (providers.base.HandsOffWork): follow-up work locked in the commit that
+creates it is locked exactly as a fetch would lock it — nobody else gets it, it comes back when
+its lock expires, and nothing is handed over that a fetch could not have taken."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from durable_ext.core import events as e
+from durable_ext.core.messages import OrchestrationCommit, TaskMessage
+from durable_ext.core.status import RuntimeStatus
+from durable_ext.errors import LockLostError
+from durable_ext.providers.base import HandsOffWork, Lease
+from durable_ext.providers.sqlite import SqliteProvider
+from tests.providers.test_contract import LOCK, episode, lock, scheduled, start_message, start_running, state_after
+
+T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+LATER = T0 + LOCK + timedelta(seconds=1)
+
+
+@pytest.fixture
+def provider(tmp_path: Path, run):
+    opened = SqliteProvider(tmp_path / "hub.sqlite", "hubA")
+    run(opened.create_hub())
+    yield opened
+    run(opened.close())
+
+
+def first_episode(run, provider: SqliteProvider, instance_id: str, activities: int, lease: Lease):
+    """Create ``instance_id`` and commit its first episode, scheduling ``activities``, with ``lease``."""
+    run(provider.create_instance(start_message(instance_id, T0), now=T0))
+    item = lock(run, provider, T0)
+    state = state_after(item, T0, RuntimeStatus.Running)
+    tasks = [scheduled(i, T0) for i in range(activities)]
+    commit = OrchestrationCommit(
+        state=state,
+        new_history=episode(T0, item.messages[0][1].event, *tasks),
+        activities=[TaskMessage(instance_id, t, state.execution_id) for t in tasks],
+    )
+    return run(provider.complete_orchestration_leasing(item, commit, now=T0, lease=lease))
+
+
+def fetch_tasks(run, provider, at, worker="other"):
+    return run(provider.lock_next_activities(now=at, lock_timeout=LOCK, worker_id=worker, limit=10))
+
+
+def completed(instance_id: str, task_id: int) -> TaskMessage:
+    return TaskMessage(instance_id, e.TaskCompleted(timestamp=T0, task_scheduled_id=task_id, result='"ok"'))
+
+
+def test_the_sqlite_hub_hands_off_work(provider):
+    assert isinstance(provider, HandsOffWork)
+
+
+def test_an_episode_leases_up_to_the_limit_of_its_activities_and_queues_the_rest(provider, run):
+    leased = first_episode(run, provider, "a", 3, Lease("me", LOCK, 2))
+    assert [t.message.event.event_id for t in leased] == [0, 1]
+    assert len({t.lock_token for t in leased}) == 1 and all(t.dequeue_count == 1 for t in leased)
+    # Only the third is in the queue; the leased two come back once their lease expires (as does
+    # the third's, taken by the fetch).
+    assert [t.message.event.event_id for t in fetch_tasks(run, provider, T0)] == [2]
+    assert [t.message.event.event_id for t in fetch_tasks(run, provider, LATER)] == [0, 1, 2]
+
+
+def test_a_leased_task_completes_like_a_fetched_one_and_a_stale_lease_cannot(provider, run):
+    leased = first_episode(run, provider, "a", 1, Lease("me", LOCK, 5))
+    [again] = fetch_tasks(run, provider, LATER)  # the lease expired: another worker took it
+    with pytest.raises(LockLostError):
+        run(provider.complete_activity(leased[0], completed("a", 0)))
+    run(provider.complete_activity(again, completed("a", 0)))
+    assert lock(run, provider, LATER).messages[0][1].event.task_scheduled_id == 0
+
+
+def test_an_activity_result_locks_its_idle_instance_with_all_its_messages(provider, run):
+    [task] = first_episode(run, provider, "a", 1, Lease("me", LOCK, 1))
+    run(provider.send_message(TaskMessage("a", e.EventRaised(timestamp=T0, name="go", input="1"))))
+    item = run(provider.complete_activity_locking(task, completed("a", 0), now=T0, lease=Lease("me", LOCK, 1)))
+    assert item is not None and item.instance_id == "a" and item.state.runtime_status is RuntimeStatus.Running
+    assert [type(m.event) for _, m in item.messages] == [e.EventRaised, e.TaskCompleted]
+    assert [type(ev) for ev in item.history][:2] == [e.OrchestratorStarted, e.ExecutionStarted]
+    assert lock(run, provider, T0) is None  # locked for us: no fetch gets it
+    assert lock(run, provider, LATER) is not None  # until the lock expires
+
+
+def test_a_result_for_a_locked_instance_is_only_queued(provider, run):
+    [task] = first_episode(run, provider, "a", 1, Lease("me", LOCK, 1))
+    run(provider.send_message(TaskMessage("a", e.EventRaised(timestamp=T0, name="go", input="1"))))
+    busy = lock(run, provider, T0, worker="other")
+    assert run(provider.complete_activity_locking(task, completed("a", 0), now=T0, lease=Lease("me", LOCK, 1))) is None
+    run(provider.abandon_orchestration(busy))
+    assert [type(m.event) for _, m in lock(run, provider, T0).messages] == [e.EventRaised, e.TaskCompleted]
+
+
+def test_a_result_for_a_suspended_instance_waits_for_the_resume(provider, run):
+    state = start_running(run, provider, "a", T0, activities=1)
+    [task] = fetch_tasks(run, provider, T0)
+    run(provider.send_message(TaskMessage("a", e.ExecutionSuspended(timestamp=T0, reason="wait"))))
+    item = lock(run, provider, T0)
+    commit = OrchestrationCommit(
+        state=state_after(item, T0, RuntimeStatus.Suspended),
+        new_history=episode(T0, item.messages[0][1].event),
+    )
+    run(provider.complete_orchestration(item, commit, now=T0))
+    assert run(provider.complete_activity_locking(task, completed("a", 0), now=T0, lease=Lease("me", LOCK, 1))) is None
+    assert lock(run, provider, T0) is None  # as a fetch: the result waits for ExecutionResumed
+
+
+def test_a_lost_activity_lease_hands_over_nothing_and_sends_nothing(provider, run):
+    [task] = first_episode(run, provider, "a", 1, Lease("me", LOCK, 1))
+    fetch_tasks(run, provider, LATER)
+    with pytest.raises(LockLostError):
+        run(provider.complete_activity_locking(task, completed("a", 0), now=LATER, lease=Lease("me", LOCK, 1)))
+    assert lock(run, provider, LATER) is None
