@@ -35,11 +35,13 @@ from durable_ext.core.clock import Clock
 from durable_ext.dispatcher.timeouts import RECYCLE_EXIT_CODE, FunctionTimeouts, LoopWatchdog
 from durable_ext.engine import Engine
 from durable_ext.functions import replay_safe
+from durable_ext.functions.invoke import use_client_session
 from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind
 from durable_ext.log import ContextFilter, json_console, logger
 from durable_ext.providers.factory import describe_storage
 from durable_ext.web.links import WEBHOOK_PATH
+from durable_ext.web.local_rpc import LocalFirstSession, local_addresses
 from durable_ext.web.monitor import MONITOR_ROUTE
 
 
@@ -85,8 +87,9 @@ class Host:
         await self.engine.open()
         access = self._access_policy()
         # Requests still running at shutdown get shutdown_grace seconds, not aiohttp's 60.
+        app = self.engine.web_app(access=access)
         self.runner = web.AppRunner(
-            self.engine.web_app(access=access),
+            app,
             access_log=None,
             handle_signals=False,
             shutdown_timeout=self.shutdown_grace,
@@ -99,6 +102,8 @@ class Host:
         else:
             site = web.TCPSite(self.runner, config.host, config.port, reuse_address=True)
         await site.start()
+        # The app's own client calls to this API skip the loopback round trip (web.local_rpc).
+        use_client_session(LocalFirstSession(app, local_addresses(a[:2] for a in self.runner.addresses)))
         if config.function_timeout is not None:
             # A last resort with a wide margin: a loaded machine must never look like a blocked loop.
             margin = config.function_timeout * 2 + timedelta(seconds=30)

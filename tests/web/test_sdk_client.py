@@ -10,8 +10,25 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 
 from durable_ext.core import events as e
 from durable_ext.core.status import RuntimeStatus
+from durable_ext.functions.invoke import use_client_session
 from durable_ext.web import client_binding_json
-from tests.web.harness import Harness
+from durable_ext.web.local_rpc import LocalFirstSession, local_addresses
+from tests.web.harness import Harness, start_harness
+
+
+@pytest.fixture(params=["over HTTP", "in-process"])
+def harness(request, loop, tmp_path, registry):
+    """Every test twice: the SDK's calls over loopback HTTP, and answered in-process as ``durable-ext
+    start`` answers the app's own client (web.local_rpc) — the same answers either way."""
+    h = start_harness(loop, tmp_path, registry)
+    session = None
+    if request.param == "in-process":
+        session = LocalFirstSession(h.server.app, local_addresses([("127.0.0.1", h.server.port)]))
+        use_client_session(session)
+    yield h
+    if session is not None:
+        assert session.local_calls > 0 and session.remote_calls == 0
+    loop.run_until_complete(h.close())
 
 
 def _sdk(h: Harness) -> df.DurableOrchestrationClient:

@@ -29,9 +29,12 @@ DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def format_datetime(value: datetime) -> str:
     """UTC ISO-8601 with microseconds and ``Z`` (naive values are taken as UTC)."""
-    if value.tzinfo is not None:
+    if value.tzinfo is not None and value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.strftime(DATETIME_FORMAT)
+    if value.year < 1000:
+        return value.strftime(DATETIME_FORMAT)  # glibc's %Y does not pad: keep what was always written
+    # The same text as DATETIME_FORMAT at half strftime's cost (every event's timestamp goes through here).
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def format_datetime_seconds(value: datetime) -> str:
