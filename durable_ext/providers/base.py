@@ -174,7 +174,9 @@ class HandsOffWork(Protocol):
         self, item: ActivityWorkItem, response: TaskMessage, *, now: datetime, lease: Lease
     ) -> OrchestrationWorkItem | None:
         """``complete_activity``, and the lock of the response's instance when a fetch could take it
-        now (not locked, not suspended, not an entity): that work item, else None."""
+        now (not locked, not suspended, not an entity): that work item, else None. A provider may
+        decline (None) for any reason — the result is then only queued, as ``complete_activity``
+        queues it (SQLite declines while the instance still waits for other activities)."""
 
 
 class WorkSignal:

@@ -601,7 +601,7 @@ class SqliteProvider:
         self, item: ActivityWorkItem, response: TaskMessage, *, now: datetime, lease: Lease
     ) -> OrchestrationWorkItem | None:
         """:meth:`complete_activity`, then the lock of the response's instance if a fetch could pick
-        it now (``PICK_INSTANCE``: not an entity, not locked, not suspended) — its work item."""
+        it now and it waits for no other activity (``PICK_INSTANCE``) — its work item."""
         return await self._complete_activity(item, response, to_micros(now), lease)
 
     async def _complete_activity(

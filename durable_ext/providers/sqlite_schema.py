@@ -369,8 +369,10 @@ PICKS = {
     for entities in (None, True, False)
 }
 
-# Whether a PICK could take this instance for a message just sent to it (hub, instance id, now):
-# an orchestration, unlocked (or its lock expired), not Suspended.
+# Whether to lock an instance for the activity result just sent to it (hub, instance id, now): a
+# PICK could take it (an orchestration, unlocked or its lock expired, not Suspended) and it waits
+# for no other activity — while a fan-out's results keep coming, the loop's fetch takes them in
+# batches (an episode per result would replay the fan-in once per result); its last one hands over.
 PICK_INSTANCE = """
 SELECT 1 FROM (SELECT ? AS hub, ? AS instance_id, ? AS now) AS k
 LEFT JOIN locks AS l ON l.hub = k.hub AND l.instance_id = k.instance_id
@@ -378,6 +380,7 @@ LEFT JOIN instances AS i ON i.hub = k.hub AND i.instance_id = k.instance_id
 WHERE (l.lock_expiration IS NULL OR l.lock_expiration < k.now)
   AND (i.runtime_status IS NULL OR i.runtime_status <> 'Suspended')
   AND k.instance_id NOT LIKE '@%@%'
+  AND NOT EXISTS (SELECT 1 FROM new_tasks AS t WHERE t.hub = k.hub AND t.instance_id = k.instance_id)
 """
 
 # Up to :limit tasks (RETURNING's order is unspecified: the caller sorts by seq).

@@ -114,3 +114,15 @@ def test_a_lost_activity_lease_hands_over_nothing_and_sends_nothing(provider, ru
     with pytest.raises(LockLostError):
         run(provider.complete_activity_locking(task, completed("a", 0), now=LATER, lease=Lease("me", LOCK, 1)))
     assert lock(run, provider, LATER) is None
+
+
+def test_while_a_fan_out_runs_its_results_are_queued_and_the_last_one_hands_over(provider, run):
+    # An episode per result would replay the fan-in once per result: the fetch takes them in batches.
+    tasks = first_episode(run, provider, "a", 3, Lease("me", LOCK, 3))
+    lease = Lease("me", LOCK, 1)
+    handed = [
+        run(provider.complete_activity_locking(t, completed("a", t.message.event.event_id), now=T0, lease=lease))
+        for t in tasks
+    ]
+    assert handed[:2] == [None, None]
+    assert [m.event.task_scheduled_id for _, m in handed[2].messages] == [0, 1, 2]
