@@ -12,6 +12,7 @@ that raises them)::
     ├── ConfigError                     host.json / local.settings.json / environment is invalid
     ├── AppLoadError                    function_app.py cannot be loaded
     ├── FunctionTimeoutError            an invocation outlived host.json functionTimeout
+    ├── HandOffDeclined                 an instance changed since this process committed it (nothing written)
     ├── ProviderError                   a task hub storage operation failed (providers raise only these)
     │   ├── LockLostError               the work item's lock was lost; its commit was rejected
     │   ├── InstanceExistsError         the instance id is taken
@@ -51,6 +52,11 @@ class FunctionTimeoutError(DurableExtError):
 
 class ProviderError(DurableExtError):
     """A task hub storage operation failed."""
+
+
+class HandOffDeclined(DurableExtError):
+    """A provider would not continue an instance from this process's last commit of it (another
+    message, lock or commit came in between); nothing was written — take the usual way."""
 
 
 class LockLostError(ProviderError):

@@ -9,6 +9,7 @@ user code parsing ``e.args[0].split("\\n")[1]`` keeps working.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import timedelta
 from functools import partial
@@ -58,6 +59,7 @@ class ActivityDispatcher:
         self.timeouts = timeouts or FunctionTimeouts(None)
         #: Where woken instances go without a fetch (send_orchestrations_to); None: the queue only.
         self.orchestrations: Receiver[OrchestrationWorkItem] | None = None
+        self.continue_inline: Callable[[ActivityWorkItem, TaskMessage], Awaitable[bool]] | None = None
         self.loop = WorkLoop(
             WorkSignal.ACTIVITIES,
             provider,
@@ -93,33 +95,48 @@ class ActivityDispatcher:
             else:
                 result = await self._execute(scheduled, item, timed_out)
         response = TaskMessage(item.message.instance_id, result, item.message.execution_id)
-        lease = self.orchestrations.lease(1) if self.orchestrations is not None else None
-        handed: list[OrchestrationWorkItem] = []
         try:
-            if lease is not None:
-                locked = await cast(HandsOffWork, self.provider).complete_activity_locking(item, response, now=self.clock.now(), lease=lease)
-                handed = [locked] if locked is not None else []
-            else:
-                await self.provider.complete_activity(item, response)
+            await self._complete(item, response)
         except LockLostError:
             logger.warning("%s: lock lost; the result was dropped", what)
         except ProviderError as exc:
             await hand_back(partial(self.provider.abandon_activity, item), what, exc)
-        finally:
-            if lease is not None:
-                self.orchestrations.accept(handed, lease)  # type: ignore[union-attr]
         if timed_out:
             self.timeouts.runaway(timed_out[0])
+
+    async def _complete(self, item: ActivityWorkItem, response: TaskMessage) -> None:
+        """Commit the result: with the episode it wakes, when the orchestration dispatcher can run
+        it at once (``continue_inline``); else with its instance locked and handed over (when the
+        orchestration loop has room); else queued for whichever worker fetches it."""
+        if self.continue_inline is not None and await self.continue_inline(item, response):
+            return
+        lease = self.orchestrations.lease(1) if self.orchestrations is not None else None
+        if lease is None:
+            await self.provider.complete_activity(item, response)
+            return
+        handed: list[OrchestrationWorkItem] = []
+        try:
+            provider = cast(HandsOffWork, self.provider)  # (send_orchestrations_to made sure it is)
+            locked = await provider.complete_activity_locking(item, response, now=self.clock.now(), lease=lease)
+            handed = [locked] if locked is not None else []
+        finally:
+            self.orchestrations.accept(handed, lease)  # type: ignore[union-attr]
 
     def receiver(self) -> Receiver[ActivityWorkItem]:
         """Where an episode's commit sends the activity tasks it leases for this dispatcher."""
         return Receiver(self.loop, self.worker_id, self.lock_timeout)
 
-    def send_orchestrations_to(self, receiver: Receiver[OrchestrationWorkItem]) -> None:
+    def send_orchestrations_to(
+        self,
+        receiver: Receiver[OrchestrationWorkItem],
+        continue_inline: Callable[[ActivityWorkItem, TaskMessage], Awaitable[bool]] | None = None,
+    ) -> None:
         """Lock the instance a result wakes for ``receiver`` in the result's commit, when it has
-        room and the provider can (``HandsOffWork``)."""
+        room and the provider can (``HandsOffWork``); first, try ``continue_inline`` (the
+        orchestration dispatcher's: the woken episode committed with the result, at once)."""
         if isinstance(self.provider, HandsOffWork):
             self.orchestrations = receiver
+            self.continue_inline = continue_inline
 
     async def _execute(
         self, scheduled: e.TaskScheduled, item: ActivityWorkItem, timed_out: list[str]

@@ -17,16 +17,17 @@ from typing import cast
 
 from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
-from durable_ext.core.messages import ActivityWorkItem, OrchestrationWorkItem
+from durable_ext.core.messages import ActivityWorkItem, OrchestrationWorkItem, TaskMessage
 from durable_ext.core.played import PlayedHistory
+from durable_ext.core.sessions import EpisodeSession
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
 from durable_ext.dispatcher.handoff import Receiver
 from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
-from durable_ext.dispatcher.sessions import SessionCache
+from durable_ext.dispatcher.sessions import Committed, SessionCache
 from durable_ext.dispatcher.timeouts import FunctionTimeouts
-from durable_ext.errors import FunctionTimeoutError, LockLostError, ProviderError
+from durable_ext.errors import FunctionTimeoutError, HandOffDeclined, LockLostError, ProviderError
 from durable_ext.log import invocation, logger
 from durable_ext.providers.base import HandsOffWork, Lease, Provider, WorkSignal
 
@@ -101,12 +102,17 @@ class OrchestrationDispatcher:
             self.timeouts.runaway(timed_out)
 
     async def _episode(self, item: OrchestrationWorkItem, now: datetime) -> tuple[EpisodeReport, str | None]:
+        # Taken out for the episode; back only once its commit succeeded (dispatcher.sessions).
+        session = self.sessions.take(item.instance_id) if self.sessions is not None else None
+        return await self._decide(item, now, session)
+
+    async def _decide(
+        self, item: OrchestrationWorkItem, now: datetime, session: EpisodeSession | None
+    ) -> tuple[EpisodeReport, str | None]:
         """Decide the episode; with it, the function name if it outlived functionTimeout."""
         loop = asyncio.get_running_loop()
         name = item.state.name if item.state else _start_name(item)
         timed_out = None
-        # Taken out for the episode; back only once its commit succeeded (dispatcher.sessions).
-        session = self.sessions.take(item.instance_id) if self.sessions is not None else None
         if name:
             with invocation(name, reason="(null)", instance_id=item.instance_id) as inv:
                 episode = loop.run_in_executor(self.executor, self._process, item, now, session)
@@ -168,16 +174,75 @@ class OrchestrationDispatcher:
         except ProviderError as exc:
             await hand_back(lambda: self.provider.abandon_orchestration(item), f"Instance '{item.instance_id}'", exc)
             return []
+        self._committed(item, report, traced)
+        return handed
+
+    def _committed(self, item: OrchestrationWorkItem, report: EpisodeReport, traced) -> None:
+        """What follows a successful commit of ``report``'s episode of ``item``."""
         if traced is not None:
             traced.emit(self.clock.now())
         if self.on_commit is not None:
             self.on_commit(item.instance_id)
         if report.session is not None and self.sessions is not None:
-            self.sessions.put(item.instance_id, report.session)
+            commit = report.commit
+            history = commit.new_history if commit.replace_history else item.history + commit.new_history
+            state = commit.state or item.state
+            self.sessions.put(item.instance_id, report.session, Committed(state, history) if state else None)
         if report.status is not None and report.status.is_terminal:
             self.played.forget(item.instance_id)  # a finished instance keeps nothing in memory
         self.provider.work_signal.changed(item.instance_id)
-        return handed
+
+    async def continue_inline(self, task: ActivityWorkItem, response: TaskMessage) -> bool:
+        """Run the episode an activity's result wakes and commit both at once: True if done.
+
+        The instance must be one this process committed last, with its session kept
+        (``SessionCache.take_continuation``): the episode runs from that state and history with the
+        result as its only message — no message queued, no lock taken, nothing read — and
+        ``HandsOffWork.complete_activity_with_episode`` commits it if the hub still holds exactly
+        that instance. False, with nothing written, when that is not so (the caller then commits
+        the result the usual way; the session, advanced by an episode that never committed, is
+        dropped and the next episode replays in full). Raises ``LockLostError`` if the activity's
+        lock was lost, ``ProviderError`` if the commit failed.
+        """
+        if not isinstance(self.provider, HandsOffWork) or self.sessions is None:
+            return False
+        continuation = self.sessions.take_continuation(response.instance_id)
+        if continuation is None:
+            return False
+        session, committed = continuation
+        if committed.state.execution_id != response.execution_id or not self.loop.reserve(1):
+            self.sessions.put(response.instance_id, session, committed)
+            return False
+        try:  # in an orchestration slot, as a fetched episode
+            item = OrchestrationWorkItem(
+                instance_id=response.instance_id,
+                lock_token="",
+                state=committed.state,
+                history=committed.history,
+                messages=[("", response)],
+            )
+            now = self.clock.now()
+            report, timed_out = await self._decide(item, now, session)
+            tracing = telemetry.ACTIVE
+            traced = tracing.episode(item, report, self.provider.hub, now) if tracing is not None else None
+            commit = report.commit
+            lease = self.activities.lease(len(commit.activities)) if self.activities and commit.activities else None
+            handed: list[ActivityWorkItem] = []
+            try:
+                handed = await self.provider.complete_activity_with_episode(
+                    task, response, item, commit, now=self.clock.now(), lease=lease
+                )
+            except HandOffDeclined:
+                return False
+            finally:
+                if lease is not None:
+                    self.activities.accept(handed, lease)  # type: ignore[union-attr]
+            self._committed(item, report, traced)
+            if timed_out:
+                self.timeouts.runaway(timed_out)
+            return True
+        finally:
+            self.loop.accept([], 1)
 
     async def _renew(self, item: OrchestrationWorkItem) -> None:
         await self.provider.renew_orchestration_lock(item, now=self.clock.now(), lock_timeout=self.lock_timeout)

@@ -16,6 +16,10 @@ sessions go first. A session bigger than the whole bound is not kept.
 A session leaves the cache when an episode takes it and comes back only after that episode's
 commit succeeded — a failed or rejected commit (another worker owns the instance) just loses it.
 Losing it is always safe: the next episode replays in full. Used from the event loop only.
+
+With a session the cache may keep what its episode committed (:class:`Committed`: the instance's
+state and history), so that an activity result can run the next episode before anything is read
+back from the hub (``OrchestrationDispatcher.continue_inline``).
 """
 
 from __future__ import annotations
@@ -23,11 +27,22 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from durable_ext.config import DEFAULT_SESSION_IDLE_SECONDS as DEFAULT_IDLE_TIMEOUT
 from durable_ext.config import DEFAULT_SESSION_MAX_EVENTS as DEFAULT_MAX_EVENTS
 from durable_ext.config import SessionSettings
+from durable_ext.core.events import HistoryEvent
+from durable_ext.core.messages import InstanceState
 from durable_ext.core.sessions import EpisodeSession
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """An instance as this process's last commit of it left it: its state and its history."""
+
+    state: InstanceState
+    history: list[HistoryEvent]
 
 
 class SessionCache:
@@ -41,7 +56,7 @@ class SessionCache:
         self.idle_timeout = idle_timeout
         self.max_events = max_events
         self.clock = clock
-        self._items: OrderedDict[str, tuple[EpisodeSession, float]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[EpisodeSession, float, Committed | None]] = OrderedDict()
         self._events = 0
 
     @classmethod
@@ -60,17 +75,29 @@ class SessionCache:
 
     def take(self, instance_id: str) -> EpisodeSession | None:
         """Remove and return the instance's session (None if absent or idle too long)."""
+        taken = self._take(instance_id)
+        return None if taken is None else taken[0]
+
+    def take_continuation(self, instance_id: str) -> tuple[EpisodeSession, Committed] | None:
+        """Remove and return the instance's session with what its episode committed, if both are kept."""
+        entry = self._items.get(instance_id)
+        if entry is None or entry[2] is None:
+            return None
+        taken = self._take(instance_id)
+        return None if taken is None or taken[1] is None else (taken[0], taken[1])
+
+    def _take(self, instance_id: str) -> tuple[EpisodeSession, Committed | None] | None:
         entry = self._items.pop(instance_id, None)
         if entry is None:
             return None
-        session, since = entry
+        session, since, committed = entry
         self._events -= session.consumed
         if self.clock() - since > self.idle_timeout:
             return None
-        return session
+        return session, committed
 
-    def put(self, instance_id: str, session: EpisodeSession) -> None:
-        """Keep ``session`` (its episode committed); evicts idle, then least recently used ones."""
+    def put(self, instance_id: str, session: EpisodeSession, committed: Committed | None = None) -> None:
+        """Keep ``session`` (its episode committed ``committed``); evicts idle, then least recently used ones."""
         old = self._items.pop(instance_id, None)
         if old is not None:
             self._events -= old[0].consumed
@@ -78,10 +105,10 @@ class SessionCache:
         self._evict_idle(now)
         if session.consumed > self.max_events:
             return
-        self._items[instance_id] = (session, now)
+        self._items[instance_id] = (session, now, committed)
         self._events += session.consumed
         while self._events > self.max_events:
-            _, (dropped, _) = self._items.popitem(last=False)
+            _, (dropped, _, _) = self._items.popitem(last=False)
             self._events -= dropped.consumed
 
     def discard(self, instance_id: str) -> None:
@@ -92,7 +119,7 @@ class SessionCache:
     def _evict_idle(self, now: float) -> None:
         # Entries are in put order, so the idle ones are at the front.
         while self._items:
-            instance_id, (session, since) = next(iter(self._items.items()))
+            instance_id, (session, since, _) = next(iter(self._items.items()))
             if now - since <= self.idle_timeout:
                 return
             del self._items[instance_id]

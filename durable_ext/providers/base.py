@@ -178,6 +178,25 @@ class HandsOffWork(Protocol):
         decline (None) for any reason — the result is then only queued, as ``complete_activity``
         queues it (SQLite declines while the instance still waits for other activities)."""
 
+    async def complete_activity_with_episode(
+        self,
+        task: ActivityWorkItem,
+        response: TaskMessage,
+        item: OrchestrationWorkItem,
+        commit: OrchestrationCommit,
+        *,
+        now: datetime,
+        lease: Lease | None,
+    ) -> list[ActivityWorkItem]:
+        """Complete ``task`` and commit the episode that already consumed its ``response``, at once.
+
+        ``item`` is the instance as this process last committed it (state and history, no lock),
+        with ``response`` as its only message; the result is never queued. ``HandOffDeclined``
+        (nothing written) unless the instance is still exactly that and nothing else waits for it;
+        ``LockLostError`` if the task's lock was lost. Activities leased as in
+        :meth:`complete_orchestration_leasing`.
+        """
+
 
 class WorkSignal:
     """Wakes the dispatcher loops when this process has enqueued new work.

@@ -34,12 +34,19 @@ from durable_ext.core.messages import (
 )
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.wire import dumps_event, loads_event
-from durable_ext.errors import InstanceExistsError, LockLostError, ProviderError, StorageUnavailableError
+from durable_ext.errors import (
+    HandOffDeclined,
+    InstanceExistsError,
+    LockLostError,
+    ProviderError,
+    StorageUnavailableError,
+)
 from durable_ext.providers import sqlite_schema as schema
 from durable_ext.providers.base import Lease, WorkSignal
 from durable_ext.providers.sqlite_batch import BatchingThread, LoopBatcher
 from durable_ext.providers.sqlite_cache import HistoryCache
 from durable_ext.providers.sqlite_schema import (
+    CAN_CONTINUE,
     INSERT_EVENT,
     INSERT_HISTORY,
     INSERT_LEASED_TASK,
@@ -473,7 +480,10 @@ class SqliteProvider:
         execution_id = rows.history[-1][2]
         self._histories.remember(item.instance_id, execution_id, events, rows.history[-1][5])
 
-    def _checkpoint_rows(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, now_us: int) -> _Checkpoint:
+    def _checkpoint_rows(
+        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, now_us: int, *, queued: bool = True
+    ) -> _Checkpoint:
+        """``queued``: ``item``'s messages are rows of the inbox, deleted by the checkpoint."""
         hub = self.hub
         state = commit.state or item.state
         execution_id = (state.execution_id if state else None) or ""
@@ -491,7 +501,7 @@ class SqliteProvider:
                 if isinstance(event := m.message.event, ExecutionStarted)
             ],
             tasks=[task_row(self.hub, m) for m in commit.activities],
-            consumed=[(int(message_id), hub) for message_id, _ in item.messages],
+            consumed=[(int(message_id), hub) for message_id, _ in item.messages] if queued else [],
         )
 
     def _checkpoint(
@@ -502,11 +512,15 @@ class SqliteProvider:
         rows: _Checkpoint,
         leased: int = 0,
         lease_columns: tuple = (),
+        *,
+        locked: bool = True,
     ) -> list[int]:
         """Write one episode; the seqs of the first ``leased`` tasks, inserted leased (``lease_columns``:
-        worker, expiry, token)."""
+        worker, expiry, token). ``locked``: ``item`` holds the instance's lock (else the caller
+        checked the instance is free: ``complete_activity_with_episode``)."""
         key = (self.hub, item.instance_id)
-        self._check_lock(conn, item)
+        if locked:
+            self._check_lock(conn, item)
         if replace_history:
             conn.execute("DELETE FROM history WHERE hub = ? AND instance_id = ?", key)
         try:
@@ -628,6 +642,71 @@ class SqliteProvider:
             self.work_signal.notify(WorkSignal.inbox_of(instance_id))
             return None
         return self._work_item(locked, expires_us)
+
+    async def complete_activity_with_episode(
+        self,
+        task: ActivityWorkItem,
+        response: TaskMessage,
+        item: OrchestrationWorkItem,
+        commit: OrchestrationCommit,
+        *,
+        now: datetime,
+        lease: Lease | None,
+    ) -> list[ActivityWorkItem]:
+        """Delete our task and commit the episode that consumed its ``response`` in one transaction
+        (see ``HandsOffWork``); ``commit``'s tasks leased under ``lease`` as in
+        :meth:`complete_orchestration_leasing`.
+
+        ``item`` is the instance as this process last committed it, with ``response`` as its one
+        message. ``HandOffDeclined`` (nothing written) unless the hub still holds exactly that: the
+        instance row as ``item.state`` has it, no live lock, no other visible message or activity
+        task, history not appended to (its key). ``LockLostError`` if our task lease is gone.
+        """
+        now_us = to_micros(now)
+        leased = 0 if lease is None else min(lease.limit, len(commit.activities))
+        token = new_token() if leased else ""
+        expires_us = now_us + (lease.lock_timeout // timedelta(microseconds=1) if lease else 0)
+        state = item.state
+        assert state is not None
+        expected = (state.execution_id, state.runtime_status.value, to_micros(state.last_updated_time))
+
+        def continue_instance(conn: sqlite3.Connection, rows: _Checkpoint) -> list[int]:
+            deleted = conn.execute(
+                "DELETE FROM new_tasks WHERE seq = ? AND hub = ? AND lock_token = ?",
+                (int(task.id), self.hub, task.lock_token),
+            ).rowcount
+            if deleted == 0:
+                raise _lock_lost(f"Activity task {task.id}")
+            if conn.execute(CAN_CONTINUE, (self.hub, item.instance_id, now_us, *expected)).fetchone() is None:
+                raise HandOffDeclined(f"Instance '{item.instance_id}' changed since this process committed it")
+            lease_columns = (lease.worker_id, expires_us, token) if lease is not None else ()
+            try:
+                return self._checkpoint(conn, item, commit.replace_history, rows, leased, lease_columns, locked=False)
+            except LockLostError as exc:  # the history's key: another worker appended to it
+                raise HandOffDeclined(str(exc)) from exc
+
+        def work(conn: sqlite3.Connection) -> list[ActivityWorkItem]:
+            rows = self._checkpoint_rows(item, commit, now_us, queued=False)  # the result was never queued
+            try:
+                seqs = self._transaction(conn, lambda: continue_instance(conn, rows))
+            except BaseException:
+                self._histories.forget(item.instance_id)
+                raise
+            self._remember_history(item, commit, rows)
+            return [
+                ActivityWorkItem(
+                    id=str(seq), lock_token=token, message=m, dequeue_count=1, locked_until=from_micros(expires_us)
+                )
+                for seq, m in zip(seqs, commit.activities, strict=False)
+            ]
+
+        items = await self._run(work, write=True)
+        loops = {WorkSignal.inbox_of(m.message.instance_id) for m in commit.messages}
+        if len(commit.activities) > leased:
+            loops.add(WorkSignal.ACTIVITIES)
+        if loops:
+            self.work_signal.notify(*loops)
+        return items
 
     async def abandon_activity(self, item: ActivityWorkItem, *, retry_at: datetime | None = None) -> None:
         """Release our lease; the task is visible again at ``retry_at`` (at once if None)."""

@@ -383,6 +383,19 @@ WHERE (l.lock_expiration IS NULL OR l.lock_expiration < k.now)
   AND NOT EXISTS (SELECT 1 FROM new_tasks AS t WHERE t.hub = k.hub AND t.instance_id = k.instance_id)
 """
 
+# Whether an instance is exactly as this process last committed it, free to continue with an
+# activity result that was never queued (hub, instance id, now, execution id, status, last update):
+# that row, no live lock, no visible message, no other activity task.
+CAN_CONTINUE = """
+SELECT 1 FROM instances AS i
+WHERE i.hub = ?1 AND i.instance_id = ?2 AND i.execution_id IS ?4 AND i.runtime_status = ?5 AND i.last_updated_time = ?6
+  AND NOT EXISTS (SELECT 1 FROM locks AS l WHERE l.hub = i.hub AND l.instance_id = i.instance_id
+                  AND l.lock_expiration >= ?3)
+  AND NOT EXISTS (SELECT 1 FROM new_events AS e WHERE e.hub = i.hub AND e.instance_id = i.instance_id
+                  AND (e.visible_time IS NULL OR e.visible_time <= ?3))
+  AND NOT EXISTS (SELECT 1 FROM new_tasks AS t WHERE t.hub = i.hub AND t.instance_id = i.instance_id)
+"""
+
 # Up to :limit tasks (RETURNING's order is unspecified: the caller sorts by seq).
 LOCK_TASKS = """
 UPDATE new_tasks SET dequeue_count = dequeue_count + 1, locked_by = :worker, lock_expiration = :expires,

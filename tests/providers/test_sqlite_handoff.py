@@ -1,18 +1,21 @@
 """The SQLite hub's hand-off (providers.base.HandsOffWork): follow-up work locked in the commit that
 creates it is locked exactly as a fetch would lock it — nobody else gets it, it comes back when
-its lock expires, and nothing is handed over that a fetch could not have taken."""
+its lock expires, and nothing is handed over that a fetch could not have taken; an activity result
+committed together with the episode it woke only when the instance is exactly as that episode
+assumed, else nothing at all is written."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from durable_ext.core import events as e
-from durable_ext.core.messages import OrchestrationCommit, TaskMessage
+from durable_ext.core.messages import OrchestrationCommit, OrchestrationWorkItem, TaskMessage
 from durable_ext.core.status import RuntimeStatus
-from durable_ext.errors import LockLostError
+from durable_ext.errors import HandOffDeclined, LockLostError
 from durable_ext.providers.base import HandsOffWork, Lease
 from durable_ext.providers.sqlite import SqliteProvider
 from tests.providers.test_contract import LOCK, episode, lock, scheduled, start_message, start_running, state_after
@@ -95,7 +98,7 @@ def test_a_result_for_a_locked_instance_is_only_queued(provider, run):
 
 
 def test_a_result_for_a_suspended_instance_waits_for_the_resume(provider, run):
-    state = start_running(run, provider, "a", T0, activities=1)
+    start_running(run, provider, "a", T0, activities=1)
     [task] = fetch_tasks(run, provider, T0)
     run(provider.send_message(TaskMessage("a", e.ExecutionSuspended(timestamp=T0, reason="wait"))))
     item = lock(run, provider, T0)
@@ -126,3 +129,67 @@ def test_while_a_fan_out_runs_its_results_are_queued_and_the_last_one_hands_over
     ]
     assert handed[:2] == [None, None]
     assert [m.event.task_scheduled_id for _, m in handed[2].messages] == [0, 1, 2]
+
+
+# -- an activity result and the episode it wakes, committed at once ----------------------------
+
+
+def continued(run, provider, task, *, state=None, history=None, lease=None, now=T0):
+    """Commit ``task``'s result with an episode that consumed it and schedules activity 1."""
+    instance = run(provider.get_instance("a"))
+    state = state or instance
+    history = history if history is not None else run(provider.get_history("a"))
+    response = completed("a", task.message.event.event_id)
+    item = OrchestrationWorkItem("a", "", state, history, [("", response)])
+    nxt = scheduled(1, now)
+    commit = OrchestrationCommit(
+        state=replace(state, last_updated_time=now + timedelta(seconds=1)),
+        new_history=episode(now, response.event, nxt),
+        activities=[TaskMessage("a", nxt, state.execution_id)],
+    )
+    return run(provider.complete_activity_with_episode(task, response, item, commit, now=now, lease=lease))
+
+
+def test_a_result_and_the_episode_it_woke_commit_together_and_nothing_is_queued(provider, run):
+    [task] = first_episode(run, provider, "a", 1, Lease("me", LOCK, 1))
+    before = run(provider.get_history("a"))
+    [leased] = continued(run, provider, task, lease=Lease("me", LOCK, 1))
+    assert leased.message.event.event_id == 1 and fetch_tasks(run, provider, T0) == []
+    history = run(provider.get_history("a"))
+    assert history[: len(before)] == before
+    assert [type(ev) for ev in history[len(before) :]] == [
+        e.OrchestratorStarted, e.TaskCompleted, e.TaskScheduled, e.OrchestratorCompleted
+    ]  # fmt: skip
+    assert lock(run, provider, T0) is None  # no message was queued, no lock left behind
+    with pytest.raises(LockLostError):  # the result's task is gone
+        run(provider.complete_activity(task, completed("a", 0)))
+
+
+@pytest.mark.parametrize("interference", ["event", "locked", "committed", "other task", "suspended"])
+def test_an_instance_that_changed_is_not_continued_and_nothing_is_written(provider, run, interference):
+    tasks = first_episode(run, provider, "a", 2 if interference == "other task" else 1, Lease("me", LOCK, 2))
+    task = tasks[0]
+    state, history = run(provider.get_instance("a")), run(provider.get_history("a"))
+    if interference == "event":
+        run(provider.send_message(TaskMessage("a", e.EventRaised(timestamp=T0, name="go", input="1"))))
+    elif interference in ("locked", "committed", "suspended"):
+        run(provider.send_message(TaskMessage("a", e.EventRaised(timestamp=T0, name="go", input="1"))))
+        other = lock(run, provider, T0, worker="other")
+        if interference != "locked":
+            status = RuntimeStatus.Suspended if interference == "suspended" else RuntimeStatus.Running
+            changed = replace(state, runtime_status=status, last_updated_time=T0 + timedelta(seconds=5))
+            ep = episode(T0, other.messages[0][1].event)
+            run(provider.complete_orchestration(other, OrchestrationCommit(state=changed, new_history=ep), now=T0))
+    with pytest.raises(HandOffDeclined):
+        continued(run, provider, task, state=state, history=history)
+    assert run(provider.get_history("a"))[: len(history)] == history
+    run(provider.complete_activity(task, completed("a", 0)))  # the task is still ours: nothing was written
+
+
+def test_a_lost_task_lease_continues_nothing(provider, run):
+    [task] = first_episode(run, provider, "a", 1, Lease("me", LOCK, 1))
+    history = run(provider.get_history("a"))
+    fetch_tasks(run, provider, LATER)
+    with pytest.raises(LockLostError):
+        continued(run, provider, task, now=LATER)
+    assert run(provider.get_history("a")) == history
