@@ -38,7 +38,7 @@ from durable_ext.functions import replay_safe
 from durable_ext.functions.invoke import use_client_session
 from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind
-from durable_ext.log import ContextFilter, json_console, logger
+from durable_ext.log import ContextFilter, flush_console, json_console, logger
 from durable_ext.providers.factory import describe_storage
 from durable_ext.web.links import WEBHOOK_PATH
 from durable_ext.web.local_rpc import LocalFirstSession, local_addresses
@@ -229,8 +229,7 @@ def _exit_after(seconds: float, code: int) -> threading.Timer:
 
     def expire() -> None:
         logger.error("Host did not stop within %.0fs; exiting.", seconds)
-        for handler in logger.handlers:
-            handler.flush()
+        flush_console()
         os._exit(code)
 
     timer = threading.Timer(seconds, expire)

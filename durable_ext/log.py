@@ -173,6 +173,12 @@ class ConsoleHandler(logging.StreamHandler):
             self.flush()
 
 
+def flush_console() -> None:
+    """Write what the runtime's log handlers still hold (before an ``os._exit``, which runs no atexit)."""
+    for handler in logger.handlers:
+        handler.flush()
+
+
 def configure_console(level: int = logging.INFO, *, log_format: str = "text") -> None:
     """Send the runtime's log to stdout, one line per record (func start style, or JSON), flushed
     within :attr:`ConsoleHandler.FLUSH_DELAY`."""

@@ -107,6 +107,7 @@ def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None, sock:
     thread pool)."""
     from durable_ext.auth import AuthMode
     from durable_ext.host import Host
+    from durable_ext.log import flush_console
     from durable_ext.supervisor import die_with_supervisor
 
     if sock is not None:
@@ -121,6 +122,7 @@ def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None, sock:
         code = 2
     except KeyboardInterrupt:
         code = 130
+    flush_console()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

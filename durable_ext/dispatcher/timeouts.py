@@ -38,7 +38,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from durable_ext.errors import FunctionTimeoutError
-from durable_ext.log import logger
+from durable_ext.log import flush_console, logger
 
 T = TypeVar("T")
 
@@ -133,7 +133,6 @@ class LoopWatchdog:
                     stalled,
                     timeout_text(timedelta(seconds=self.limit)),
                 )
-                for handler in logger.handlers:
-                    handler.flush()
+                flush_console()
                 self.exit(RECYCLE_EXIT_CODE)
                 return

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 from durable_ext.core.clock import Clock, SystemClock, new_token
 from durable_ext.core.events import ExecutionStarted, HistoryEvent
@@ -33,7 +33,7 @@ from durable_ext.core.messages import (
     TaskMessage,
 )
 from durable_ext.core.status import RuntimeStatus
-from durable_ext.core.wire import dumps_event, loads_event
+from durable_ext.core.wire import loads_event
 from durable_ext.errors import (
     HandOffDeclined,
     InstanceExistsError,
@@ -45,28 +45,29 @@ from durable_ext.providers import sqlite_schema as schema
 from durable_ext.providers.base import Lease, WorkSignal
 from durable_ext.providers.sqlite_batch import BatchingThread, LoopBatcher
 from durable_ext.providers.sqlite_cache import HistoryCache
+from durable_ext.providers.sqlite_checkpoint import (
+    Checkpoint,
+    checkpoint_rows,
+    leased_items,
+    lock_instance,
+    lock_lost,
+    work_item,
+    write_checkpoint,
+)
 from durable_ext.providers.sqlite_schema import (
     CAN_CONTINUE,
     INSERT_EVENT,
-    INSERT_HISTORY,
-    INSERT_LEASED_TASK,
     INSERT_PENDING,
-    INSERT_PENDING_IF_MISSING,
-    INSERT_TASK,
     INSTANCE_COLUMNS,
     LOCK_TASKS,
     PICK_INSTANCE,
     PICKS,
     SELECT_INSTANCE,
-    SELECT_MESSAGES,
-    UPSERT_INSTANCE,
     event_row,
     from_micros,
     instance_from_row,
-    instance_row,
     micros_or_none,
     pending_row,
-    task_row,
     to_micros,
 )
 from durable_ext.providers.sqlite_wake import Doorbell
@@ -76,24 +77,9 @@ T = TypeVar("T")
 _RUNNING_STATUSES = tuple(s.value for s in RuntimeStatus if s.is_running)
 
 
-class _Checkpoint(NamedTuple):
-    """The parameter rows of one checkpoint, serialised before the transaction starts."""
-
-    history: list[tuple]
-    state: tuple | None
-    messages: list[tuple]
-    pending: list[tuple]
-    tasks: list[tuple]
-    consumed: list[tuple]
-
-
 def _file_identity(path: Path) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_dev, st.st_ino
-
-
-def _lock_lost(what: str) -> LockLostError:
-    return LockLostError(f"{what}: the lock expired and was taken by another worker, or the work was completed")
 
 
 def stored_hub_name(path: Path, hub: str) -> str | None:
@@ -389,33 +375,20 @@ class SqliteProvider:
             return locked
 
         def lock_and_parse(conn: sqlite3.Connection) -> list[OrchestrationWorkItem]:
-            return [self._work_item(rows, expires_us) for rows in self._transaction(conn, lambda: lock(conn))]
+            return [work_item(rows, expires_us) for rows in self._transaction(conn, lambda: lock(conn))]
 
         return await self._run(lock_and_parse, write=True)
 
     def _lock_instance(self, conn: sqlite3.Connection, instance_id: str, worker_id: str, expires_us: int, now_us: int):
-        """Lock ``instance_id`` (a fresh token) and read what its work item holds, as raw rows."""
-        token = new_token()
-        conn.execute(
-            "INSERT OR REPLACE INTO locks (hub, instance_id, lock_token, locked_by, lock_expiration) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (self.hub, instance_id, token, worker_id, expires_us),
-        )
-        messages = conn.execute(SELECT_MESSAGES, (self.hub, instance_id, now_us, self.batch_size)).fetchall()
-        state = conn.execute(SELECT_INSTANCE, (self.hub, instance_id)).fetchone()
-        history = [] if state is None else self._histories.load(conn, instance_id, state[5] or "")
-        return instance_id, token, messages, state, history
-
-    @staticmethod
-    def _work_item(rows: tuple, expires_us: int) -> OrchestrationWorkItem:
-        instance_id, token, messages, state, history = rows
-        return OrchestrationWorkItem(
-            instance_id=instance_id,
-            lock_token=token,
-            state=None if state is None else instance_from_row(state),
-            history=history,
-            messages=[(str(seq), TaskMessage(instance_id, loads_event(js), ex)) for seq, ex, js in messages],
-            locked_until=from_micros(expires_us),
+        return lock_instance(
+            conn,
+            self.hub,
+            instance_id,
+            worker_id=worker_id,
+            expires_us=expires_us,
+            now_us=now_us,
+            batch_size=self.batch_size,
+            histories=self._histories,
         )
 
     async def complete_orchestration(
@@ -426,40 +399,56 @@ class SqliteProvider:
         Raises ``LockLostError`` (and changes nothing) if our lock row is gone or carries another
         token, or if the history rows already exist (a second commit of the same episode).
         """
-        await self._complete_orchestration(item, commit, now, None)
+        await self._commit_episode(item, commit, now, None)
 
     async def complete_orchestration_leasing(
         self, item: OrchestrationWorkItem, commit: OrchestrationCommit, *, now: datetime, lease: Lease
     ) -> list[ActivityWorkItem]:
         """:meth:`complete_orchestration`; the first ``lease.limit`` activity tasks are inserted
         leased to ``lease.worker_id`` (as ``lock_next_activities`` would lease them) and returned."""
-        return await self._complete_orchestration(item, commit, now, lease)
+        return await self._commit_episode(item, commit, now, lease)
 
-    async def _complete_orchestration(
-        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, now: datetime, lease: Lease | None
+    async def _commit_episode(
+        self,
+        item: OrchestrationWorkItem,
+        commit: OrchestrationCommit,
+        now: datetime,
+        lease: Lease | None,
+        prelude: Callable[[sqlite3.Connection], None] | None = None,
     ) -> list[ActivityWorkItem]:
+        """Checkpoint ``commit`` in one transaction; the tasks it leased under ``lease``.
+
+        ``prelude(conn)`` runs first in that transaction, for an episode whose one message was
+        never queued and which holds no lock (``complete_activity_with_episode``): it checks what
+        a lock would have guaranteed, and a history key already taken is then ``HandOffDeclined``.
+        """
         now_us = to_micros(now)
         leased = 0 if lease is None else min(lease.limit, len(commit.activities))
         token = new_token() if leased else ""
         expires_us = now_us + (lease.lock_timeout // timedelta(microseconds=1) if lease else 0)
+        lease_columns = (lease.worker_id, expires_us, token) if lease is not None else ()
+
+        def write(conn: sqlite3.Connection, rows: Checkpoint) -> list[int]:
+            if prelude is None:
+                return write_checkpoint(conn, self.hub, item, commit.replace_history, rows, leased, lease_columns)
+            prelude(conn)
+            try:
+                return write_checkpoint(
+                    conn, self.hub, item, commit.replace_history, rows, leased, lease_columns, locked=False
+                )
+            except LockLostError as exc:  # the history's key: another worker appended to it
+                raise HandOffDeclined(str(exc)) from exc
 
         def work(conn: sqlite3.Connection) -> list[ActivityWorkItem]:
-            rows = self._checkpoint_rows(item, commit, now_us)  # serialise before taking the write lock
-            lease_columns = (lease.worker_id, expires_us, token) if lease is not None else ()
+            # Serialised before the write lock is taken.
+            rows = checkpoint_rows(self.hub, item, commit, now_us, queued=prelude is None)
             try:
-                seqs = self._transaction(
-                    conn, lambda: self._checkpoint(conn, item, commit.replace_history, rows, leased, lease_columns)
-                )
+                seqs = self._transaction(conn, lambda: write(conn, rows))
             except BaseException:
                 self._histories.forget(item.instance_id)
                 raise
             self._remember_history(item, commit, rows)
-            return [
-                ActivityWorkItem(
-                    id=str(seq), lock_token=token, message=m, dequeue_count=1, locked_until=from_micros(expires_us)
-                )
-                for seq, m in zip(seqs, commit.activities, strict=False)
-            ]
+            return leased_items(seqs, commit.activities, token, expires_us)
 
         items = await self._run(work, write=True)
         loops = {WorkSignal.inbox_of(m.message.instance_id) for m in commit.messages}
@@ -469,7 +458,7 @@ class SqliteProvider:
             self.work_signal.notify(*loops)
         return items
 
-    def _remember_history(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, rows: _Checkpoint) -> None:
+    def _remember_history(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, rows: Checkpoint) -> None:
         if not rows.history:
             return  # unchanged: what the cache holds (if anything) is still right
         if commit.state is not None and commit.state.runtime_status.is_terminal:
@@ -479,71 +468,6 @@ class SqliteProvider:
         events = list(commit.new_history) if commit.replace_history else item.history + commit.new_history
         execution_id = rows.history[-1][2]
         self._histories.remember(item.instance_id, execution_id, events, rows.history[-1][5])
-
-    def _checkpoint_rows(
-        self, item: OrchestrationWorkItem, commit: OrchestrationCommit, now_us: int, *, queued: bool = True
-    ) -> _Checkpoint:
-        """``queued``: ``item``'s messages are rows of the inbox, deleted by the checkpoint."""
-        hub = self.hub
-        state = commit.state or item.state
-        execution_id = (state.execution_id if state else None) or ""
-        first = 0 if commit.replace_history else len(item.history)
-        return _Checkpoint(
-            history=[
-                (hub, item.instance_id, execution_id, first + i, int(ev.TYPE), dumps_event(ev))
-                for i, ev in enumerate(commit.new_history)
-            ],
-            state=None if commit.state is None else instance_row(hub, commit.state),
-            messages=[event_row(self.hub, m.message, micros_or_none(m.visible_at), now_us) for m in commit.messages],
-            pending=[
-                pending_row(self.hub, m.message.instance_id, event, now_us)
-                for m in commit.messages
-                if isinstance(event := m.message.event, ExecutionStarted)
-            ],
-            tasks=[task_row(self.hub, m) for m in commit.activities],
-            consumed=[(int(message_id), hub) for message_id, _ in item.messages] if queued else [],
-        )
-
-    def _checkpoint(
-        self,
-        conn: sqlite3.Connection,
-        item: OrchestrationWorkItem,
-        replace_history: bool,
-        rows: _Checkpoint,
-        leased: int = 0,
-        lease_columns: tuple = (),
-        *,
-        locked: bool = True,
-    ) -> list[int]:
-        """Write one episode; the seqs of the first ``leased`` tasks, inserted leased (``lease_columns``:
-        worker, expiry, token). ``locked``: ``item`` holds the instance's lock (else the caller
-        checked the instance is free: ``complete_activity_with_episode``)."""
-        key = (self.hub, item.instance_id)
-        if locked:
-            self._check_lock(conn, item)
-        if replace_history:
-            conn.execute("DELETE FROM history WHERE hub = ? AND instance_id = ?", key)
-        try:
-            conn.executemany(INSERT_HISTORY, rows.history)
-        except sqlite3.IntegrityError as exc:
-            raise LockLostError(f"Instance '{item.instance_id}': this episode was already committed") from exc
-        if rows.state is not None:
-            conn.execute(UPSERT_INSTANCE, rows.state)
-        conn.executemany(INSERT_EVENT, rows.messages)
-        # A sub-orchestration start creates its instance, Pending, if it does not exist yet.
-        conn.executemany(INSERT_PENDING_IF_MISSING, rows.pending)
-        seqs = [conn.execute(INSERT_LEASED_TASK, (*task, *lease_columns)).fetchone()[0] for task in rows.tasks[:leased]]
-        conn.executemany(INSERT_TASK, rows.tasks[leased:])
-        conn.executemany("DELETE FROM new_events WHERE seq = ? AND hub = ?", rows.consumed)
-        conn.execute("DELETE FROM locks WHERE hub = ? AND instance_id = ?", key)
-        return seqs
-
-    def _check_lock(self, conn: sqlite3.Connection, item: OrchestrationWorkItem) -> None:
-        row = conn.execute(
-            "SELECT lock_token FROM locks WHERE hub = ? AND instance_id = ?", (self.hub, item.instance_id)
-        ).fetchone()
-        if row is None or row[0] != item.lock_token:
-            raise _lock_lost(f"Instance '{item.instance_id}'")
 
     async def abandon_orchestration(self, item: OrchestrationWorkItem) -> None:
         """Release our lock (if we still hold it); the messages are available again at once."""
@@ -567,7 +491,7 @@ class SqliteProvider:
             )
         )
         if cursor.rowcount == 0:
-            raise _lock_lost(f"Instance '{item.instance_id}'")
+            raise lock_lost(f"Instance '{item.instance_id}'")
         item.locked_until = expires
 
     # -- activity work ---------------------------------------------------------------------------
@@ -631,7 +555,7 @@ class SqliteProvider:
                 (int(item.id), self.hub, item.lock_token),
             ).rowcount
             if deleted == 0:
-                raise _lock_lost(f"Activity task {item.id}")
+                raise lock_lost(f"Activity task {item.id}")
             conn.execute(INSERT_EVENT, row)
             if lease is None or conn.execute(PICK_INSTANCE, (self.hub, instance_id, now_us)).fetchone() is None:
                 return None
@@ -641,7 +565,7 @@ class SqliteProvider:
         if locked is None:
             self.work_signal.notify(WorkSignal.inbox_of(instance_id))
             return None
-        return self._work_item(locked, expires_us)
+        return work_item(locked, expires_us)
 
     async def complete_activity_with_episode(
         self,
@@ -662,51 +586,21 @@ class SqliteProvider:
         instance row as ``item.state`` has it, no live lock, no other visible message or activity
         task, history not appended to (its key). ``LockLostError`` if our task lease is gone.
         """
-        now_us = to_micros(now)
-        leased = 0 if lease is None else min(lease.limit, len(commit.activities))
-        token = new_token() if leased else ""
-        expires_us = now_us + (lease.lock_timeout // timedelta(microseconds=1) if lease else 0)
         state = item.state
         assert state is not None
         expected = (state.execution_id, state.runtime_status.value, to_micros(state.last_updated_time))
 
-        def continue_instance(conn: sqlite3.Connection, rows: _Checkpoint) -> list[int]:
+        def result_and_instance_free(conn: sqlite3.Connection) -> None:
             deleted = conn.execute(
                 "DELETE FROM new_tasks WHERE seq = ? AND hub = ? AND lock_token = ?",
                 (int(task.id), self.hub, task.lock_token),
             ).rowcount
             if deleted == 0:
-                raise _lock_lost(f"Activity task {task.id}")
-            if conn.execute(CAN_CONTINUE, (self.hub, item.instance_id, now_us, *expected)).fetchone() is None:
+                raise lock_lost(f"Activity task {task.id}")
+            if conn.execute(CAN_CONTINUE, (self.hub, item.instance_id, to_micros(now), *expected)).fetchone() is None:
                 raise HandOffDeclined(f"Instance '{item.instance_id}' changed since this process committed it")
-            lease_columns = (lease.worker_id, expires_us, token) if lease is not None else ()
-            try:
-                return self._checkpoint(conn, item, commit.replace_history, rows, leased, lease_columns, locked=False)
-            except LockLostError as exc:  # the history's key: another worker appended to it
-                raise HandOffDeclined(str(exc)) from exc
 
-        def work(conn: sqlite3.Connection) -> list[ActivityWorkItem]:
-            rows = self._checkpoint_rows(item, commit, now_us, queued=False)  # the result was never queued
-            try:
-                seqs = self._transaction(conn, lambda: continue_instance(conn, rows))
-            except BaseException:
-                self._histories.forget(item.instance_id)
-                raise
-            self._remember_history(item, commit, rows)
-            return [
-                ActivityWorkItem(
-                    id=str(seq), lock_token=token, message=m, dequeue_count=1, locked_until=from_micros(expires_us)
-                )
-                for seq, m in zip(seqs, commit.activities, strict=False)
-            ]
-
-        items = await self._run(work, write=True)
-        loops = {WorkSignal.inbox_of(m.message.instance_id) for m in commit.messages}
-        if len(commit.activities) > leased:
-            loops.add(WorkSignal.ACTIVITIES)
-        if loops:
-            self.work_signal.notify(*loops)
-        return items
+        return await self._commit_episode(item, commit, now, lease, result_and_instance_free)
 
     async def abandon_activity(self, item: ActivityWorkItem, *, retry_at: datetime | None = None) -> None:
         """Release our lease; the task is visible again at ``retry_at`` (at once if None)."""
@@ -728,7 +622,7 @@ class SqliteProvider:
             )
         )
         if cursor.rowcount == 0:
-            raise _lock_lost(f"Activity task {item.id}")
+            raise lock_lost(f"Activity task {item.id}")
         item.locked_until = expires
 
     async def release_abandoned_locks(self, is_abandoned: Callable[[str], bool]) -> int:
