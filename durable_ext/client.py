@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -87,6 +87,9 @@ class DurableClient:
         self._entities = {n.lower(): n for n in entity_names} if entity_names is not None else None
         self._closing: asyncio.Event | None = None
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        #: Creates an instance together with its first episode, when it can (True): the engine sets
+        #: the orchestration dispatcher's ``start_inline``; None: instances are queued Pending.
+        self.start_inline: Callable[[TaskMessage, datetime], Awaitable[bool]] | None = None
 
     def close(self) -> None:
         """Shutdown: every :meth:`wait_for_completion` returns at once with the state it has."""
@@ -150,9 +153,10 @@ class DurableClient:
         tracing = telemetry.ACTIVE
         if tracing is not None:
             started = tracing.create_orchestration(started, self.provider.hub, trace_carrier)
-        await self.provider.create_instance(
-            TaskMessage(instance_id, started, started.execution_id), now=now, visible_at=start_at
-        )
+        message = TaskMessage(instance_id, started, started.execution_id)
+        if start_at is None and self.start_inline is not None and await self.start_inline(message, now):
+            return instance_id  # created together with its first episode
+        await self.provider.create_instance(message, now=now, visible_at=start_at)
         return instance_id
 
     async def get_status(self, instance_id: str) -> InstanceState | None:

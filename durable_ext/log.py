@@ -116,7 +116,7 @@ class ConsoleHandler(logging.StreamHandler):
     (stdout is unbuffered under ``PYTHONUNBUFFERED``, line-buffered on a terminal) on the event
     loop's thread, and under load that cost more than formatting the line. Records are formatted at
     once and queued in order; a daemon thread writes the queue ``FLUSH_DELAY`` seconds after the
-    first of a burst (at once past ``MAX_QUEUED`` lines), and ``flush()`` (at exit, by
+    first of a burst (at once past ``MAX_QUEUED`` lines, or for a warning or an error), and ``flush()`` (at exit, by
     ``logging.shutdown``) writes what is left. A process killed with SIGKILL may lose the last
     ``FLUSH_DELAY`` of console output, never work.
     """
@@ -149,8 +149,8 @@ class ConsoleHandler(logging.StreamHandler):
         with self._queue_lock:
             self._queued.append(text)
             queued = len(self._queued)
-        if queued >= self.MAX_QUEUED:
-            self.flush()
+        if queued >= self.MAX_QUEUED or record.levelno >= logging.WARNING:
+            self.flush()  # warnings and errors are out before anything else happens
         elif queued == 1:
             self._dirty.set()
             if self._flusher is None:

@@ -49,8 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 LAYERS: list[tuple[str, ...]] = [
     ("", "core", "errors"),
     ("config", "log", "telemetry", "auth", "providers", "providers.base"),
-    ("providers.sqlite", "providers.sqlite_batch", "providers.sqlite_cache", "providers.sqlite_schema",
-     "providers.sqlite_wake", "providers.azure_storage", "providers.factory"),
+    ("providers.sqlite", "providers.sqlite_batch", "providers.sqlite_cache", "providers.sqlite_checkpoint",
+     "providers.sqlite_schema", "providers.sqlite_wake", "providers.azure_storage", "providers.factory"),
     ("functions",),
     ("dispatcher", "client", "hubs"),
     ("web",),
@@ -65,8 +65,8 @@ EXACT = {"", "providers"}
 # not import a module of another group of the same tuple).
 INDEPENDENT: list[tuple[tuple[str, ...], ...]] = [
     (("dispatcher",), ("client", "hubs")),
-    (("providers.sqlite", "providers.sqlite_batch", "providers.sqlite_cache", "providers.sqlite_schema",
-      "providers.sqlite_wake"), ("providers.azure_storage",)),
+    (("providers.sqlite", "providers.sqlite_batch", "providers.sqlite_cache", "providers.sqlite_checkpoint",
+      "providers.sqlite_schema", "providers.sqlite_wake"), ("providers.azure_storage",)),
 ]
 
 # Third-party or stdlib top-level names -> the only places allowed to import them.
@@ -76,7 +76,13 @@ RESTRICTED: dict[str, tuple[str, ...]] = {
     "azure.core": ("providers.azure_storage",),
     "azure.data": ("providers.azure_storage",),
     "azure.storage": ("providers.azure_storage",),
-    "sqlite3": ("providers.sqlite", "providers.sqlite_batch", "providers.sqlite_cache", "providers.sqlite_schema"),
+    "sqlite3": (
+        "providers.sqlite",
+        "providers.sqlite_batch",
+        "providers.sqlite_cache",
+        "providers.sqlite_checkpoint",
+        "providers.sqlite_schema",
+    ),
     "aiohttp": ("web", "host", "worker", "runner", "testing", "engine", "cli"),
     "multidict": ("web",),
 }

@@ -10,14 +10,21 @@ thread pool; the commit is one provider call. The lock is renewed while the epis
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import cast
 
 from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
-from durable_ext.core.messages import ActivityWorkItem, OrchestrationWorkItem, TaskMessage
+from durable_ext.core.events import ExecutionStarted
+from durable_ext.core.messages import (
+    ActivityWorkItem,
+    InstanceState,
+    OrchestrationCommit,
+    OrchestrationWorkItem,
+    TaskMessage,
+)
 from durable_ext.core.played import PlayedHistory
 from durable_ext.core.sessions import EpisodeSession
 from durable_ext.core.status import RuntimeStatus
@@ -213,25 +220,54 @@ class OrchestrationDispatcher:
         if committed.state.execution_id != response.execution_id or not self.loop.reserve(1):
             self.sessions.put(response.instance_id, session, committed)
             return False
-        try:  # in an orchestration slot, as a fetched episode
-            item = OrchestrationWorkItem(
-                instance_id=response.instance_id,
-                lock_token="",
-                state=committed.state,
-                history=committed.history,
-                messages=[("", response)],
+        item = OrchestrationWorkItem(response.instance_id, "", committed.state, committed.history, [("", response)])
+        provider = self.provider
+
+        async def commit(episode: OrchestrationCommit, lease: Lease | None) -> list[ActivityWorkItem]:
+            return await provider.complete_activity_with_episode(
+                task, response, item, episode, now=self.clock.now(), lease=lease
             )
+
+        return await self._run_inline(item, session, commit)
+
+    async def start_inline(self, start: TaskMessage, now: datetime) -> bool:
+        """Create ``start``'s instance and commit its first episode in one transaction: True if done.
+
+        The instance is never queued nor seen Pending (``HandsOffWork.create_instance_with_episode``).
+        False, with nothing written, when the loop has no free slot or the provider cannot: the
+        caller then creates the instance the usual way. Raises ``InstanceExistsError`` as
+        ``create_instance`` does (the episode decided meanwhile is dropped).
+        """
+        if not isinstance(self.provider, HandsOffWork) or not self.loop.reserve(1):
+            return False
+        started = start.event
+        assert isinstance(started, ExecutionStarted)
+        item = OrchestrationWorkItem(start.instance_id, "", InstanceState.pending(started, now), [], [("", start)])
+        provider = self.provider
+
+        async def commit(episode: OrchestrationCommit, lease: Lease | None) -> list[ActivityWorkItem]:
+            return await provider.create_instance_with_episode(start, item, episode, now=self.clock.now(), lease=lease)
+
+        return await self._run_inline(item, None, commit)
+
+    async def _run_inline(
+        self,
+        item: OrchestrationWorkItem,
+        session: EpisodeSession | None,
+        commit: Callable[[OrchestrationCommit, Lease | None], Awaitable[list[ActivityWorkItem]]],
+    ) -> bool:
+        """Decide ``item``'s episode in the orchestration slot its caller reserved, commit it with
+        ``commit`` (False if the provider declined: ``HandOffDeclined``) and free the slot."""
+        try:
             now = self.clock.now()
             report, timed_out = await self._decide(item, now, session)
             tracing = telemetry.ACTIVE
             traced = tracing.episode(item, report, self.provider.hub, now) if tracing is not None else None
-            commit = report.commit
-            lease = self.activities.lease(len(commit.activities)) if self.activities and commit.activities else None
+            episode = report.commit
+            lease = self.activities.lease(len(episode.activities)) if self.activities and episode.activities else None
             handed: list[ActivityWorkItem] = []
             try:
-                handed = await self.provider.complete_activity_with_episode(
-                    task, response, item, commit, now=self.clock.now(), lease=lease
-                )
+                handed = await commit(episode, lease)
             except HandOffDeclined:
                 return False
             finally:

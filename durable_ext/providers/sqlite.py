@@ -257,18 +257,40 @@ class SqliteProvider:
         message = event_row(self.hub, start, micros_or_none(visible_at), now_us)
 
         def create(conn: sqlite3.Connection) -> None:
-            row = conn.execute(
-                "SELECT runtime_status FROM instances WHERE hub = ? AND instance_id = ?", (self.hub, start.instance_id)
-            ).fetchone()
-            if row is not None:
-                if dedupe and row[0] in _RUNNING_STATUSES:
-                    raise InstanceExistsError(f"An instance with ID '{start.instance_id}' already exists ({row[0]}).")
-                self._purge(conn, [start.instance_id])
-            conn.execute(INSERT_PENDING, pending)
+            self._create_pending(conn, start.instance_id, pending, dedupe)
             conn.execute(INSERT_EVENT, message)
 
         await self._write(create)
         self.work_signal.notify(WorkSignal.inbox_of(start.instance_id))
+
+    def _create_pending(self, conn: sqlite3.Connection, instance_id: str, pending: tuple, dedupe: bool) -> None:
+        row = conn.execute(
+            "SELECT runtime_status FROM instances WHERE hub = ? AND instance_id = ?", (self.hub, instance_id)
+        ).fetchone()
+        if row is not None:
+            if dedupe and row[0] in _RUNNING_STATUSES:
+                raise InstanceExistsError(f"An instance with ID '{instance_id}' already exists ({row[0]}).")
+            self._purge(conn, [instance_id])
+        conn.execute(INSERT_PENDING, pending)
+
+    async def create_instance_with_episode(
+        self,
+        start: TaskMessage,
+        item: OrchestrationWorkItem,
+        commit: OrchestrationCommit,
+        *,
+        now: datetime,
+        dedupe: bool = True,
+        lease: Lease | None,
+    ) -> list[ActivityWorkItem]:
+        """:meth:`create_instance` and the commit of the first episode, which already consumed
+        ``start`` (never queued), in one transaction; tasks leased as in
+        :meth:`complete_orchestration_leasing`. ``InstanceExistsError`` as ``create_instance``."""
+        assert isinstance(start.event, ExecutionStarted)
+        pending = pending_row(self.hub, start.instance_id, start.event, to_micros(now))
+        return await self._commit_episode(
+            item, commit, now, lease, lambda conn: self._create_pending(conn, start.instance_id, pending, dedupe)
+        )
 
     async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
         """Append to the inbox; does not check that the instance exists (the client does)."""
@@ -419,8 +441,9 @@ class SqliteProvider:
         """Checkpoint ``commit`` in one transaction; the tasks it leased under ``lease``.
 
         ``prelude(conn)`` runs first in that transaction, for an episode whose one message was
-        never queued and which holds no lock (``complete_activity_with_episode``): it checks what
-        a lock would have guaranteed, and a history key already taken is then ``HandOffDeclined``.
+        never queued and which holds no lock (``complete_activity_with_episode``,
+        ``create_instance_with_episode``): it checks what a lock would have guaranteed, and a
+        history key already taken is then ``HandOffDeclined``.
         """
         now_us = to_micros(now)
         leased = 0 if lease is None else min(lease.limit, len(commit.activities))
