@@ -22,8 +22,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 logger = logging.getLogger("durable_ext")
@@ -81,7 +79,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-class ContextFilter(logging.Filter):
+class StampingFilter(logging.Filter):
+    """A filter that only adds attributes to records — except when :meth:`passes_plain_now` says
+    otherwise. The console's cheap path for the Executing/Executed lines (which makes no record)
+    is taken only when every filter of the handler is one of these and would pass a plain record."""
+
+    def passes_plain_now(self) -> bool:
+        return True
+
+
+class ContextFilter(StampingFilter):
     """Stamps records with the running function's fields (never overwriting what a record has)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -138,6 +145,16 @@ class ConsoleHandler(logging.StreamHandler):
         self.emit(record)
         return True
 
+    def write_text_line(self, message: str) -> bool:
+        """Queue ``message`` as :class:`FuncFormatter` would write an Information record of it,
+        if that is all this handler would do with one; False (nothing written) otherwise."""
+        if type(self.formatter) is not FuncFormatter or not all(
+            isinstance(f, StampingFilter) and f.passes_plain_now() for f in self.filters
+        ):
+            return False
+        self._queue(f"[{_stamp(time.time())}] {message}{self.terminator}", urgent=False)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = self.format(record) + self.terminator
@@ -146,10 +163,13 @@ class ConsoleHandler(logging.StreamHandler):
         except Exception:
             self.handleError(record)
             return
+        self._queue(text, urgent=record.levelno >= logging.WARNING)
+
+    def _queue(self, text: str, *, urgent: bool) -> None:
         with self._queue_lock:
             self._queued.append(text)
             queued = len(self._queued)
-        if queued >= self.MAX_QUEUED or record.levelno >= logging.WARNING:
+        if queued >= self.MAX_QUEUED or urgent:
             self.flush()  # warnings and errors are out before anything else happens
         elif queued == 1:
             self._dirty.set()
@@ -192,41 +212,55 @@ def configure_console(level: int = logging.INFO, *, log_format: str = "text") ->
 
 
 class Invocation:
-    """One function execution, for the Executing/Executed pair."""
+    """One function execution: logs the Executing/Executed pair around a ``with`` block, which
+    marks a failure with ``succeeded = False`` (see :func:`invocation`)."""
 
-    def __init__(self, function_name: str, reason: str) -> None:
+    __slots__ = ("_start", "_token", "function_name", "id", "instance_id", "reason", "succeeded")
+
+    def __init__(self, function_name: str, reason: str, instance_id: str | None = None) -> None:
         self.function_name = function_name
         self.reason = reason
+        self.instance_id = instance_id
         # A GUID's shape, as the Functions host logs it; only has to be unique (see new_token).
         self.id = str(uuid.UUID(int=random.getrandbits(128), version=4))
         self.succeeded = True
 
+    def __enter__(self) -> Invocation:
+        self._token = _running.set((self.function_name, self.instance_id, self.id))
+        _info("Executing 'Functions.%s' (Reason='%s', Id=%s)", (self.function_name, self.reason, self.id))
+        self._start = time.perf_counter()
+        return self
 
-@contextmanager
-def invocation(function_name: str, reason: str = "(null)", *, instance_id: str | None = None) -> Iterator[Invocation]:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is not None:
+            self.succeeded = False
+        ms = round((time.perf_counter() - self._start) * 1000)
+        outcome = "Succeeded" if self.succeeded else "Failed"
+        _info("Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)", (self.function_name, outcome, self.id, ms))
+        _running.reset(self._token)
+
+
+def invocation(function_name: str, reason: str = "(null)", *, instance_id: str | None = None) -> Invocation:
     """Log Executing/Executed around a block; the block marks failure with ``inv.succeeded``.
 
     Records made in the block (in this task, and in threads it hands its context to) carry
     ``function_name``, ``invocation_id`` and ``instance_id`` (see :class:`ContextFilter`).
     """
-    inv = Invocation(function_name, reason)
-    token = _running.set((function_name, instance_id, inv.id))
-    _info("Executing 'Functions.%s' (Reason='%s', Id=%s)", (function_name, reason, inv.id))
-    start = time.perf_counter()
-    try:
-        yield inv
-    except BaseException:
-        inv.succeeded = False
-        raise
-    finally:
-        ms = round((time.perf_counter() - start) * 1000)
-        outcome = "Succeeded" if inv.succeeded else "Failed"
-        _info("Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)", (function_name, outcome, inv.id, ms))
-        _running.reset(token)
+    return Invocation(function_name, reason, instance_id)
 
 
 def _info(msg: str, args: tuple) -> None:
-    """``logger.info(msg, *args)`` without looking up the caller's file and line (a walk up the
-    stack per record; these two lines are written for every function execution and name no source)."""
-    if logger.isEnabledFor(logging.INFO):
-        logger.handle(logger.makeRecord(logger.name, logging.INFO, "(durable_ext)", 0, msg, args, None))
+    """``logger.info(msg, *args)``, cheaper: these two lines are written for every function execution.
+
+    No lookup of the caller's file and line (a walk up the stack per record; they name no source),
+    and when the runtime's console is the logger's only destination in the ``func start`` text
+    format, no log record at all: nothing could read one but that handler.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    handlers = logger.handlers
+    if len(handlers) == 1 and not logger.propagate and not logger.filters:
+        console = handlers[0]
+        if type(console) is ConsoleHandler and console.write_text_line(msg % args):
+            return
+    logger.handle(logger.makeRecord(logger.name, logging.INFO, "(durable_ext)", 0, msg, args, None))

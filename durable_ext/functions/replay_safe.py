@@ -20,6 +20,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from durable_ext.log import StampingFilter
+
 #: Set to ``false`` / ``0`` to emit orchestrator records during replays too.
 SETTING = "DURABLE_EXT_REPLAY_SAFE_LOGS"
 
@@ -76,12 +78,15 @@ def enabled(environ: Any = os.environ) -> bool:
     return str(environ.get(SETTING, "true")).strip().lower() not in ("0", "false", "no", "off")
 
 
-class ReplaySafeFilter(logging.Filter):
+class ReplaySafeFilter(StampingFilter):
     """Drops records made by replaying orchestrator code (when ``drop_replays``); stamps episode records."""
 
     def __init__(self, drop_replays: bool = True) -> None:
         super().__init__("durable_ext.replay_safe")
         self.drop_replays = drop_replays
+
+    def passes_plain_now(self) -> bool:
+        return getattr(_current, "context", None) is None  # outside an episode it passes all, unchanged
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = getattr(_current, "context", None)
