@@ -87,9 +87,9 @@ class DurableClient:
         self._entities = {n.lower(): n for n in entity_names} if entity_names is not None else None
         self._closing: asyncio.Event | None = None
         self._waiters: dict[str, set[asyncio.Event]] = {}
-        #: Creates an instance together with its first episode, when it can (True): the engine sets
-        #: the orchestration dispatcher's ``start_inline``; None: instances are queued Pending.
-        self.start_inline: Callable[[TaskMessage, datetime], Awaitable[bool]] | None = None
+        #: Creates an instance already locked for this process's orchestration loop when it can
+        #: (True): the engine sets the dispatcher's ``take_new``; None: every new instance is queued.
+        self.take_new: Callable[[TaskMessage, datetime], Awaitable[bool]] | None = None
 
     def close(self) -> None:
         """Shutdown: every :meth:`wait_for_completion` returns at once with the state it has."""
@@ -154,8 +154,8 @@ class DurableClient:
         if tracing is not None:
             started = tracing.create_orchestration(started, self.provider.hub, trace_carrier)
         message = TaskMessage(instance_id, started, started.execution_id)
-        if start_at is None and self.start_inline is not None and await self.start_inline(message, now):
-            return instance_id  # created together with its first episode
+        if start_at is None and self.take_new is not None and await self.take_new(message, now):
+            return instance_id  # created, and locked for this process's orchestration loop
         await self.provider.create_instance(message, now=now, visible_at=start_at)
         return instance_id
 

@@ -137,7 +137,7 @@ class Engine:
         # A chain of activities runs without a queue poll per step where the hub can (dispatcher.handoff).
         orchestrations.send_activities_to(activities.receiver())
         activities.send_orchestrations_to(orchestrations.receiver(), orchestrations.continue_inline)
-        self.client.start_inline = orchestrations.start_inline
+        self.client.take_new = orchestrations.take_new
         self.loops = [orchestrations.loop, activities.loop, entities.loop]
 
     def web_app(

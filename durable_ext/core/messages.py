@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from durable_ext.core.events import ExecutionStarted, HistoryEvent
+from durable_ext.core.events import HistoryEvent
 from durable_ext.core.status import RuntimeStatus
 
 
@@ -43,21 +43,6 @@ class InstanceState:
     custom_status: str | None = None
     completed_time: datetime | None = None
     parent_instance_id: str | None = None
-
-    @classmethod
-    def pending(cls, started: ExecutionStarted, now: datetime) -> InstanceState:
-        """The row a hub writes when it creates an instance for ``started`` at ``now``."""
-        return cls(
-            instance_id=started.instance_id,
-            name=started.name,
-            runtime_status=RuntimeStatus.Pending,
-            created_time=now,
-            last_updated_time=now,
-            execution_id=started.execution_id,
-            version=started.version,
-            input=started.input,
-            parent_instance_id=started.parent.instance_id if started.parent else None,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,8 @@ from typing import cast
 
 from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
-from durable_ext.core.events import ExecutionStarted
 from durable_ext.core.messages import (
     ActivityWorkItem,
-    InstanceState,
     OrchestrationCommit,
     OrchestrationWorkItem,
     TaskMessage,
@@ -230,25 +228,23 @@ class OrchestrationDispatcher:
 
         return await self._run_inline(item, session, commit)
 
-    async def start_inline(self, start: TaskMessage, now: datetime) -> bool:
-        """Create ``start``'s instance and commit its first episode in one transaction: True if done.
-
-        The instance is never queued nor seen Pending (``HandsOffWork.create_instance_with_episode``).
-        False, with nothing written, when the loop has no free slot or the provider cannot: the
-        caller then creates the instance the usual way. Raises ``InstanceExistsError`` as
-        ``create_instance`` does (the episode decided meanwhile is dropped).
-        """
-        if not isinstance(self.provider, HandsOffWork) or not self.loop.reserve(1):
+    async def take_new(self, start: TaskMessage, now: datetime) -> bool:
+        """Create ``start``'s instance locked for this dispatcher and run its first episode here: True
+        if created. False, with nothing written, when the loop has no free slot or the provider
+        cannot (``HandsOffWork.create_instance_locking``): the caller then creates it the usual way.
+        Raises ``InstanceExistsError`` as ``create_instance`` does. The caller's request does not
+        wait for the episode (user code may take its time)."""
+        if not isinstance(self.provider, HandsOffWork):
             return False
-        started = start.event
-        assert isinstance(started, ExecutionStarted)
-        item = OrchestrationWorkItem(start.instance_id, "", InstanceState.pending(started, now), [], [("", start)])
-        provider = self.provider
-
-        async def commit(episode: OrchestrationCommit, lease: Lease | None) -> list[ActivityWorkItem]:
-            return await provider.create_instance_with_episode(start, item, episode, now=self.clock.now(), lease=lease)
-
-        return await self._run_inline(item, None, commit)
+        lease = self.receiver().lease(1)
+        if lease is None:
+            return False
+        taken: list[OrchestrationWorkItem] = []
+        try:
+            taken = [await self.provider.create_instance_locking(start, now=now, lease=lease)]
+        finally:
+            self.loop.accept(taken, lease.limit)
+        return True
 
     async def _run_inline(
         self,

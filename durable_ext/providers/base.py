@@ -197,19 +197,11 @@ class HandsOffWork(Protocol):
         :meth:`complete_orchestration_leasing`.
         """
 
-    async def create_instance_with_episode(
-        self,
-        start: TaskMessage,
-        item: OrchestrationWorkItem,
-        commit: OrchestrationCommit,
-        *,
-        now: datetime,
-        dedupe: bool = True,
-        lease: Lease | None,
-    ) -> list[ActivityWorkItem]:
-        """``create_instance`` (no ``visible_at``) together with the commit of the instance's first
-        episode, which already consumed ``start``: the instance is never seen Pending. ``item`` is
-        the new instance (its Pending state, no history, ``start`` as its message).
+    async def create_instance_locking(
+        self, start: TaskMessage, *, now: datetime, lease: Lease
+    ) -> OrchestrationWorkItem:
+        """``create_instance`` (no ``visible_at``), and the new instance locked for
+        ``lease.worker_id`` in the same transaction: its work item (``start`` its message).
         ``InstanceExistsError`` as ``create_instance``, with nothing written."""
 
 

@@ -273,24 +273,24 @@ class SqliteProvider:
             self._purge(conn, [instance_id])
         conn.execute(INSERT_PENDING, pending)
 
-    async def create_instance_with_episode(
-        self,
-        start: TaskMessage,
-        item: OrchestrationWorkItem,
-        commit: OrchestrationCommit,
-        *,
-        now: datetime,
-        dedupe: bool = True,
-        lease: Lease | None,
-    ) -> list[ActivityWorkItem]:
-        """:meth:`create_instance` and the commit of the first episode, which already consumed
-        ``start`` (never queued), in one transaction; tasks leased as in
-        :meth:`complete_orchestration_leasing`. ``InstanceExistsError`` as ``create_instance``."""
+    async def create_instance_locking(
+        self, start: TaskMessage, *, now: datetime, lease: Lease
+    ) -> OrchestrationWorkItem:
+        """:meth:`create_instance` (no ``visible_at``), and the new instance locked for
+        ``lease.worker_id`` in the same transaction: its work item. ``InstanceExistsError`` as
+        ``create_instance``."""
         assert isinstance(start.event, ExecutionStarted)
-        pending = pending_row(self.hub, start.instance_id, start.event, to_micros(now))
-        return await self._commit_episode(
-            item, commit, now, lease, lambda conn: self._create_pending(conn, start.instance_id, pending, dedupe)
-        )
+        now_us = to_micros(now)
+        pending = pending_row(self.hub, start.instance_id, start.event, now_us)
+        message = event_row(self.hub, start, None, now_us)
+        expires_us = now_us + lease.lock_timeout // timedelta(microseconds=1)
+
+        def create(conn: sqlite3.Connection) -> tuple:
+            self._create_pending(conn, start.instance_id, pending, dedupe=True)
+            conn.execute(INSERT_EVENT, message)
+            return self._lock_instance(conn, start.instance_id, lease.worker_id, expires_us, now_us)
+
+        return work_item(await self._write(create), expires_us)
 
     async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
         """Append to the inbox; does not check that the instance exists (the client does)."""
@@ -441,9 +441,8 @@ class SqliteProvider:
         """Checkpoint ``commit`` in one transaction; the tasks it leased under ``lease``.
 
         ``prelude(conn)`` runs first in that transaction, for an episode whose one message was
-        never queued and which holds no lock (``complete_activity_with_episode``,
-        ``create_instance_with_episode``): it checks what a lock would have guaranteed, and a
-        history key already taken is then ``HandOffDeclined``.
+        never queued and which holds no lock (``complete_activity_with_episode``): it checks what
+        a lock would have guaranteed, and a history key already taken is then ``HandOffDeclined``.
         """
         now_us = to_micros(now)
         leased = 0 if lease is None else min(lease.limit, len(commit.activities))

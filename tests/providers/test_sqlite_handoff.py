@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from durable_ext.core import events as e
-from durable_ext.core.messages import InstanceState, OrchestrationCommit, OrchestrationWorkItem, TaskMessage
+from durable_ext.core.messages import OrchestrationCommit, OrchestrationWorkItem, TaskMessage
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.errors import HandOffDeclined, InstanceExistsError, LockLostError
 from durable_ext.providers.base import HandsOffWork, Lease
@@ -195,45 +195,22 @@ def test_a_lost_task_lease_continues_nothing(provider, run):
     assert run(provider.get_history("a")) == history
 
 
-# -- an instance created together with its first episode ---------------------------------------
+# -- an instance created already locked for this process ----------------------------------------
 
 
-def created(run, provider, instance_id="b", *, lease=None, dedupe=True):
-    start = start_message(instance_id, T0)
-    item = OrchestrationWorkItem(instance_id, "", InstanceState.pending(start.event, T0), [], [("", start)])
-    first = scheduled(0, T0)
-    commit = OrchestrationCommit(
-        state=replace(item.state, runtime_status=RuntimeStatus.Running),
-        new_history=episode(T0, start.event, first),
-        activities=[TaskMessage(instance_id, first, start.execution_id)],
-    )
-    return run(provider.create_instance_with_episode(start, item, commit, now=T0, dedupe=dedupe, lease=lease))
-
-
-def test_an_instance_is_created_with_its_first_episode_and_never_queued(provider, run):
-    [task] = created(run, provider, lease=Lease("me", LOCK, 1))
-    assert task.message.event.event_id == 0 and fetch_tasks(run, provider, T0) == []
-    state = run(provider.get_instance("b"))
-    assert state.runtime_status is RuntimeStatus.Running and state.created_time == T0
-    assert [type(ev) for ev in run(provider.get_history("b"))] == [
-        e.OrchestratorStarted, e.ExecutionStarted, e.TaskScheduled, e.OrchestratorCompleted
-    ]  # fmt: skip
-    assert lock(run, provider, T0) is None  # nothing queued for it
+def test_a_new_instance_is_created_locked_for_the_process_that_starts_it(provider, run):
+    start = start_message("b", T0)
+    item = run(provider.create_instance_locking(start, now=T0, lease=Lease("me", LOCK, 1)))
+    assert item.instance_id == "b" and item.state.runtime_status is RuntimeStatus.Pending and item.history == []
+    assert [m.event for _, m in item.messages] == [start.event]
+    assert lock(run, provider, T0) is None  # locked for us: no fetch gets it
+    assert lock(run, provider, LATER).instance_id == "b"  # until the lock expires
 
 
 def test_a_start_with_a_running_instances_id_writes_nothing(provider, run):
     start_running(run, provider, "b", T0)
     history = run(provider.get_history("b"))
     with pytest.raises(InstanceExistsError):
-        created(run, provider, "b")
+        run(provider.create_instance_locking(start_message("b", T0), now=T0, lease=Lease("me", LOCK, 1)))
     assert run(provider.get_history("b")) == history
-
-
-def test_a_start_replaces_a_finished_instance(provider, run):
-    state = start_running(run, provider, "b", T0)
-    run(provider.send_message(TaskMessage("b", e.ExecutionTerminated(timestamp=T0, input='"stop"'))))
-    item = lock(run, provider, T0)
-    done = replace(state, runtime_status=RuntimeStatus.Terminated)
-    run(provider.complete_orchestration(item, OrchestrationCommit(state=done, new_history=episode(T0)), now=T0))
-    created(run, provider, "b")
-    assert len(run(provider.get_history("b"))) == 4  # the new execution's first episode only
+    assert lock(run, provider, T0) is None
