@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +37,7 @@ from durable_ext.dispatcher.workers import current_worker_id, is_dead_local_work
 from durable_ext.functions import speedups
 from durable_ext.functions.invoke import close_client_session
 from durable_ext.functions.registry import Registry
+from durable_ext.functions.threads import UserThreads
 from durable_ext.log import logger
 from durable_ext.providers.base import Provider
 from durable_ext.providers.factory import open_provider
@@ -72,7 +72,7 @@ class Engine:
         self.worker_id = current_worker_id()
         self.provider: Provider | None = None
         self.client: DurableClient | None = None
-        self.executor: ThreadPoolExecutor | None = None
+        self.executor: UserThreads | None = None
         self.loops: list = []
         self.tasks: list[asyncio.Task] = []
         self.started_at = time.monotonic()
@@ -91,7 +91,7 @@ class Engine:
         workers = (
             config.max_concurrent_activities + config.max_concurrent_orchestrations + config.max_concurrent_entities
         )
-        self.executor = ThreadPoolExecutor(max_workers=min(workers, 256), thread_name_prefix="durable-user")
+        self.executor = UserThreads(max_workers=min(workers, 256), thread_name_prefix="durable-user")
         catalog = RegistryCatalog(self.registry, config.default_version)
         self.client = DurableClient(
             self.provider,

@@ -7,7 +7,6 @@ signal is applied exactly once even across a kill -9.
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import Executor
 from datetime import timedelta
 from functools import partial
@@ -22,6 +21,7 @@ from durable_ext.dispatcher.timeouts import FunctionTimeouts
 from durable_ext.errors import FunctionTimeoutError, LockLostError, ProviderError
 from durable_ext.functions.invoke import call_entity
 from durable_ext.functions.registry import Registry
+from durable_ext.functions.threads import run_in
 from durable_ext.log import invocation, logger
 from durable_ext.providers.base import Provider, WorkSignal
 
@@ -80,14 +80,13 @@ class EntityDispatcher:
         parsed = parse_entity_id(item.instance_id)
         info = self.registry.entity(parsed[0]) if parsed else None
         invoke = partial(call_entity, info) if info is not None else None
-        loop = asyncio.get_running_loop()
         function_name = info.function_name if info else item.instance_id
         timed_out = None
         batch = partial(process_entity_batch, item, now=self.clock.now(), known_names=self.registry.entity_names())
         with invocation(function_name, instance_id=item.instance_id) as inv:
             try:
                 report: EntityReport = await self.timeouts.run(
-                    function_name, inv.id, loop.run_in_executor(self.executor, partial(batch, invoke=invoke))
+                    function_name, inv.id, run_in(self.executor, partial(batch, invoke=invoke))
                 )
             except FunctionTimeoutError as exc:
                 # Every operation of the batch fails with the timeout; the state stays as it was.

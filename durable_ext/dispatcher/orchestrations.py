@@ -9,7 +9,6 @@ thread pool; the commit is one provider call. The lock is renewed while the epis
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.dispatcher.sessions import Committed, SessionCache
 from durable_ext.dispatcher.timeouts import FunctionTimeouts
 from durable_ext.errors import FunctionTimeoutError, HandOffDeclined, LockLostError, ProviderError
+from durable_ext.functions.threads import run_in
 from durable_ext.log import invocation, logger
 from durable_ext.providers.base import HandsOffWork, Lease, Provider, WorkSignal
 
@@ -115,12 +115,11 @@ class OrchestrationDispatcher:
         self, item: OrchestrationWorkItem, now: datetime, session: EpisodeSession | None
     ) -> tuple[EpisodeReport, str | None]:
         """Decide the episode; with it, the function name if it outlived functionTimeout."""
-        loop = asyncio.get_running_loop()
         name = item.state.name if item.state else _start_name(item)
         timed_out = None
         if name:
             with invocation(name, reason="(null)", instance_id=item.instance_id) as inv:
-                episode = loop.run_in_executor(self.executor, self._process, item, now, session)
+                episode = run_in(self.executor, self._process, item, now, session)
                 try:
                     report = await self.timeouts.run(name, inv.id, episode)
                 except FunctionTimeoutError as exc:
@@ -130,7 +129,7 @@ class OrchestrationDispatcher:
                     timed_out = name
                 inv.succeeded = not (report.outcome and report.outcome.failed) and not timed_out
         else:
-            report = await loop.run_in_executor(self.executor, self._process, item, now, session)
+            report = await run_in(self.executor, self._process, item, now, session)
         _log_report(item, report)
         return report, timed_out
 

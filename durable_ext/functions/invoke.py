@@ -10,7 +10,6 @@ Orchestrator and entity wrappers are sync and take the whole JSON payload: :func
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import inspect
@@ -28,6 +27,7 @@ from durable_ext.functions import replay_safe
 from durable_ext.functions.context import Context, Out
 from durable_ext.functions.http import to_http_response
 from durable_ext.functions.registry import FunctionInfo
+from durable_ext.functions.threads import run_in
 
 
 class ActivityFailure(DurableExtError):
@@ -148,10 +148,9 @@ async def _invoke(info: FunctionInfo, kwargs: dict[str, Any], *, executor: Execu
     if info.is_async:
         result = fn(**kwargs)
     else:
-        loop = asyncio.get_running_loop()
         call = functools.partial(_run_sync, fn, kwargs, context)
         # Copy contextvars into the thread as asyncio.to_thread does (log correlation, etc.).
-        result = await loop.run_in_executor(executor, contextvars.copy_context().run, call)
+        result = await run_in(executor, contextvars.copy_context().run, call)
     # Covers async functions and sync wrappers that hand back a coroutine (finished on the loop).
     if inspect.isawaitable(result):
         result = await result
