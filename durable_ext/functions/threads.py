@@ -9,7 +9,9 @@ worker thread (one ``call_soon_threadsafe``): about 34 µs. Any other executor g
 ``run_in_executor``; ``submit`` keeps the pool usable as a plain ``Executor`` too.
 
 Threads are started on demand up to ``max_workers`` and live as long as the pool: a thread stuck
-in user code (a runaway past functionTimeout) keeps its place, as with ``ThreadPoolExecutor``.
+in user code (a runaway past functionTimeout) keeps its place, as with ``ThreadPoolExecutor``. As
+there, the threads are not daemons: at interpreter exit the idle ones are told to end and the busy
+ones finish their call first (worker mode hands its locks back before that wait: ``worker.runtime``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class UserThreads(Executor):
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._shut_down = False
+        self._exit_hooked = False
 
     def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """``fn(*args)`` on a pool thread; a future of the calling event loop settles with its outcome."""
@@ -68,6 +71,8 @@ class UserThreads(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
+            if self._shut_down and not wait:
+                return
             self._shut_down = True
             threads = list(self._threads)
         if cancel_futures:
@@ -89,8 +94,12 @@ class UserThreads(Executor):
             if self._idle:
                 self._idle -= 1  # that idle thread takes it
             elif len(self._threads) < self.max_workers:
+                if not self._exit_hooked:
+                    self._exit_hooked = True
+                    _at_exit(lambda: self.shutdown(wait=False))
+                # Not a daemon even when started from one (the engine's loop runs on a daemon thread in worker mode).
                 thread = threading.Thread(
-                    target=self._work, name=f"{self.thread_name_prefix}_{len(self._threads)}", daemon=True
+                    target=self._work, name=f"{self.thread_name_prefix}_{len(self._threads)}", daemon=False
                 )
                 self._threads.append(thread)
                 thread.start()
@@ -105,6 +114,20 @@ class UserThreads(Executor):
             del job  # drop the call's references before waiting for the next one
             with self._lock:
                 self._idle += 1
+
+
+def _at_exit(callback: Callable[[], object]) -> None:
+    """Run ``callback`` at interpreter exit before non-daemon threads are joined (as concurrent.futures does)."""
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is not None:
+            register(callback)
+        else:  # pragma: no cover - every CPython this runs on has it
+            import atexit
+
+            atexit.register(callback)
+    except RuntimeError:
+        pass  # the interpreter is already shutting down
 
 
 def run_in(executor: Executor | None, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
