@@ -97,6 +97,8 @@ class Provider(Protocol):
         Instances locked by another live work item are skipped. A Suspended instance is only
         returned for its ExecutionResumed / ExecutionTerminated messages; its other messages wait.
         ``entities``: None = any instance, True = only entity ids (``@name@key``), False = none.
+        A provider may keep an instance for the worker that committed it last (which holds its
+        session) for a few seconds before another ``worker_id`` gets its messages (SQLite does).
         """
 
     async def complete_orchestration(

@@ -55,7 +55,9 @@ from durable_ext.providers.sqlite_checkpoint import (
     write_checkpoint,
 )
 from durable_ext.providers.sqlite_schema import (
+    AFFINITY_GRACE_US,
     CAN_CONTINUE,
+    HAS_MESSAGE,
     INSERT_EVENT,
     INSERT_PENDING,
     INSTANCE_COLUMNS,
@@ -380,7 +382,7 @@ class SqliteProvider:
         hub = self.hub
 
         def lock_one(conn: sqlite3.Connection) -> tuple | None:
-            params = {"hub": hub, "now": now_us}
+            params = {"hub": hub, "now": now_us, "worker": worker_id, "stale": now_us - AFFINITY_GRACE_US}
             for sql in PICKS[entities]:
                 row = conn.execute(sql, params).fetchone()
                 if row is not None:
@@ -450,14 +452,24 @@ class SqliteProvider:
         expires_us = now_us + (lease.lock_timeout // timedelta(microseconds=1) if lease else 0)
         lease_columns = (lease.worker_id, expires_us, token) if lease is not None else ()
 
+        finished = commit.state is not None and commit.state.runtime_status.is_terminal
+
+        waiting: object = None  # a message arrived while the episode ran: the loop must fetch again
+
+        def checkpoint(conn: sqlite3.Connection, rows: Checkpoint, locked: bool) -> list[int]:
+            nonlocal waiting
+            seqs = write_checkpoint(
+                conn, self.hub, item, commit.replace_history, rows, leased, lease_columns, locked=locked, finished=finished
+            )
+            waiting = not finished and conn.execute(HAS_MESSAGE, (self.hub, item.instance_id, now_us)).fetchone()
+            return seqs
+
         def write(conn: sqlite3.Connection, rows: Checkpoint) -> list[int]:
             if prelude is None:
-                return write_checkpoint(conn, self.hub, item, commit.replace_history, rows, leased, lease_columns)
+                return checkpoint(conn, rows, True)
             prelude(conn)
             try:
-                return write_checkpoint(
-                    conn, self.hub, item, commit.replace_history, rows, leased, lease_columns, locked=False
-                )
+                return checkpoint(conn, rows, False)
             except LockLostError as exc:  # the history's key: another worker appended to it
                 raise HandOffDeclined(str(exc)) from exc
 
@@ -478,6 +490,10 @@ class SqliteProvider:
             loops.add(WorkSignal.ACTIVITIES)
         if loops:
             self.work_signal.notify(*loops)
+        if waiting:
+            # Its fetch skipped the instance while we held it (a wake then finds it locked); this
+            # process has its session, so only this process's loop is woken.
+            self.work_signal.wake((WorkSignal.inbox_of(item.instance_id),), None)
         return items
 
     def _remember_history(self, item: OrchestrationWorkItem, commit: OrchestrationCommit, rows: Checkpoint) -> None:
@@ -579,7 +595,7 @@ class SqliteProvider:
             if deleted == 0:
                 raise lock_lost(f"Activity task {item.id}")
             conn.execute(INSERT_EVENT, row)
-            if lease is None or conn.execute(PICK_INSTANCE, (self.hub, instance_id, now_us)).fetchone() is None:
+            if lease is None or conn.execute(PICK_INSTANCE, (self.hub, instance_id, now_us, lease.worker_id)).fetchone() is None:
                 return None
             return self._lock_instance(conn, instance_id, lease.worker_id, expires_us, now_us)
 
@@ -662,9 +678,11 @@ class SqliteProvider:
             dead = [owner for owner in owners if owner and is_abandoned(owner)]
             released = 0
             for owner in dead:
+                # Its affinities (rows left unlocked by its commits, sqlite_schema.PICK) go too, uncounted.
                 released += conn.execute(
-                    "DELETE FROM locks WHERE hub = ? AND locked_by = ?", (self.hub, owner)
+                    "DELETE FROM locks WHERE hub = ? AND locked_by = ? AND lock_expiration <> 0", (self.hub, owner)
                 ).rowcount
+                conn.execute("DELETE FROM locks WHERE hub = ? AND locked_by = ?", (self.hub, owner))
                 released += conn.execute(
                     "UPDATE new_tasks SET locked_by = NULL, lock_expiration = NULL, lock_token = NULL "
                     "WHERE hub = ? AND locked_by = ?",

@@ -47,6 +47,9 @@ BUSY_TIMEOUT_SECONDS = 30.0
 #: long nap next to a holder that keeps the lock for a millisecond (another host on the same file).
 _MAX_BUSY_PAUSE = 0.002
 _FIRST_BUSY_PAUSE = 0.0001
+#: How long a batch tries a busy write lock again at once (between the loop's other callbacks) before
+#: it backs off: another host process on the file holds it for one transaction, a fraction of that.
+_SPIN_SECONDS = 0.001
 
 Operation = Callable[[sqlite3.Connection], Any]
 _Outcome = tuple[bool, Any]  # (ok, result or exception)
@@ -261,9 +264,16 @@ class LoopBatcher:
             raise
 
     def _wait_for_lock(self) -> bool:
+        now = time.monotonic()
         if self._busy_since is None:
-            self._busy_since = time.monotonic()
+            self._busy_since = now
         assert self.loop is not None
+        if now - self._busy_since < _SPIN_SECONDS:
+            # Another process holds the lock for a transaction (a fraction of a millisecond): try
+            # again after the loop's other ready callbacks, not after a timer the selector rounds
+            # up to a whole millisecond.
+            self.loop.call_soon(self._retry)
+            return False
         self.loop.call_later(self._pause, self._retry)
         self._pause = min(self._pause * 2, _MAX_BUSY_PAUSE)
         return False

@@ -85,6 +85,7 @@ def write_checkpoint(
     lease_columns: tuple = (),
     *,
     locked: bool = True,
+    finished: bool = False,
 ) -> list[int]:
     """Write one episode; the seqs of the first ``leased`` tasks, inserted leased (``lease_columns``:
     worker, expiry, token). ``locked``: ``item`` holds the instance's lock, checked here (else the
@@ -107,7 +108,10 @@ def write_checkpoint(
     seqs = [conn.execute(INSERT_LEASED_TASK, (*task, *lease_columns)).fetchone()[0] for task in rows.tasks[:leased]]
     conn.executemany(INSERT_TASK, rows.tasks[leased:])
     conn.executemany("DELETE FROM new_events WHERE seq = ? AND hub = ?", rows.consumed)
-    conn.execute("DELETE FROM locks WHERE hub = ? AND instance_id = ?", key)
+    if finished:
+        conn.execute("DELETE FROM locks WHERE hub = ? AND instance_id = ?", key)
+    else:  # unlocked; the row stays as the instance's affinity to this worker (sqlite_schema.PICK)
+        conn.execute("UPDATE locks SET lock_expiration = 0, lock_token = '' WHERE hub = ? AND instance_id = ?", key)
     return seqs
 
 

@@ -338,12 +338,18 @@ SELECT_MESSAGES = (
 # probe walks the index and stops at the first message whose instance is not locked by a live
 # lock and, if the instance is Suspended, that is a resume or terminate; future timers are never
 # read. Due timers go first so that a steady stream of new messages cannot starve them.
+#: How long a message to an instance another live worker committed last waits for that worker (which
+#: holds the instance's session) before any worker may take it: the owner's affinity lasts while it
+#: keeps up. A dead owner's instances are free at once after ``release_abandoned_locks``.
+AFFINITY_GRACE_US = 2_000_000
+
 _PICK = """
 SELECT e.instance_id FROM new_events AS e
 LEFT JOIN locks AS l ON l.hub = e.hub AND l.instance_id = e.instance_id
 LEFT JOIN instances AS i ON i.hub = e.hub AND i.instance_id = e.instance_id
 WHERE e.hub = :hub AND {visible}
   AND (l.lock_expiration IS NULL OR l.lock_expiration < :now)
+  AND (l.locked_by IS NULL OR l.lock_expiration <> 0 OR l.locked_by = :worker OR coalesce(e.visible_time, e.created) < :stale)
   AND (i.runtime_status IS NULL OR i.runtime_status <> 'Suspended' OR e.event_type IN ({resume}, {terminate}))
   {entities}
 ORDER BY {order} LIMIT 1
@@ -374,10 +380,11 @@ PICKS = {
 # for no other activity — while a fan-out's results keep coming, the loop's fetch takes them in
 # batches (an episode per result would replay the fan-in once per result); its last one hands over.
 PICK_INSTANCE = """
-SELECT 1 FROM (SELECT ? AS hub, ? AS instance_id, ? AS now) AS k
+SELECT 1 FROM (SELECT ? AS hub, ? AS instance_id, ? AS now, ? AS worker) AS k
 LEFT JOIN locks AS l ON l.hub = k.hub AND l.instance_id = k.instance_id
 LEFT JOIN instances AS i ON i.hub = k.hub AND i.instance_id = k.instance_id
 WHERE (l.lock_expiration IS NULL OR l.lock_expiration < k.now)
+  AND (l.locked_by IS NULL OR l.lock_expiration <> 0 OR l.locked_by = k.worker)
   AND (i.runtime_status IS NULL OR i.runtime_status <> 'Suspended')
   AND k.instance_id NOT LIKE '@%@%'
   AND NOT EXISTS (SELECT 1 FROM new_tasks AS t WHERE t.hub = k.hub AND t.instance_id = k.instance_id)
@@ -394,6 +401,11 @@ WHERE i.hub = ?1 AND i.instance_id = ?2 AND i.execution_id IS ?4 AND i.runtime_s
   AND NOT EXISTS (SELECT 1 FROM new_events AS e WHERE e.hub = i.hub AND e.instance_id = i.instance_id
                   AND (e.visible_time IS NULL OR e.visible_time <= ?3))
   AND NOT EXISTS (SELECT 1 FROM new_tasks AS t WHERE t.hub = i.hub AND t.instance_id = i.instance_id)
+"""
+
+# Whether an instance has a message visible now (hub, instance id, now): checked as an episode commits.
+HAS_MESSAGE = """
+SELECT 1 FROM new_events WHERE hub = ? AND instance_id = ? AND (visible_time IS NULL OR visible_time <= ?) LIMIT 1
 """
 
 # Up to :limit tasks (RETURNING's order is unspecified: the caller sorts by seq).

@@ -163,7 +163,7 @@ def test_the_lock_queries_walk_indexes_without_sorting(open_provider, run):
             provider._run(
                 lambda c, sql=sql: c.execute(
                     "EXPLAIN QUERY PLAN " + sql,
-                    {"hub": "h", "now": 1, "worker": "w", "expires": 2, "token": "t", "limit": 5},
+                    {"hub": "h", "now": 1, "worker": "w", "stale": 0, "expires": 2, "token": "t", "limit": 5},
                 ).fetchall()
             )
         )

@@ -46,7 +46,7 @@ def test_a_finished_instance_leaves_the_cache(tmp_path, run):
         ))  # fmt: skip
         assert "i" in provider._histories._entries
         run(provider.send_message(TaskMessage("i", e.EventRaised(timestamp=T0, name="x"))))
-        item = run(provider.lock_next_orchestration(now=T0, lock_timeout=LOCK, worker_id="w"))
+        item = run(provider.lock_next_orchestration(now=T0, lock_timeout=LOCK, worker_id="w1"))
         done = state_after(item, T0, RuntimeStatus.Completed)
         run(provider.complete_orchestration(item, OrchestrationCommit(done, episode(T0)), now=T0))
         assert "i" not in provider._histories._entries

@@ -18,6 +18,7 @@ from durable_ext.core.status import RuntimeStatus
 from durable_ext.errors import HandOffDeclined, InstanceExistsError, LockLostError
 from durable_ext.providers.base import HandsOffWork, Lease
 from durable_ext.providers.sqlite import SqliteProvider
+from durable_ext.testing.clock import VirtualClock
 from tests.providers.test_contract import LOCK, episode, lock, scheduled, start_message, start_running, state_after
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
@@ -26,7 +27,7 @@ LATER = T0 + LOCK + timedelta(seconds=1)
 
 @pytest.fixture
 def provider(tmp_path: Path, run):
-    opened = SqliteProvider(tmp_path / "hub.sqlite", "hubA")
+    opened = SqliteProvider(tmp_path / "hub.sqlite", "hubA", clock=VirtualClock(T0))
     run(opened.create_hub())
     yield opened
     run(opened.close())
@@ -35,7 +36,7 @@ def provider(tmp_path: Path, run):
 def first_episode(run, provider: SqliteProvider, instance_id: str, activities: int, lease: Lease):
     """Create ``instance_id`` and commit its first episode, scheduling ``activities``, with ``lease``."""
     run(provider.create_instance(start_message(instance_id, T0), now=T0))
-    item = lock(run, provider, T0)
+    item = lock(run, provider, T0, worker=lease.worker_id)  # the instance is then this worker's (affinity)
     state = state_after(item, T0, RuntimeStatus.Running)
     tasks = [scheduled(i, T0) for i in range(activities)]
     commit = OrchestrationCommit(
@@ -91,7 +92,7 @@ def test_an_activity_result_locks_its_idle_instance_with_all_its_messages(provid
 def test_a_result_for_a_locked_instance_is_only_queued(provider, run):
     [task] = first_episode(run, provider, "a", 1, Lease("me", LOCK, 1))
     run(provider.send_message(TaskMessage("a", e.EventRaised(timestamp=T0, name="go", input="1"))))
-    busy = lock(run, provider, T0, worker="other")
+    busy = lock(run, provider, T0, worker="me")
     assert run(provider.complete_activity_locking(task, completed("a", 0), now=T0, lease=Lease("me", LOCK, 1))) is None
     run(provider.abandon_orchestration(busy))
     assert [type(m.event) for _, m in lock(run, provider, T0).messages] == [e.EventRaised, e.TaskCompleted]
@@ -174,7 +175,7 @@ def test_an_instance_that_changed_is_not_continued_and_nothing_is_written(provid
         run(provider.send_message(TaskMessage("a", e.EventRaised(timestamp=T0, name="go", input="1"))))
     elif interference in ("locked", "committed", "suspended"):
         run(provider.send_message(TaskMessage("a", e.EventRaised(timestamp=T0, name="go", input="1"))))
-        other = lock(run, provider, T0, worker="other")
+        other = lock(run, provider, T0, worker="me")  # another episode of it, since ours
         if interference != "locked":
             status = RuntimeStatus.Suspended if interference == "suspended" else RuntimeStatus.Running
             changed = replace(state, runtime_status=status, last_updated_time=T0 + timedelta(seconds=5))
