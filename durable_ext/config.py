@@ -37,6 +37,9 @@ DEFAULT_BIND_HOST = "127.0.0.1"
 DEFAULT_PORT = 7071
 DEFAULT_PARTITION_COUNT = 4
 DEFAULT_ENTITY_BATCH_SIZE = 5000
+WORKER_PROCESSES_SETTING = "FUNCTIONS_WORKER_PROCESS_COUNT"
+DEFAULT_WORKER_PROCESSES = 1
+MAX_WORKER_PROCESSES = 10
 DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
 #: functionTimeout when host.json has none: the Functions host's default outside the Consumption plan
 #: (Premium, Dedicated, local ``func start``); Consumption ("WEBSITE_SKU" = "Dynamic") defaults to 5 minutes
@@ -118,6 +121,8 @@ class HostConfig:
     #: host.json ``functionTimeout``; None means unlimited ("-1").
     function_timeout: timedelta | None = DEFAULT_FUNCTION_TIMEOUT
     sessions: SessionSettings = SessionSettings()
+    #: Host processes ``durable-ext start`` runs on the one port (app setting ``FUNCTIONS_WORKER_PROCESS_COUNT``).
+    worker_processes: int = 1
 
 
 class _Section:
@@ -221,7 +226,23 @@ def load_config(
             ),
             max_events=durable.integer("extendedSessionMaxEvents", DEFAULT_SESSION_MAX_EVENTS),
         ),
+        worker_processes=_worker_processes(values, env),
     )
+
+
+def _worker_processes(values: Mapping[str, str], env: Mapping[str, str]) -> int:
+    """``FUNCTIONS_WORKER_PROCESS_COUNT``: as for the Functions host's language workers, 1 to 10
+    processes, each running user code with its own share of the work; unset: :data:`DEFAULT_WORKER_PROCESSES`."""
+    raw = app_setting(WORKER_PROCESSES_SETTING, values, env)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_WORKER_PROCESSES
+    count = _to_int(raw)
+    if count is None or not 1 <= count <= MAX_WORKER_PROCESSES:
+        raise ConfigError(
+            f"App setting {WORKER_PROCESSES_SETTING} must be a whole number from 1 to {MAX_WORKER_PROCESSES}, "
+            f"got {_show(raw)}."
+        )
+    return count
 
 
 def export_values(config: HostConfig, environ: MutableMapping[str, str] = os.environ) -> None:

@@ -11,6 +11,12 @@ and split the in-memory caches of orchestrations (played history, extended sessi
 a recycle instead costs one app load per runaway, which is rare. Worker-extension mode (inside the
 Functions Python worker) has neither: there the Functions host owns the process and its timeouts.
 
+With app setting ``FUNCTIONS_WORKER_PROCESS_COUNT`` above 1 (the Functions host's count of language
+worker processes) it runs that many host processes, all accepting connections on its one socket
+and sharing the task hub, each with its own dispatchers: a Python process runs user code on one
+core at a time. An instance stays with the process that committed it last, where its session is
+(SQLite: ``sqlite_schema.AFFINITY_GRACE_US``). Each process is restarted on its own.
+
 The supervisor keeps the listening socket open across recycles, so HTTP clients queue in its backlog
 instead of being refused while a new host starts. It is small and imports nothing heavy: no user
 code ever runs in it, so it always answers signals.
@@ -19,9 +25,9 @@ code ever runs in it, so it always answers signals.
   seconds later it is killed. The supervisor then exits — bounded whatever user code is doing.
 * kill -9 of the supervisor: the host gets SIGKILL from the kernel (``PR_SET_PDEATHSIG``), so nothing
   keeps running or listening, exactly as kill -9 of a single process.
-* Host exit status 2 (bad configuration or app): printed by the host, the supervisor exits 2.
-  ``RECYCLE_EXIT_CODE``: restart at once. Any other crash: restart after a short pause; five crashes
-  within a minute end the supervisor with status 1.
+* Host exit status 2 (bad configuration or app): printed by the host, the supervisor stops the
+  others and exits 2. ``RECYCLE_EXIT_CODE``: restart at once. Any other crash: restart after a short
+  pause; five crashes within a minute end the supervisor with status 1.
 """
 
 from __future__ import annotations
@@ -76,56 +82,85 @@ def die_with_supervisor() -> None:
 
 
 class Supervisor:
-    """Run ``python -m durable_ext start <args> --listen-fd N`` until stopped; see the module docstring."""
+    """Run ``processes`` × ``python -m durable_ext start <args> --listen-fd N`` until stopped; see the
+    module docstring. Every host process accepts connections on the one listening socket."""
 
-    def __init__(self, host_args: Sequence[str], sock: socket.socket, *, stop_timeout: float = 20.0) -> None:
+    def __init__(
+        self, host_args: Sequence[str], sock: socket.socket, *, processes: int = 1, stop_timeout: float = 20.0
+    ) -> None:
         self.host_args = list(host_args)
         self.sock = sock
         self.stop_timeout = stop_timeout
-        self.child: subprocess.Popen | None = None
+        self.children: list[subprocess.Popen | None] = [None] * processes
+        self.restart_at: dict[int, float] = {}  # slot -> when its crashed host starts again
         self.stopping_since: float | None = None
         self.crashes: list[float] = []
+        self.result: int | None = None
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        for slot in range(len(self.children)):
+            self._spawn(slot)
         while True:
-            code = self._run_child()
+            for slot, child in enumerate(self.children):
+                if child is not None and (code := child.poll()) is not None:
+                    self.children[slot] = None
+                    self._ended(slot, code)
             if self.stopping_since is not None:
-                return 0 if code in (0, -signal.SIGTERM, -signal.SIGKILL) else code
-            if code == RECYCLE_EXIT_CODE:
-                logger.info("Starting a new host process (the previous one was recycled).")
-                continue
-            if code in (0, 2):
-                return code
+                self.restart_at.clear()
+                if all(child is None for child in self.children):
+                    return self.result or 0
+                if time.monotonic() - self.stopping_since > self.stop_timeout:
+                    logger.error("The host process did not stop within %.0fs; killing it.", self.stop_timeout)
+                    for child in self.children:
+                        if child is not None and child.poll() is None:
+                            child.kill()
+                    self.stopping_since = time.monotonic()  # and wait for them to be reaped
             now = time.monotonic()
-            self.crashes = [t for t in self.crashes if now - t < _CRASH_WINDOW] + [now]
-            if len(self.crashes) >= _MAX_CRASHES:
-                logger.error("The host process crashed %d times within a minute; giving up.", len(self.crashes))
-                return 1
-            logger.error("The host process ended unexpectedly (status %s); starting a new one.", code)
-            time.sleep(1.0)
-            if self.stopping_since is not None:
-                return 0
+            for slot, when in list(self.restart_at.items()):
+                if when <= now:
+                    del self.restart_at[slot]
+                    self._spawn(slot)
+            time.sleep(0.1)
 
-    def _run_child(self) -> int:
+    def _ended(self, slot: int, code: int) -> None:
+        """Host process ``slot`` exited with ``code``: start it again, or stop them all."""
+        if self.stopping_since is not None:
+            if code not in (0, -signal.SIGTERM, -signal.SIGKILL) and self.result is None:
+                self.result = code
+            return
+        if code == RECYCLE_EXIT_CODE:
+            logger.info("Starting a new host process (the previous one was recycled).")
+            self._spawn(slot)
+            return
+        if code in (0, 2):
+            self._stop_all(code)
+            return
+        now = time.monotonic()
+        self.crashes = [t for t in self.crashes if now - t < _CRASH_WINDOW] + [now]
+        if len(self.crashes) >= _MAX_CRASHES:
+            logger.error("The host process crashed %d times within a minute; giving up.", len(self.crashes))
+            self._stop_all(1)
+            return
+        logger.error("The host process ended unexpectedly (status %s); starting a new one.", code)
+        self.restart_at[slot] = now + 1.0
+
+    def _spawn(self, slot: int) -> None:
         fd = self.sock.fileno()
         env = {**os.environ, SUPERVISOR_PID_ENV: str(os.getpid())}
-        self.child = subprocess.Popen(
+        self.children[slot] = subprocess.Popen(
             [sys.executable, "-m", "durable_ext", "start", *self.host_args, "--listen-fd", str(fd)],
             pass_fds=(fd,),
             env=env,
         )
         if self.stopping_since is not None:  # a signal arrived while starting it
             self._forward()
-        while True:
-            try:
-                return self.child.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-            if self.stopping_since is not None and time.monotonic() - self.stopping_since > self.stop_timeout:
-                logger.error("The host process did not stop within %.0fs; killing it.", self.stop_timeout)
-                self.child.kill()
+
+    def _stop_all(self, result: int) -> None:
+        self.result = result
+        self.stopping_since = time.monotonic()
+        self._forward()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self.stopping_since is None:
@@ -133,8 +168,9 @@ class Supervisor:
         self._forward()
 
     def _forward(self) -> None:
-        if self.child is not None and self.child.poll() is None:
-            try:
-                self.child.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        for child in self.children:
+            if child is not None and child.poll() is None:
+                try:
+                    child.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass

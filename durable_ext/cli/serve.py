@@ -98,7 +98,7 @@ def start(
         host_args += ["--auth", auth]
     if verbose:
         host_args.append("--verbose")
-    return Supervisor(host_args, sock).run()
+    return Supervisor(host_args, sock, processes=config.worker_processes).run()
 
 
 def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None, sock: socket.socket | None) -> NoReturn:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from durable_ext.config import HostConfig, SessionSettings, export_values, load_config
+from durable_ext.config import DEFAULT_WORKER_PROCESSES, HostConfig, SessionSettings, export_values, load_config
 from durable_ext.errors import ConfigError, DurableExtError
 
 
@@ -501,3 +501,22 @@ def test_consumption_plan_caps_function_timeout(tmp_path: Path) -> None:
     write_json(tmp_path / "host.json", {"version": "2.0", "functionTimeout": "00:20:00"})
     with pytest.raises(ConfigError, match="at most 00:10:00"):
         load_config(tmp_path, environ={"WEBSITE_SKU": "Dynamic"})
+
+
+# -- host processes (FUNCTIONS_WORKER_PROCESS_COUNT) -------------------------------------------
+
+
+def test_worker_process_count_comes_from_the_app_setting(tmp_path: Path) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0"})
+    assert load_config(tmp_path, environ={}).worker_processes == DEFAULT_WORKER_PROCESSES
+    assert load_config(tmp_path, environ={"FUNCTIONS_WORKER_PROCESS_COUNT": "3"}).worker_processes == 3
+    write_json(tmp_path / "local.settings.json", {"Values": {"FUNCTIONS_WORKER_PROCESS_COUNT": "1"}})
+    assert load_config(tmp_path, environ={}).worker_processes == 1
+    assert load_config(tmp_path, environ={"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}).worker_processes == 2
+
+
+@pytest.mark.parametrize("raw", ["0", "11", "two", "1.5", "-1"])
+def test_an_invalid_worker_process_count_names_the_setting(tmp_path: Path, raw: str) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0"})
+    with pytest.raises(ConfigError, match=r"FUNCTIONS_WORKER_PROCESS_COUNT must be a whole number from 1 to 10"):
+        load_config(tmp_path, environ={"FUNCTIONS_WORKER_PROCESS_COUNT": raw})

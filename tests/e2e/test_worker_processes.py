@@ -1,0 +1,76 @@
+"""``durable-ext start`` with several host processes (app setting ``FUNCTIONS_WORKER_PROCESS_COUNT``).
+
+The supervisor runs that many host processes on its one listening socket; they share the task hub.
+An instance belongs to the process that committed it last (its session lives there), and a process
+killed with -9 is replaced while the other keeps serving; the instances the dead one held go on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+
+import requests
+
+from tests.e2e.hostproc import is_running
+
+APP = "tests/fixtures/apps/features"
+
+
+def owners(host) -> dict[str, int]:
+    """Instance id → pid of the host process holding its lock or affinity (SQLite ``locks`` rows)."""
+    path = host.app_dir / ".durable_ext" / "taskhub.sqlite"
+    with sqlite3.connect(path, timeout=30) as conn:
+        rows = conn.execute("SELECT instance_id, locked_by FROM locks").fetchall()
+    return {instance_id: int(worker.rsplit(":", 2)[1]) for instance_id, worker in rows}
+
+
+def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met within {timeout}s")
+
+
+def test_two_host_processes_share_the_port_and_the_hub(host_factory):
+    host = host_factory(APP, env={"FUNCTIONS_WORKER_PROCESS_COUNT": "2"})
+    pids = wait_until(lambda: len(host.host_pids()) == 2 and host.host_pids(), what="two host processes")
+    ids = []
+    for _ in range(20):  # a connection each: the two processes take turns accepting them
+        r = requests.post(host.url("api/orchestrators/async_activity_orchestrator"), timeout=30)
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    for instance_id in ids:
+        status = host.wait(instance_id)
+        assert (status["runtimeStatus"], status["output"]) == ("Completed", 42)
+    assert host.host_pids() == pids
+
+
+def test_a_killed_host_process_is_replaced_and_its_instances_go_on(host_factory):
+    host = host_factory(APP, env={"FUNCTIONS_WORKER_PROCESS_COUNT": "2"})
+    pids = wait_until(lambda: len(host.host_pids()) == 2 and host.host_pids(), what="two host processes")
+    ids = [host.start_orchestration("wait_for_go")["id"] for _ in range(3)]
+    for instance_id in ids:
+        host.wait(instance_id, statuses=("Running",))
+    victim = owners(host)[ids[0]]  # the process that committed it holds its session
+    assert victim in pids
+
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: not is_running(victim), what="the killed process gone")
+    replaced = wait_until(
+        lambda: len(now := host.host_pids()) == 2 and victim not in now and now, what="a replacement process"
+    )
+    assert replaced & pids == pids - {victim}
+    for instance_id in ids:
+        r = host.session.post(
+            host.url(f"runtime/webhooks/durabletask/instances/{instance_id}/raiseEvent/Go"), json="go", timeout=30
+        )
+        assert r.status_code == 202, r.text
+    for instance_id in ids:
+        status = host.wait(instance_id)
+        assert status["runtimeStatus"] == "Completed", status
