@@ -38,7 +38,9 @@ DEFAULT_PORT = 7071
 DEFAULT_PARTITION_COUNT = 4
 DEFAULT_ENTITY_BATCH_SIZE = 5000
 WORKER_PROCESSES_SETTING = "FUNCTIONS_WORKER_PROCESS_COUNT"
-DEFAULT_WORKER_PROCESSES = 1
+#: Without the app setting: one host process per core, up to two (a Python process runs user code on
+#: one core at a time; past two, processes mostly wait for each other on the SQLite file's write lock).
+DEFAULT_WORKER_PROCESSES = min(2, os.cpu_count() or 1)
 MAX_WORKER_PROCESSES = 10
 DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
 #: functionTimeout when host.json has none: the Functions host's default outside the Consumption plan
