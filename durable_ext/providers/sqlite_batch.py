@@ -81,7 +81,9 @@ def in_savepoint(conn: sqlite3.Connection, fn: Operation) -> Any:
 
 
 def open_connection(connect: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
-    conn = connect()
+    # Several host processes opening a new file at once: switching it to WAL needs the file to
+    # itself, and SQLite answers "database is locked" at once instead of waiting for the others.
+    conn = _busy_retry(connect)
     conn.execute("PRAGMA busy_timeout=0")  # waiting for another process's lock is the batcher's job
     return conn
 

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -281,3 +282,31 @@ def test_several_instances_and_tasks_are_locked_in_one_call_each_once(open_provi
     # completed tasks are gone, also once their leases would have expired
     later = T0 + LOCK + timedelta(seconds=1)
     assert run(provider.lock_next_activities(now=later, lock_timeout=LOCK, worker_id="w3", limit=10)) == []
+
+
+_OPEN_AT = """
+import sys, time
+from pathlib import Path
+from durable_ext.providers import sqlite_schema
+from durable_ext.providers.sqlite_batch import open_connection
+path, at = Path(sys.argv[1]), float(sys.argv[2])
+while time.time() < at:
+    pass
+open_connection(lambda: sqlite_schema.connect(path)).close()
+"""
+
+
+def test_host_processes_starting_together_all_open_a_new_hub_file(tmp_path):
+    # `start` runs one host process per core: they open the new file at the same moment, and the
+    # switch to WAL answered "database is locked" at once to all but one (the host then exited 2).
+    for round_ in range(6):
+        path = tmp_path / f"round{round_}" / ".durable_ext" / "taskhub.sqlite"
+        at = time.time() + 0.5  # every process spins until then: they open the file together
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_AT, str(path), str(at)], cwd=ROOT, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
