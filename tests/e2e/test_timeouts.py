@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from durable_ext.config import DEFAULT_WORKER_PROCESSES
 from tests.e2e.hostproc import HostProcess, children, is_running
 
 pytestmark = pytest.mark.e2e
@@ -113,7 +114,8 @@ TIMEOUT = {"functionTimeout": "00:00:05"}
 
 
 def test_runaway_orchestrator_fails_with_the_timeout_and_its_process_is_replaced(host_factory, tmp_path):
-    host = start(host_factory, tmp_path, TIMEOUT)
+    # One host process, so the one that ran the runaway is known.
+    host = start(host_factory, tmp_path, TIMEOUT, env={"FUNCTIONS_WORKER_PROCESS_COUNT": "1"})
     (first_child,) = children(host.proc.pid)
     instance = webhook_start(host, "spin")
     status = host.wait(instance, timeout=120)
@@ -154,7 +156,9 @@ def test_an_episode_longer_than_the_lock_commits(host_factory, tmp_path):
 
 def test_sigterm_ends_the_host_while_user_code_spins(host_factory, tmp_path):
     host = start(host_factory, tmp_path, {"functionTimeout": "-1"})
-    (child,) = children(host.proc.pid)
+    hosts = wait_for(
+        lambda: len(now := children(host.proc.pid)) == DEFAULT_WORKER_PROCESSES and now, 60, "the host processes"
+    )
     webhook_start(host, "spin")
     wait_for(lambda: "Executing 'Functions.spin'" in host.log(), 60, "the runaway to start")
     host.proc.send_signal(signal.SIGTERM)
@@ -163,4 +167,4 @@ def test_sigterm_ends_the_host_while_user_code_spins(host_factory, tmp_path):
     except subprocess.TimeoutExpired:
         pytest.fail(f"the host did not exit after SIGTERM:\n{host.log()[-3000:]}")
     assert code == 0
-    assert not is_running(child)
+    assert not any(is_running(child) for child in hosts)

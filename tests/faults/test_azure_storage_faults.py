@@ -39,7 +39,7 @@ def test_storage_faults_lose_nothing_and_the_host_recovers_by_itself(azurite, tm
     host = HostProcess(app, env={**FAST_AZURE_ENV, "FAULTS_JOURNAL": str(journal)})
     try:
         host.start(timeout=180)
-        (child,) = host.host_pids()
+        serving = host.host_pids()
         for proxy in proxies.values():
             proxy.rates = FAULTS
         chains: dict[str, int] = {}
@@ -77,7 +77,7 @@ def test_storage_faults_lose_nothing_and_the_host_recovers_by_itself(azurite, tm
         instance = try_start(host, "chain", {"i": 1000})
         assert instance is not None
         assert outputs(host, {instance}, timeout=120)[instance] == ("Completed", 2001)
-        assert host.host_pids() == {child}, "the host process was replaced"
+        assert host.host_pids() == serving, "a host process was replaced"
         injected = sum((p.counts for p in proxies.values()), start=collections.Counter())
         print(f"[storage faults] injected: {dict(injected)}", flush=True)
         print(f"[storage faults] acknowledged: {len(chains)} chains, {len(waiters)} waiters, {signals} signals", flush=True)
