@@ -398,10 +398,9 @@ class SqliteProvider:
                 locked.append(rows)
             return locked
 
-        def lock_and_parse(conn: sqlite3.Connection) -> list[OrchestrationWorkItem]:
-            return [work_item(rows, expires_us) for rows in self._transaction(conn, lambda: lock(conn))]
-
-        return await self._run(lock_and_parse, write=True)
+        # Parsed once the batch committed: other host processes wait for the write lock meanwhile.
+        locked = await self._run(lambda conn: self._transaction(conn, lambda: lock(conn)), write=True)
+        return [work_item(rows, expires_us) for rows in locked]
 
     def _lock_instance(self, conn: sqlite3.Connection, instance_id: str, worker_id: str, expires_us: int, now_us: int):
         return lock_instance(
@@ -473,9 +472,10 @@ class SqliteProvider:
             except LockLostError as exc:  # the history's key: another worker appended to it
                 raise HandOffDeclined(str(exc)) from exc
 
+        # Serialised before the write lock is taken (the batch runs ``work`` inside its transaction).
+        rows = checkpoint_rows(self.hub, item, commit, now_us, queued=prelude is None)
+
         def work(conn: sqlite3.Connection) -> list[ActivityWorkItem]:
-            # Serialised before the write lock is taken.
-            rows = checkpoint_rows(self.hub, item, commit, now_us, queued=prelude is None)
             try:
                 seqs = self._transaction(conn, lambda: write(conn, rows))
             except BaseException:
@@ -553,20 +553,21 @@ class SqliteProvider:
             "hub": self.hub, "now": now_us, "worker": worker_id, "expires": expires_us, "token": token, "limit": limit
         }  # fmt: skip
 
-        def lock(conn: sqlite3.Connection) -> list[ActivityWorkItem]:
-            rows = sorted(self._transaction(conn, lambda: conn.execute(LOCK_TASKS, params).fetchall()))
-            return [
-                ActivityWorkItem(
-                    id=str(seq),
-                    lock_token=token,
-                    message=TaskMessage(instance_id, loads_event(event_json), execution_id),
-                    dequeue_count=dequeue_count,
-                    locked_until=from_micros(expires_us),
-                )
-                for seq, instance_id, execution_id, event_json, dequeue_count in rows
-            ]
+        def lock(conn: sqlite3.Connection) -> list[tuple]:
+            return self._transaction(conn, lambda: conn.execute(LOCK_TASKS, params).fetchall())
 
-        return await self._run(lock, write=True)
+        # Parsed once the batch committed: other host processes wait for the write lock meanwhile.
+        rows = sorted(await self._run(lock, write=True))
+        return [
+            ActivityWorkItem(
+                id=str(seq),
+                lock_token=token,
+                message=TaskMessage(instance_id, loads_event(event_json), execution_id),
+                dequeue_count=dequeue_count,
+                locked_until=from_micros(expires_us),
+            )
+            for seq, instance_id, execution_id, event_json, dequeue_count in rows
+        ]
 
     async def complete_activity(self, item: ActivityWorkItem, response: TaskMessage) -> None:
         """Delete our task and send ``response`` in one transaction; ``LockLostError`` if the task
