@@ -15,8 +15,9 @@ SQLite figures, side by side. All traffic stays on 127.0.0.1; every loop is boun
 DBOS is installed on first use into its own virtual environment, bench/.dbos-venv (gitignored),
 never into the project's. Fan-out takes DBOS's better of a queue and child workflows.
 
-``--sqlite-processes 1,2`` measures SQLite with each of these numbers of host processes sharing
-the hub file (one column each). ``--memory N`` runs N more HelloSequence5 to completion on the
+``--sqlite-processes 1,2`` measures SQLite with each of these numbers of host processes
+(``FUNCTIONS_WORKER_PROCESS_COUNT``: one ``start``, its processes sharing the port and the hub file;
+one column each); the default is the host's own default, one process per core up to two. ``--memory N`` runs N more HelloSequence5 to completion on the
 first SQLite column's host after its workloads and reads its RSS again (the caches' bound, see
 README). ``--baseline REF`` checks out commit REF into a temporary git worktree and runs its
 durable_ext, on the same app, right before each of our columns (SQLite and Azurite): a
@@ -52,6 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from durable_ext.config import DEFAULT_WORKER_PROCESSES  # noqa: E402
 from tests.e2e.hostproc import HostProcess, copy_app, use_azure_storage  # noqa: E402
 
 API = "api/orchestrators"
@@ -156,16 +158,21 @@ def latency(host: HostProcess, runs: int, polling: float = 60) -> tuple[float, f
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
 
 
-def peak_rss_mb(host: HostProcess) -> tuple[float, float]:
-    """(peak, current) resident set size of the host process, in MB (``start`` runs the host as
-    its supervisor's child; a checkout from before the supervisor runs it as the process itself)."""
-    fields = {}
+def peak_rss_mb(host: HostProcess) -> tuple[float, float, int]:
+    """(peak, current) resident set size of the host, in MB, and how many processes it runs: the sum
+    over its host processes (``start`` runs them as its supervisor's children, one per core up to two
+    by default; a checkout from before the supervisor runs the host as the process itself)."""
     assert host.proc is not None
-    pid = max(host.host_pids(), default=host.proc.pid)
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value
-    return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
+    peak = now = 0.0
+    pids = host.host_pids() or {host.proc.pid}
+    for pid in pids:
+        fields = {}
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value
+        peak += int(fields["VmHWM"].split()[0]) / 1024
+        now += int(fields["VmRSS"].split()[0]) / 1024
+    return peak, now, len(pids)
 
 
 def timed(host: HostProcess, name: str, n: int) -> float:
@@ -222,15 +229,16 @@ def run(
                     "text": f"{t100:.2f} s (× {t / t100:.1f} = {args.sequential})",
                     "value": t100,
                 }
-            peak, now = peak_rss_mb(hosts[0])
-            figures[RSS] = {"text": f"{peak:.0f} MB peak, {now:.0f} MB at end", "value": peak}
+            peak, now, processes = peak_rss_mb(hosts[0])
+            together = f" ({processes} processes together)" if processes > 1 else ""
+            figures[RSS] = {"text": f"{peak:.0f} MB peak, {now:.0f} MB at end{together}", "value": peak}
             if memory:
                 done = 0
                 while done < memory:  # in rounds of 1,000 started at once, as the throughput run
                     chunk = min(1000, memory - done)
                     throughput(hosts, chunk, poll=0.5 if connection_string else 0.05)
                     done += chunk
-                peak, after = peak_rss_mb(hosts[0])
+                peak, after, _ = peak_rss_mb(hosts[0])
                 figures[MEMORY] = {
                     "text": f"{after:.0f} MB after {memory:,} more completed (was {now:.0f}; peak {peak:.0f})",
                     "value": after,
@@ -359,8 +367,9 @@ def main() -> None:
     parser.add_argument("--host-json", default=None, help="replace bench/app/host.json with this JSON text")
     parser.add_argument(
         "--sqlite-processes",
-        default="1",
-        help="comma-separated host process counts sharing the SQLite hub, one column each (e.g. 1,2)",
+        default="default",
+        help="comma-separated FUNCTIONS_WORKER_PROCESS_COUNT values for the SQLite host, one column each "
+        "(e.g. 1,2; 'default': the host's own choice, one per core up to two)",
     )
     parser.add_argument(
         "--memory",
@@ -405,12 +414,14 @@ def run_columns(args, columns: dict[str, dict[str, dict]], ours: list[str], base
         return f"{n} {what}" if n == 1 else f"{n} {what}es" if what.endswith("s") else f"{n} {what}s"
 
     if args.storage in ("sqlite", "all"):
-        for i, count in enumerate(int(n) for n in args.sqlite_processes.split(",")):
+        for i, count in enumerate(args.sqlite_processes.split(",")):
+            env = {} if count == "default" else {"FUNCTIONS_WORKER_PROCESS_COUNT": count}
+            label = f"{DEFAULT_WORKER_PROCESSES} (default)" if count == "default" else count
             if baseline is not None:
-                columns[f"{args.baseline} SQLite, {plural(count, 'process')}"] = run(None, count, args, source=baseline)
-            name = f"durable_ext SQLite, {plural(count, 'process')}"
+                columns[f"{args.baseline} SQLite, processes {label}"] = run(None, 1, args, env=env, source=baseline)
+            name = f"durable_ext SQLite, processes {label}"
             ours.append(name)
-            columns[name] = run(None, count, args, memory=args.memory if i == 0 else 0)
+            columns[name] = run(None, 1, args, env=env, memory=args.memory if i == 0 else 0)
     if args.peer == "dbos":
         columns["DBOS"] = run_dbos(args)
     if args.storage in ("azurite", "all"):
