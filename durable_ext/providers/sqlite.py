@@ -589,12 +589,7 @@ class SqliteProvider:
         expires_us = now_us + (lease.lock_timeout // timedelta(microseconds=1) if lease else 0)
 
         def complete(conn: sqlite3.Connection) -> tuple | None:
-            deleted = conn.execute(
-                "DELETE FROM new_tasks WHERE seq = ? AND hub = ? AND lock_token = ?",
-                (int(item.id), self.hub, item.lock_token),
-            ).rowcount
-            if deleted == 0:
-                raise lock_lost(f"Activity task {item.id}")
+            self._delete_leased_task(conn, item)
             conn.execute(INSERT_EVENT, row)
             if lease is None or conn.execute(PICK_INSTANCE, (self.hub, instance_id, now_us, lease.worker_id)).fetchone() is None:
                 return None
@@ -605,6 +600,14 @@ class SqliteProvider:
             self.work_signal.notify(WorkSignal.inbox_of(instance_id))
             return None
         return work_item(locked, expires_us)
+
+    def _delete_leased_task(self, conn: sqlite3.Connection, task: ActivityWorkItem) -> None:
+        """Delete our leased ``task`` (its result is being written); ``LockLostError`` if the lease is gone."""
+        deleted = conn.execute(
+            "DELETE FROM new_tasks WHERE seq = ? AND hub = ? AND lock_token = ?", (int(task.id), self.hub, task.lock_token)
+        ).rowcount
+        if deleted == 0:
+            raise lock_lost(f"Activity task {task.id}")
 
     async def complete_activity_with_episode(
         self,
@@ -630,12 +633,7 @@ class SqliteProvider:
         expected = (state.execution_id, state.runtime_status.value, to_micros(state.last_updated_time))
 
         def result_and_instance_free(conn: sqlite3.Connection) -> None:
-            deleted = conn.execute(
-                "DELETE FROM new_tasks WHERE seq = ? AND hub = ? AND lock_token = ?",
-                (int(task.id), self.hub, task.lock_token),
-            ).rowcount
-            if deleted == 0:
-                raise lock_lost(f"Activity task {task.id}")
+            self._delete_leased_task(conn, task)
             if conn.execute(CAN_CONTINUE, (self.hub, item.instance_id, to_micros(now), *expected)).fetchone() is None:
                 raise HandOffDeclined(f"Instance '{item.instance_id}' changed since this process committed it")
 
