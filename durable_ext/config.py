@@ -38,8 +38,11 @@ DEFAULT_PORT = 7071
 DEFAULT_PARTITION_COUNT = 4
 DEFAULT_ENTITY_BATCH_SIZE = 5000
 WORKER_PROCESSES_SETTING = "FUNCTIONS_WORKER_PROCESS_COUNT"
-#: Without the app setting: one host process per core, up to two (a Python process runs user code on
-#: one core at a time; past two, processes mostly wait for each other on the SQLite file's write lock).
+#: Without the app setting, on the SQLite hub: one host process per core, up to two (a Python process
+#: runs user code on one core at a time; past two, processes mostly wait for each other on the file's
+#: write lock). An instance stays with its process there, and a commit wakes waiters in the others.
+#: Azure Storage keeps the Functions default, one: its messages go through queues any process may
+#: take, and a status waiter in one process hears of another's commit only by polling.
 DEFAULT_WORKER_PROCESSES = min(2, os.cpu_count() or 1)
 MAX_WORKER_PROCESSES = 10
 DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
@@ -204,10 +207,11 @@ def load_config(
     durable, http = _host_sections(host_doc)
     # Defaults of the extension outside the Consumption plan.
     per_cpu = 10 * (os.cpu_count() or 1)
+    storage = _storage(durable.section("storageProvider"), root, values, env)
     return HostConfig(
         app_dir=root,
         hub_name=_hub_name(durable, values, env),
-        storage=_storage(durable.section("storageProvider"), root, values, env),
+        storage=storage,
         max_concurrent_activities=durable.integer("maxConcurrentActivityFunctions", per_cpu),
         max_concurrent_orchestrations=durable.integer("maxConcurrentOrchestratorFunctions", per_cpu),
         max_concurrent_entities=durable.integer("maxConcurrentEntityFunctions", per_cpu),
@@ -228,16 +232,17 @@ def load_config(
             ),
             max_events=durable.integer("extendedSessionMaxEvents", DEFAULT_SESSION_MAX_EVENTS),
         ),
-        worker_processes=_worker_processes(values, env),
+        worker_processes=_worker_processes(values, env, storage.kind),
     )
 
 
-def _worker_processes(values: Mapping[str, str], env: Mapping[str, str]) -> int:
+def _worker_processes(values: Mapping[str, str], env: Mapping[str, str], kind: StorageKind) -> int:
     """``FUNCTIONS_WORKER_PROCESS_COUNT``: as for the Functions host's language workers, 1 to 10
-    processes, each running user code with its own share of the work; unset: :data:`DEFAULT_WORKER_PROCESSES`."""
+    processes, each running user code with its own share of the work; unset:
+    :data:`DEFAULT_WORKER_PROCESSES` on SQLite, 1 on Azure Storage."""
     raw = app_setting(WORKER_PROCESSES_SETTING, values, env)
     if raw is None or raw.strip() == "":
-        return DEFAULT_WORKER_PROCESSES
+        return DEFAULT_WORKER_PROCESSES if kind is StorageKind.SQLITE else 1
     count = _to_int(raw)
     if count is None or not 1 <= count <= MAX_WORKER_PROCESSES:
         raise ConfigError(

@@ -515,6 +515,13 @@ def test_worker_process_count_comes_from_the_app_setting(tmp_path: Path) -> None
     assert load_config(tmp_path, environ={"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}).worker_processes == 2
 
 
+def test_azure_storage_hubs_run_one_host_process_unless_told_otherwise(tmp_path: Path) -> None:
+    write_json(tmp_path / "host.json", {"extensions": {"durableTask": {"storageProvider": {"type": "AzureStorage"}}}})
+    write_json(tmp_path / "local.settings.json", {"Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}})
+    assert load_config(tmp_path, environ={}).worker_processes == 1
+    assert load_config(tmp_path, environ={"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}).worker_processes == 2
+
+
 @pytest.mark.parametrize("raw", ["0", "11", "two", "1.5", "-1"])
 def test_an_invalid_worker_process_count_names_the_setting(tmp_path: Path, raw: str) -> None:
     write_json(tmp_path / "host.json", {"version": "2.0"})
