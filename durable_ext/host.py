@@ -40,6 +40,7 @@ from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind
 from durable_ext.log import ContextFilter, flush_console, json_console, logger
 from durable_ext.providers.factory import describe_storage
+from durable_ext.supervisor import host_slot
 from durable_ext.web.links import WEBHOOK_PATH
 from durable_ext.web.local_rpc import LocalFirstSession, local_addresses
 from durable_ext.web.monitor import MONITOR_ROUTE
@@ -109,9 +110,14 @@ class Host:
             margin = config.function_timeout * 2 + timedelta(seconds=30)
             self.watchdog = LoopWatchdog(asyncio.get_running_loop(), margin)
             self.watchdog.start()
-        self._print_banner()
+        slot, processes = host_slot()
+        if slot == 0:  # the same for every process of a supervisor: printed once
+            self._print_banner(processes)
         self.engine.start_dispatchers()
-        logger.info("Host started. Task hub '%s' is ready.", config.hub_name)
+        if slot == 0:
+            logger.info("Host started. Task hub '%s' is ready.", config.hub_name)
+        else:
+            logger.info("Host process %d of %d started.", slot + 1, processes)
 
     def _access_policy(self) -> AccessPolicy:
         """Keys (loaded or generated only when required), Host and Origin rules; sets the startup line."""
@@ -195,7 +201,7 @@ class Host:
                 deadline.cancel()
         return self.exit_code
 
-    def _print_banner(self) -> None:
+    def _print_banner(self, processes: int = 1) -> None:
         config = self.config
         assert self.engine is not None
         lines = [
@@ -216,6 +222,8 @@ class Host:
             lines.append("")
         lines.append(self.access_line)
         lines.append(f"Monitor: {base}{WEBHOOK_PATH}/{MONITOR_ROUTE}")
+        if processes > 1:
+            lines.append(f"Host processes: {processes} on this port (FUNCTIONS_WORKER_PROCESS_COUNT).")
         lines.append("")
         if json_console():
             logger.info("\n".join(lines).strip())  # one JSON record, not lines of text among them

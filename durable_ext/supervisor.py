@@ -47,6 +47,8 @@ from durable_ext.log import logger
 
 #: Tells the host it runs under a supervisor: the supervisor's pid (the host dies with it).
 SUPERVISOR_PID_ENV = "DURABLE_EXT_SUPERVISOR_PID"
+#: Which of the supervisor's host processes this is, "slot/count" ("0/2"): only the first prints the banner.
+HOST_SLOT_ENV = "DURABLE_EXT_HOST_SLOT"
 _PR_SET_PDEATHSIG = 1
 _CRASH_WINDOW = 60.0
 _MAX_CRASHES = 5
@@ -65,6 +67,15 @@ def listen(host: str, port: int) -> socket.socket:
         raise ConfigError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from exc
     sock.set_inheritable(True)
     return sock
+
+
+def host_slot() -> tuple[int, int]:
+    """(index, count) of this host process among its supervisor's; (0, 1) when it runs alone."""
+    try:
+        index, count = (int(part) for part in os.environ.get(HOST_SLOT_ENV, "0/1").split("/"))
+    except ValueError:
+        return 0, 1
+    return index, count
 
 
 def die_with_supervisor() -> None:
@@ -148,7 +159,7 @@ class Supervisor:
 
     def _spawn(self, slot: int) -> None:
         fd = self.sock.fileno()
-        env = {**os.environ, SUPERVISOR_PID_ENV: str(os.getpid())}
+        env = {**os.environ, SUPERVISOR_PID_ENV: str(os.getpid()), HOST_SLOT_ENV: f"{slot}/{len(self.children)}"}
         self.children[slot] = subprocess.Popen(
             [sys.executable, "-m", "durable_ext", "start", *self.host_args, "--listen-fd", str(fd)],
             pass_fds=(fd,),

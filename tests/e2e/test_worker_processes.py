@@ -40,6 +40,10 @@ def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
 def test_two_host_processes_share_the_port_and_the_hub(host_factory):
     host = host_factory(APP, env={"FUNCTIONS_WORKER_PROCESS_COUNT": "2"})
     pids = wait_until(lambda: len(host.host_pids()) == 2 and host.host_pids(), what="two host processes")
+    wait_until(lambda: "Host process 2 of 2 started." in host.log(), what="the second process's start line")
+    log = host.log()  # the banner once, from the first process
+    assert log.count("Functions:") == 1 and log.count("Host started.") == 1
+    assert "Host processes: 2 on this port (FUNCTIONS_WORKER_PROCESS_COUNT)." in log
     ids = []
     for _ in range(20):  # a connection each: the two processes take turns accepting them
         r = requests.post(host.url("api/orchestrators/async_activity_orchestrator"), timeout=30)
