@@ -165,8 +165,13 @@ class SqliteProvider:
         return await self._thread.submit(fn, write=write)
 
     def _connect(self) -> sqlite3.Connection:
+        if self._identity is not None:
+            # A later connection (the thread's, opened on first use) must not create a new, empty
+            # file where ours was deleted, nor open one that replaced it: refused as the others are.
+            self._check_identity()
         conn = schema.connect(self.path)
-        self._identity = _file_identity(self.path)
+        if self._identity is None:
+            self._identity = _file_identity(self.path)
         return conn
 
     def _check_identity(self) -> None:
