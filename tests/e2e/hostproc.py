@@ -109,9 +109,11 @@ class HostProcess:
                 raise RuntimeError(f"host exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 r = self.session.get(f"{self.base_url}/admin/host/status", timeout=2)
-                if r.status_code == 200 and r.json().get("state") == "Running":
-                    return self
-                if r.status_code == 401:  # serving, with keys required (the test holds them)
+                # Serving (401: with keys required, which the test holds) — and with several host
+                # processes the one that prints the banner is ready too, whichever answered.
+                if (r.status_code == 401 or (r.status_code == 200 and r.json().get("state") == "Running")) and (
+                    "Host started." in self.log()
+                ):
                     return self
             except requests.RequestException:
                 pass
