@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from durable_ext.config import load_config
+from durable_ext.errors import StorageUnavailableError
 from durable_ext.host import Host
 from durable_ext.log import logger
 from durable_ext.providers import sqlite_schema
@@ -199,3 +200,23 @@ def test_the_wal_shrinks_back_after_a_burst_of_large_payloads(tmp_path, monkeypa
     assert high > 12_000_000
     # Without journal_size_limit the file keeps its high-water size for as long as the host runs.
     assert after < 8_000_000, (high, after)
+
+
+def test_a_connection_opened_later_does_not_recreate_a_deleted_hub_file(tmp_path):
+    # The provider's second connection (its thread's, for large reads) opens on first use: after the
+    # file was deleted it created a new, empty hub at the path, and the provider took that for its own.
+    path = tmp_path / ".durable_ext" / "taskhub.sqlite"
+
+    async def scenario() -> None:
+        provider = SqliteProvider(path, "hubA")
+        try:
+            await provider.create_hub()  # the event loop's connection: this file is the provider's
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            with pytest.raises(StorageUnavailableError, match="was deleted"):
+                await provider.get_history("any")  # a large read: the thread's connection
+            assert not path.exists()
+        finally:
+            await provider.close()
+
+    asyncio.run(scenario())
