@@ -10,8 +10,10 @@ lease per row.
 
 Orchestration locks live in their own ``locks`` table rather than in columns of ``instances``: a
 work item can be locked before its instance has a row (a sub-orchestration's or an entity's first
-message), and a placeholder ``instances`` row would show up in queries. A released lock is a
-deleted row, so "the lock is ours" is simply "the row still carries our token".
+message), and a placeholder ``instances`` row would show up in queries. "The lock is ours" is simply
+"the row still carries our token". A commit releases the lock by clearing its token and expiry and
+keeps the row, naming the worker that committed — the instance's affinity to the process holding its
+session (:data:`AFFINITY_GRACE_US`); a finished instance's row is deleted.
 
 Times are stored as INTEGER microseconds since the Unix epoch (UTC): exact round trips of
 ``datetime`` (a float loses the last microsecond), integer comparisons, and sortable.
@@ -333,16 +335,17 @@ SELECT_MESSAGES = (
     "SELECT seq, execution_id, event_json FROM new_events WHERE hub = ? AND instance_id = ? "
     "AND (visible_time IS NULL OR visible_time <= ?) ORDER BY seq LIMIT ?"
 )
-# Picking the next instance is two index probes on new_events (hub, visible_time): due timers in
-# the order they fell due, then messages visible since they were sent, in send (seq) order. Each
-# probe walks the index and stops at the first message whose instance is not locked by a live
-# lock and, if the instance is Suspended, that is a resume or terminate; future timers are never
-# read. Due timers go first so that a steady stream of new messages cannot starve them.
 #: How long a message to an instance another live worker committed last waits for that worker (which
 #: holds the instance's session) before any worker may take it: the owner's affinity lasts while it
 #: keeps up. A dead owner's instances are free at once after ``release_abandoned_locks``.
 AFFINITY_GRACE_US = 2_000_000
 
+# Picking the next instance is two index probes on new_events (hub, visible_time): due timers in
+# the order they fell due, then messages visible since they were sent, in send (seq) order. Each
+# probe walks the index and stops at the first message whose instance is not locked by a live
+# lock, not another worker's within the affinity grace, and, if the instance is Suspended, that is
+# a resume or terminate; future timers are never read. Due timers go first so that a steady stream
+# of new messages cannot starve them.
 _PICK = """
 SELECT e.instance_id FROM new_events AS e
 LEFT JOIN locks AS l ON l.hub = e.hub AND l.instance_id = e.instance_id
