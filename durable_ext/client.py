@@ -87,6 +87,9 @@ class DurableClient:
         self._entities = {n.lower(): n for n in entity_names} if entity_names is not None else None
         self._closing: asyncio.Event | None = None
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        #: The terminal state a commit of this process handed to an instance's waiters (``notify``);
+        #: kept while they wait, so none of them reads it back.
+        self._finished: dict[str, InstanceState] = {}
         #: Creates an instance already locked for this process's orchestration loop when it can
         #: (True): the engine sets the dispatcher's ``take_new``; None: every new instance is queued.
         self.take_new: Callable[[TaskMessage, datetime], Awaitable[bool]] | None = None
@@ -98,13 +101,20 @@ class DurableClient:
             for event in events:
                 event.set()
 
-    def notify(self, instance_id: str) -> None:
-        """The instance's state changed in this process: its waiters read it now, not at their next poll.
+    def notify(self, instance_id: str, state: InstanceState | None = None) -> None:
+        """The instance's state changed in this process: its waiters read it now, not at their next
+        poll — or, given the terminal ``state`` just committed, take it without reading.
 
-        Called on the event loop (the orchestration dispatcher's ``on_commit``). Changes made by
-        other processes are still seen at the next poll.
+        Called on the event loop (the orchestration dispatcher's ``on_commit``, for the commits that
+        end an instance). Changes made by other processes reach waiters through the provider's
+        ``WorkSignal.watching`` when it relays them, else at the next poll.
         """
-        for event in self._waiters.get(instance_id, ()):
+        waiters = self._waiters.get(instance_id)
+        if not waiters:
+            return
+        if state is not None and state.runtime_status.is_terminal:
+            self._finished[instance_id] = state
+        for event in waiters:
             event.set()
 
     def _closing_event(self) -> asyncio.Event:
@@ -271,13 +281,17 @@ class DurableClient:
         timeout: float,
         interval: float,
         abandoned: Callable[[], bool] = lambda: False,
+        just_created: bool = False,
     ) -> InstanceState | None:
         """Poll until the instance is terminal, ``timeout`` seconds passed, the caller went away
         (``abandoned()`` is true) or the host is closing; returns the last state read.
 
         The caller bounds ``timeout`` and ``interval``; polls are at least ``MIN_POLL_INTERVAL``
         apart whatever ``interval`` says, so a waiter costs little however it is configured, and
-        :meth:`notify` (a commit in this process) wakes a waiter at once.
+        :meth:`notify` (a commit in this process) wakes a waiter at once. ``just_created``: the
+        caller created the instance and has not yielded to the event loop since: the first read,
+        which would say Pending, is skipped (a commit here wakes the waiter, as one of another
+        process relayed to it does; one not relayed is seen at the first poll).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -285,13 +299,17 @@ class DurableClient:
         with self.provider.work_signal.watching(instance_id) as wake:
             self._waiters.setdefault(instance_id, set()).add(wake)
             try:
+                state: InstanceState | None = None
+                known = just_created  # Pending: nothing to read yet
                 while True:
-                    wake.clear()
-                    state = await self.provider.get_instance(instance_id)
-                    if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
-                        return state
+                    if not known:
+                        wake.clear()
+                        state = self._finished.get(instance_id) or await self.provider.get_instance(instance_id)
+                        if state is None or state.runtime_status.is_terminal or loop.time() >= deadline:
+                            return state
+                    known = False
                     if closing.is_set() or abandoned():
-                        return state
+                        return state if state is not None else await self.provider.get_instance(instance_id)
                     pause = max(MIN_POLL_INTERVAL, min(interval, deadline - loop.time()))
                     try:
                         await asyncio.wait_for(wake.wait(), pause)
@@ -303,6 +321,7 @@ class DurableClient:
                     waiters.discard(wake)
                     if not waiters:
                         del self._waiters[instance_id]
+                        self._finished.pop(instance_id, None)
 
     # -- entities ------------------------------------------------------------------------------
 

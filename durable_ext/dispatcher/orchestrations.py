@@ -18,6 +18,7 @@ from durable_ext import telemetry
 from durable_ext.core.clock import Clock, new_id
 from durable_ext.core.messages import (
     ActivityWorkItem,
+    InstanceState,
     OrchestrationCommit,
     OrchestrationWorkItem,
     TaskMessage,
@@ -51,11 +52,12 @@ class OrchestrationDispatcher:
         entities: bool | None = False,
         name: str = WorkSignal.ORCHESTRATIONS,
         timeouts: FunctionTimeouts | None = None,
-        on_commit: Callable[[str], None] | None = None,
+        on_commit: Callable[[str, InstanceState | None], None] | None = None,
         sessions: SessionCache | None = None,
         played: PlayedHistory | None = None,
     ) -> None:
-        """``on_commit(instance_id)`` runs after each committed episode (the client wakes its waiters).
+        """``on_commit(instance_id, state)`` runs after each commit that ends an instance (the client
+        hands ``state`` to the requests waiting for it).
 
         ``played`` caches the played-history JSON of this dispatcher's instances between episodes
         (core.played); default: a cache of its own with the default bound.
@@ -185,16 +187,17 @@ class OrchestrationDispatcher:
         """What follows a successful commit of ``report``'s episode of ``item``."""
         if traced is not None:
             traced.emit(self.clock.now())
-        if self.on_commit is not None:
-            self.on_commit(item.instance_id)
+        finished = report.status is not None and report.status.is_terminal
+        if finished and self.on_commit is not None:
+            self.on_commit(item.instance_id, report.commit.state)
         if report.session is not None and self.sessions is not None:
             commit = report.commit
             history = commit.new_history if commit.replace_history else item.history + commit.new_history
             state = commit.state or item.state
             self.sessions.put(item.instance_id, report.session, Committed(state, history) if state else None)
-        if report.status is not None and report.status.is_terminal:
+        if finished:
             self.played.forget(item.instance_id)  # a finished instance keeps nothing in memory
-        self.provider.work_signal.changed(item.instance_id)
+            self.provider.work_signal.changed(item.instance_id)  # (waiters for completion)
 
     async def continue_inline(self, task: ActivityWorkItem, response: TaskMessage) -> bool:
         """Run the episode an activity's result wakes and commit both at once: True if done.

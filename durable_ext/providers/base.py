@@ -249,9 +249,9 @@ class WorkSignal:
 
     @contextlib.contextmanager
     def watching(self, instance_id: str) -> Iterator[asyncio.Event]:
-        """An event set whenever this process commits a change to ``instance_id`` (see
-        :meth:`changed`), for as long as the ``with`` block lasts: a waiter for completion wakes at
-        once instead of at its next poll. Other processes' commits set it only through a ``relay``
+        """An event set whenever this process ends ``instance_id`` (see :meth:`changed`), for as
+        long as the ``with`` block lasts: a waiter for completion wakes at once instead of at its
+        next poll. Other processes' commits set it only through a ``relay``
         (the SQLite hub's doorbell); otherwise waiters poll."""
         event = asyncio.Event()
         self._watchers.setdefault(instance_id, set()).add(event)
@@ -265,7 +265,8 @@ class WorkSignal:
                     del self._watchers[instance_id]
 
     def changed(self, instance_id: str) -> None:
-        """This process committed a new state for ``instance_id``."""
+        """This process committed a terminal state for ``instance_id`` (only those: the one thing
+        watchers wait for, and each is a datagram to every peer)."""
         self.wake((), instance_id)
         if self.relay is not None:
             self.relay((), instance_id)

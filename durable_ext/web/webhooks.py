@@ -148,7 +148,7 @@ async def start_orchestration(
         return argument_error(str(exc))
     except InstanceExistsError as exc:
         return _instance_exists(instance_id, exc)
-    return await _wait_or_check_status(request, state, new_id, query, wait)
+    return await _wait_or_check_status(request, state, new_id, query, wait, created=True)
 
 
 # -- instances ---------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ async def restart(request: web.Request, state: WebState, instance_id: str) -> we
         return argument_error(str(exc))
     except InstanceExistsError as exc:
         return _instance_exists(instance_id, exc)
-    return await _wait_or_check_status(request, state, new_id, query, wait)
+    return await _wait_or_check_status(request, state, new_id, query, wait, created=True)
 
 
 async def entity(request: web.Request, state: WebState, name: str, key: str) -> web.Response:
@@ -316,13 +316,21 @@ def _wait_times(query: Query) -> tuple[float, float] | None:
 
 
 async def _wait_or_check_status(
-    request: web.Request, state: WebState, instance_id: str, query: Query, wait: tuple[float, float] | None
+    request: web.Request,
+    state: WebState,
+    instance_id: str,
+    query: Query,
+    wait: tuple[float, float] | None,
+    *,
+    created: bool = False,
 ) -> web.Response:
-    """With ``wait`` (timeout, interval): wait for the end; else the 202 check-status answer."""
+    """With ``wait`` (timeout, interval): wait for the end; else the 202 check-status answer.
+    ``created``: the caller just created the instance (``DurableClient.wait_for_completion``'s
+    ``just_created``)."""
     if wait is not None:
         timeout, interval = wait
         final = await state.client.wait_for_completion(
-            instance_id, timeout=timeout, interval=interval, abandoned=lambda: _gone(request)
+            instance_id, timeout=timeout, interval=interval, abandoned=lambda: _gone(request), just_created=created
         )
         if final is not None and final.runtime_status is RuntimeStatus.Completed:
             return json_response(parse_token(final.output), 200)

@@ -246,6 +246,41 @@ def test_close_answers_waiting_requests_at_once(harness: Harness):
     assert reply.status == 202 and reply.json()["id"] == "w2"  # the check-status answer
 
 
+def test_a_waiting_start_takes_the_final_state_from_the_commit_without_reading_it(harness: Harness):
+    """Start-and-wait reads nothing while the instance runs: not its just-created Pending state,
+    and not the terminal state the ending commit hands over (``on_commit``)."""
+    from durable_ext.core.status import RuntimeStatus
+
+    reads: list[str] = []
+    read = harness.provider.get_instance
+
+    async def counted(instance_id: str):
+        reads.append(instance_id)
+        return await read(instance_id)
+
+    async def scenario():
+        harness.provider.get_instance = counted
+        waiting = asyncio.ensure_future(
+            harness.http(
+                "POST", f"{WH}/orchestrators/hello_orchestrator/w4?timeout=3000&pollingInterval=3000", json="x"
+            )
+        )
+        while "w4" not in harness.client._waiters:
+            await asyncio.sleep(0.01)
+        await harness.settle("w4", RuntimeStatus.Completed, output='"done"')
+        final = await read("w4")
+        harness.client.notify("w4", final)  # what the orchestration dispatcher calls after the ending commit
+        return await asyncio.wait_for(waiting, 30)
+
+    try:
+        reply = harness.run(scenario())
+    finally:
+        harness.provider.get_instance = read
+    assert reply.status == 200 and reply.json() == "done"
+    assert reads == []
+    assert harness.client._waiters == {} and harness.client._finished == {}
+
+
 def test_a_commit_in_this_process_wakes_the_waiter_at_once(harness: Harness):
     from durable_ext.core.status import RuntimeStatus
 
