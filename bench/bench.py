@@ -32,7 +32,7 @@ Latency is measured start → result with one request: the built-in ``POST
 /runtime/webhooks/durabletask/orchestrators/{name}?timeout=…&pollingInterval=…`` starts the
 instance and answers when it completes — the host wakes the waiting request when it commits the
 instance, so the figure holds no polling delay (DBOS: ``get_result`` on a local handle waits on a
-future). Long runs poll the status API every 100 ms; the throughput run asks the list API for one
+future). The latency loop sends its requests with ``http.client`` (``StartAndWait``). Long runs poll the status API every 100 ms; the throughput run asks the list API for one
 instance still Pending or Running (see ``wait_all``). The host's peak RSS (VmHWM) is read from
 /proc before it stops.
 """
@@ -40,6 +40,7 @@ instance still Pending or Running (see ``wait_all``). The host's peak RSS (VmHWM
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
@@ -47,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -130,16 +132,30 @@ def throughput(hosts: list[HostProcess], n: int, poll: float = 0.05) -> float:
     return rate
 
 
-def start_and_wait(host: HostProcess, name: str, polling: float = 60):
-    """One request: start ``name``; the answer (its output) comes when it completes (module docstring)."""
-    r = host.session.post(
-        host.url(f"runtime/webhooks/durabletask/orchestrators/{name}"),
-        params={"timeout": "60", "pollingInterval": str(polling)},
-        timeout=90,
-    )
-    if r.status_code != 200:
-        raise SystemExit(f"start-and-wait answered {r.status_code}: {r.text[:500]}")
-    return r.json()
+class StartAndWait:
+    """Start-and-wait requests over one keep-alive ``http.client`` connection (module docstring).
+
+    ``requests`` spends about 0.5 ms of the client's CPU on each call (measured here against the
+    host's status endpoint: 0.80 ms a round trip with a ``requests.Session``, 0.23 ms with
+    ``http.client``) — a sixth of what is measured, and none of it the host's; DBOS's figure
+    holds no client at all."""
+
+    def __init__(self, host: HostProcess, name: str, polling: float) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", host.port, timeout=90)
+        query = urllib.parse.urlencode({"timeout": "60", "pollingInterval": str(polling)})
+        self.path = f"/runtime/webhooks/durabletask/orchestrators/{name}?{query}"
+
+    def __call__(self):
+        """One request: start the orchestrator; the answer (its output) comes when it completes."""
+        self.connection.request("POST", self.path, headers={"Content-Length": "0"})
+        response = self.connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise SystemExit(f"start-and-wait answered {response.status}: {body[:500]!r}")
+        return json.loads(body)
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def latency(host: HostProcess, runs: int, polling: float = 60) -> tuple[float, float]:
@@ -147,13 +163,17 @@ def latency(host: HostProcess, runs: int, polling: float = 60) -> tuple[float, f
     instance; with several workers another one may finish it (on SQLite the doorbell tells the host,
     on Azure Storage nothing does), so those runs pass ``polling`` = 0.1 s (the host's minimum)."""
     samples = []
-    for i in range(runs + 5):
-        t0 = time.perf_counter()
-        out = start_and_wait(host, "hello_once", polling)  # the output, as the extension answers
-        elapsed = (time.perf_counter() - t0) * 1000
-        assert out == "Hello once!", out
-        if i >= 5:  # warm-up
-            samples.append(elapsed)
+    start_and_wait = StartAndWait(host, "hello_once", polling)
+    try:
+        for i in range(runs + 5):
+            t0 = time.perf_counter()
+            out = start_and_wait()  # the output, as the extension answers
+            elapsed = (time.perf_counter() - t0) * 1000
+            assert out == "Hello once!", out
+            if i >= 5:  # warm-up
+                samples.append(elapsed)
+    finally:
+        start_and_wait.close()
     samples.sort()
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
 
