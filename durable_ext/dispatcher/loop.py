@@ -118,15 +118,20 @@ class WorkLoop(Generic[T]):
     def accept(self, items: list[T], reserved: int) -> None:
         """Run ``items`` (at most ``reserved``) in reserved slots; the slots left over are freed."""
         for item in items:
-            task = asyncio.create_task(self._run_one(item))
-            self.running.add(task)
-            task.add_done_callback(self.running.discard)
+            self.run_reserved(self.handle(item))
         if reserved > len(items):
             self.slots.release(reserved - len(items))
 
-    async def _run_one(self, item: T) -> None:
+    def run_reserved(self, work: Awaitable[None]) -> None:
+        """Run ``work`` (one item's handling, however it came) in a slot reserved for it, as a
+        fetched item runs: waited for at ``stop``, its slot freed when it ends."""
+        task = asyncio.ensure_future(self._run_one(work))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    async def _run_one(self, work: Awaitable[None]) -> None:
         try:
-            await self.handle(item)
+            await work
         except Exception:
             logger.exception("%s: processing a work item failed; it will be retried when its lock expires", self.name)
         finally:

@@ -9,6 +9,7 @@ thread pool; the commit is one provider call. The lock is renewed while the epis
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
@@ -36,6 +37,10 @@ from durable_ext.errors import FunctionTimeoutError, HandOffDeclined, LockLostEr
 from durable_ext.functions.threads import run_in
 from durable_ext.log import invocation, logger
 from durable_ext.providers.base import HandsOffWork, Lease, Provider, WorkSignal
+
+#: How long a new instance's creation waits for its first episode, to write both at once
+#: (``OrchestrationDispatcher.take_new``); a first episode takes well under a millisecond.
+FIRST_EPISODE_WAIT = 0.02
 
 
 class OrchestrationDispatcher:
@@ -102,8 +107,14 @@ class OrchestrationDispatcher:
 
     async def _handle(self, item: OrchestrationWorkItem) -> None:
         now = self.clock.now()
+        await self._finish(item, self._episode(item, now), now)
+
+    async def _finish(
+        self, item: OrchestrationWorkItem, decided: Awaitable[tuple[EpisodeReport, str | None]], now: datetime
+    ) -> None:
+        """Wait for the episode of locked ``item`` (renewing the lock meanwhile) and commit it."""
         async with renewing(lambda: self._renew(item), self.lock_timeout, f"Instance '{item.instance_id}'"):
-            report, timed_out = await self._episode(item, now)
+            report, timed_out = await decided
         await self._commit(item, report, now)
         if timed_out:
             self.timeouts.runaway(timed_out)
@@ -228,37 +239,68 @@ class OrchestrationDispatcher:
                 task, response, item, episode, now=self.clock.now(), lease=lease
             )
 
-        return await self._run_inline(item, session, commit)
+        now = self.clock.now()
+        return await self._run_inline(item, self._decide(item, now, session), now, commit)
 
     async def take_new(self, start: TaskMessage, now: datetime) -> bool:
-        """Create ``start``'s instance locked for this dispatcher and run its first episode here: True
-        if created. False, with nothing written, when the loop has no free slot or the provider
-        cannot (``HandsOffWork.create_instance_locking``): the caller then creates it the usual way.
-        Raises ``InstanceExistsError`` as ``create_instance`` does. The caller's request does not
-        wait for the episode (user code may take its time)."""
-        if not isinstance(self.provider, HandsOffWork):
+        """Create ``start``'s instance for this dispatcher and run its first episode here: True if
+        created. False, with nothing written, when the loop has no free slot or the provider
+        cannot (``HandsOffWork``): the caller then creates it the usual way. Raises
+        ``InstanceExistsError`` as ``create_instance`` does.
+
+        The episode is decided first, on the instance as it is about to be created
+        (``first_episode_item``). Decided within ``FIRST_EPISODE_WAIT`` — as a first episode
+        nearly always is — it is written with the creation in one transaction
+        (``create_instance_with_episode``): one commit fewer per orchestration. Otherwise the
+        caller's request does not wait for user code taking its time: the instance is created
+        locked for this process and the episode commits when it is decided.
+        """
+        provider = self.provider
+        if not isinstance(provider, HandsOffWork) or not self.loop.reserve(1):
             return False
-        lease = self.receiver().lease(1)
-        if lease is None:
-            return False
-        taken: list[OrchestrationWorkItem] = []
+        item = provider.first_episode_item(start, now=now)
+        decided = asyncio.ensure_future(self._decide(item, now, None))
         try:
-            taken = [await self.provider.create_instance_locking(start, now=now, lease=lease)]
-        finally:
-            self.loop.accept(taken, lease.limit)
+            await asyncio.wait_for(asyncio.shield(decided), FIRST_EPISODE_WAIT)
+        except TimeoutError:
+            pass
+        except BaseException:
+            self.loop.accept([], 1)
+            _discard(decided)
+            raise
+        if decided.done():
+
+            async def commit(episode: OrchestrationCommit, lease: Lease | None) -> list[ActivityWorkItem]:
+                return await provider.create_instance_with_episode(
+                    start, item, episode, now=self.clock.now(), worker_id=self.worker_id, lease=lease
+                )
+
+            return await self._run_inline(item, decided, now, commit)
+        try:
+            locked = await provider.create_instance_locking(
+                start, now=now, lease=Lease(self.worker_id, self.lock_timeout, 1)
+            )
+        except BaseException:
+            self.loop.accept([], 1)
+            _discard(decided)
+            raise
+        # Only the start was decided on: messages sent to the id before it existed stay queued
+        # (the commit sees them and wakes the loop for the next episode).
+        locked.messages = [(seq, m) for seq, m in locked.messages if _same_start(m, start)]
+        self.loop.run_reserved(self._finish(locked, decided, now))
         return True
 
     async def _run_inline(
         self,
         item: OrchestrationWorkItem,
-        session: EpisodeSession | None,
+        decided: Awaitable[tuple[EpisodeReport, str | None]],
+        now: datetime,
         commit: Callable[[OrchestrationCommit, Lease | None], Awaitable[list[ActivityWorkItem]]],
     ) -> bool:
-        """Decide ``item``'s episode in the orchestration slot its caller reserved, commit it with
-        ``commit`` (False if the provider declined: ``HandOffDeclined``) and free the slot."""
+        """Await ``item``'s episode, decided in the orchestration slot its caller reserved, commit
+        it with ``commit`` (False if the provider declined: ``HandOffDeclined``) and free the slot."""
         try:
-            now = self.clock.now()
-            report, timed_out = await self._decide(item, now, session)
+            report, timed_out = await decided
             tracing = telemetry.ACTIVE
             traced = tracing.episode(item, report, self.provider.hub, now) if tracing is not None else None
             episode = report.commit
@@ -292,6 +334,17 @@ class OrchestrationDispatcher:
             fail_with=fail_with,
             played=self.played,
         )
+
+
+def _same_start(message: TaskMessage, start: TaskMessage) -> bool:
+    event, started = message.event, start.event
+    return event.TYPE == started.TYPE and message.execution_id == start.execution_id
+
+
+def _discard(decided: asyncio.Future) -> None:
+    """Drop an episode decided for nothing (its instance was not created): its outcome is not
+    wanted, and its session is never kept (only a commit keeps one)."""
+    decided.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def _start_name(item: OrchestrationWorkItem) -> str | None:

@@ -206,6 +206,27 @@ class HandsOffWork(Protocol):
         ``lease.worker_id`` in the same transaction: its work item (``start`` its message).
         ``InstanceExistsError`` as ``create_instance``, with nothing written."""
 
+    def first_episode_item(self, start: TaskMessage, *, now: datetime) -> OrchestrationWorkItem:
+        """The work item :meth:`create_instance_locking` would return for ``start`` (the same
+        state, history and message), made without touching the hub and holding no lock: the
+        first episode can be decided before the instance is written."""
+
+    async def create_instance_with_episode(
+        self,
+        start: TaskMessage,
+        item: OrchestrationWorkItem,
+        commit: OrchestrationCommit,
+        *,
+        now: datetime,
+        worker_id: str,
+        lease: Lease | None,
+    ) -> list[ActivityWorkItem]:
+        """``create_instance`` (no ``visible_at``) and the commit of the first episode, decided on
+        :meth:`first_episode_item`'s ``item``, at once: the instance is never seen Pending and its
+        start message never queued. Afterwards it is as any commit by ``worker_id`` leaves it.
+        ``InstanceExistsError`` as ``create_instance``, with nothing written. Activities leased
+        as in :meth:`complete_orchestration_leasing`."""
+
 
 class WorkSignal:
     """Wakes the dispatcher loops when this process has enqueued new work.

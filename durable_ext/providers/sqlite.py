@@ -299,6 +299,52 @@ class SqliteProvider:
 
         return work_item(await self._write(create), expires_us)
 
+    def first_episode_item(self, start: TaskMessage, *, now: datetime) -> OrchestrationWorkItem:
+        """The work item :meth:`create_instance_locking` would return for ``start``, made without
+        touching the hub: the instance Pending as ``start`` describes it, ``start`` its one
+        message (never queued: no id), no lock. What :meth:`create_instance_with_episode` commits."""
+        event = start.event
+        assert isinstance(event, ExecutionStarted)
+        now_us = to_micros(now)
+        parent = event.parent.instance_id if event.parent else None
+        state = instance_from_row(
+            (start.instance_id, event.name, RuntimeStatus.Pending.value, now_us, now_us, event.execution_id,
+             event.version, event.input, None, None, None, parent)
+        )  # fmt: skip  (the columns of INSTANCE_COLUMNS, as INSERT_PENDING leaves them)
+        return OrchestrationWorkItem(start.instance_id, "", state, [], [("", start)])
+
+    async def create_instance_with_episode(
+        self,
+        start: TaskMessage,
+        item: OrchestrationWorkItem,
+        commit: OrchestrationCommit,
+        *,
+        now: datetime,
+        worker_id: str,
+        lease: Lease | None,
+    ) -> list[ActivityWorkItem]:
+        """:meth:`create_instance` (no ``visible_at``) and the checkpoint of its first episode,
+        decided before anything was written, in one transaction (see ``HandsOffWork``).
+
+        ``item`` is :meth:`first_episode_item`'s; the instance is left as every checkpoint leaves
+        it: unlocked, its affinity with ``worker_id``. ``commit``'s tasks leased under ``lease`` as
+        in :meth:`complete_orchestration_leasing`. ``InstanceExistsError`` as ``create_instance``,
+        with nothing written.
+        """
+        assert isinstance(start.event, ExecutionStarted)
+        pending = pending_row(self.hub, start.instance_id, start.event, to_micros(now))
+
+        def created(conn: sqlite3.Connection) -> None:
+            self._create_pending(conn, start.instance_id, pending, dedupe=True)
+            conn.execute(
+                # (a row may be left by messages sent to the id before it existed: this start takes it)
+                "INSERT OR REPLACE INTO locks (hub, instance_id, lock_token, locked_by, lock_expiration) "
+                "VALUES (?, ?, '', ?, 0)",
+                (self.hub, start.instance_id, worker_id),
+            )
+
+        return await self._commit_episode(item, commit, now, lease, created)
+
     async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
         """Append to the inbox; does not check that the instance exists (the client does)."""
         row = event_row(self.hub, message, micros_or_none(visible_at), self._now_us())
@@ -447,8 +493,9 @@ class SqliteProvider:
         """Checkpoint ``commit`` in one transaction; the tasks it leased under ``lease``.
 
         ``prelude(conn)`` runs first in that transaction, for an episode whose one message was
-        never queued and which holds no lock (``complete_activity_with_episode``): it checks what
-        a lock would have guaranteed, and a history key already taken is then ``HandOffDeclined``.
+        never queued and which holds no lock (``complete_activity_with_episode``,
+        ``create_instance_with_episode``): it checks what a lock would have guaranteed (or creates
+        the instance), and a history key already taken is then ``HandOffDeclined``.
         """
         now_us = to_micros(now)
         leased = 0 if lease is None else min(lease.limit, len(commit.activities))

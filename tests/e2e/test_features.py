@@ -50,6 +50,20 @@ def test_async_activity(host):
     assert done["output"] == 42
 
 
+def test_a_start_answers_while_a_slow_first_episode_still_runs(host):
+    """The host decides a new instance's first episode before writing the instance, to write both at
+    once — but a start request does not wait for user code that takes its time: the instance is
+    created (Pending) and the episode commits when it ends."""
+    started = host.start_orchestration("gated_start", "one")  # answered while the episode waits
+    status = host.status(started["id"])
+    assert status.status_code == 202 and status.json()["runtimeStatus"] in ("Pending", "Running")
+    (host.flag_dir / "gate-one").touch()
+    done = host.wait(started["id"])
+    assert done["runtimeStatus"] == "Completed" and done["output"] == 42, done
+    history = host.status(started["id"], showHistory="true").json()["historyEvents"]
+    assert [ev["EventType"] for ev in history] == ["ExecutionStarted", "TaskCompleted", "ExecutionCompleted"]
+
+
 def test_new_uuid_version_and_instance_id(host):
     instance_id = host.start_orchestration("deterministic_bits")["id"]
     out = host.wait(instance_id)["output"]

@@ -215,3 +215,76 @@ def test_a_start_with_a_running_instances_id_writes_nothing(provider, run):
         run(provider.create_instance_locking(start_message("b", T0), now=T0, lease=Lease("me", LOCK, 1)))
     assert run(provider.get_history("b")) == history
     assert lock(run, provider, T0) is None
+
+
+# -- an instance created together with its first episode ----------------------------------------
+
+
+def first_commit(item: OrchestrationWorkItem, activities: int = 1) -> OrchestrationCommit:
+    state = state_after(item, T0, RuntimeStatus.Running)
+    tasks = [scheduled(i, T0) for i in range(activities)]
+    return OrchestrationCommit(
+        state=state,
+        new_history=episode(T0, item.messages[0][1].event, *tasks),
+        activities=[TaskMessage(item.instance_id, t, state.execution_id) for t in tasks],
+    )
+
+
+def test_the_first_episode_is_decided_on_what_a_locking_create_would_hand_over(provider, run):
+    start = start_message("c", T0)
+    before = provider.first_episode_item(start, now=T0)
+    created = run(provider.create_instance_locking(start, now=T0, lease=Lease("me", LOCK, 1)))
+    assert before.state == created.state and before.history == created.history == []
+    assert [m for _, m in before.messages] == [m for _, m in created.messages]
+
+
+def test_an_instance_is_created_with_its_first_episode_in_one_commit(provider, run):
+    start = start_message("c", T0)
+    item = provider.first_episode_item(start, now=T0)
+    commit = first_commit(item, activities=2)
+    leased = run(
+        provider.create_instance_with_episode(start, item, commit, now=T0, worker_id="me", lease=Lease("me", LOCK, 1))
+    )
+    assert run(provider.get_instance("c")) == commit.state  # never seen Pending
+    assert run(provider.get_history("c")) == commit.new_history
+    assert [t.message.event.event_id for t in leased] == [0]  # leased as any checkpoint leases
+    assert [t.message.event.event_id for t in fetch_tasks(run, provider, T0)] == [1]
+    assert lock(run, provider, LATER) is None  # the start message was consumed, never queued
+    # Afterwards the instance is this worker's, as after any of its commits (affinity).
+    run(provider.send_message(TaskMessage("c", e.EventRaised(timestamp=T0, name="go", input="1"))))
+    assert lock(run, provider, T0, worker="other") is None
+    assert lock(run, provider, T0, worker="me").instance_id == "c"
+
+
+def test_a_first_episode_for_a_running_instances_id_writes_nothing(provider, run):
+    start_running(run, provider, "c", T0)
+    history, state = run(provider.get_history("c")), run(provider.get_instance("c"))
+    start = start_message("c", T0)
+    item = provider.first_episode_item(start, now=T0)
+    with pytest.raises(InstanceExistsError):
+        run(provider.create_instance_with_episode(start, item, first_commit(item), now=T0, worker_id="me", lease=None))
+    assert run(provider.get_history("c")) == history and run(provider.get_instance("c")) == state
+    assert fetch_tasks(run, provider, T0) == []
+
+
+def test_a_first_episode_replaces_a_finished_instance_of_that_id(provider, run):
+    start_running(run, provider, "c", T0)
+    run(provider.send_message(TaskMessage("c", e.ExecutionTerminated(timestamp=T0, input='"stop"'))))
+    item = lock(run, provider, T0)
+    done = state_after(item, T0, RuntimeStatus.Terminated)
+    run(provider.complete_orchestration(item, OrchestrationCommit(state=done, new_history=episode(T0)), now=T0))
+    start = start_message("c", T0)
+    fresh = provider.first_episode_item(start, now=T0)
+    commit = first_commit(fresh, activities=0)
+    run(provider.create_instance_with_episode(start, fresh, commit, now=T0, worker_id="me", lease=None))
+    assert run(provider.get_instance("c")) == commit.state
+    assert run(provider.get_history("c")) == commit.new_history
+
+
+def test_messages_sent_to_the_id_before_it_existed_stay_queued_for_the_next_episode(provider, run):
+    run(provider.send_message(TaskMessage("c", e.EventRaised(timestamp=T0, name="early", input="1"))))
+    start = start_message("c", T0)
+    item = provider.first_episode_item(start, now=T0)
+    run(provider.create_instance_with_episode(start, item, first_commit(item), now=T0, worker_id="me", lease=None))
+    nxt = lock(run, provider, T0, worker="me")
+    assert [m.event.name for _, m in nxt.messages] == ["early"]
