@@ -12,7 +12,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from durable_ext.core import events as e
 from durable_ext.core.actions import ActionParseError
@@ -153,8 +153,10 @@ def run_episode(
         resumed = False
         replayed = past + new
         aligner = Aligner(execution_id)
-        if keep_session and isinstance(invoke, SessionOrchestrator):
-            starter = invoke
+        # (what isinstance(invoke, SessionOrchestrator) asks, without a runtime Protocol check's cost)
+        start_session = getattr(invoke, "start_session", None) if keep_session else None
+        if start_session is not None:
+            starter = cast(SessionOrchestrator, invoke)
             state, resumable, error, details = _invoke(lambda: starter.start_session(trigger))
         else:
             state, resumable, error, details = _invoke(lambda: invoke(trigger))

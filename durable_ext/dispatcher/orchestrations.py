@@ -68,6 +68,8 @@ class OrchestrationDispatcher:
         (core.played); default: a cache of its own with the default bound.
         """
         self.provider = provider
+        # (a runtime Protocol check walks the protocol's members: once, not per episode)
+        self.hands_off: HandsOffWork | None = provider if isinstance(provider, HandsOffWork) else None
         self.catalog = catalog
         self.clock = clock
         self.executor = executor
@@ -153,7 +155,7 @@ class OrchestrationDispatcher:
     def send_activities_to(self, receiver: Receiver[ActivityWorkItem]) -> None:
         """Lock the activities an episode schedules for ``receiver`` in the episode's commit, when
         it has room and the provider can (``HandsOffWork``)."""
-        if isinstance(self.provider, HandsOffWork):
+        if self.hands_off is not None:
             self.activities = receiver
 
     async def _commit(self, item: OrchestrationWorkItem, report: EpisodeReport, now: datetime) -> None:
@@ -177,7 +179,7 @@ class OrchestrationDispatcher:
         try:
             if lease is not None:
                 # (send_activities_to made sure it can)
-                handed = await cast(HandsOffWork, self.provider).complete_orchestration_leasing(
+                handed = await cast(HandsOffWork, self.hands_off).complete_orchestration_leasing(
                     item, report.commit, now=self.clock.now(), lease=lease
                 )
             else:
@@ -222,7 +224,7 @@ class OrchestrationDispatcher:
         dropped and the next episode replays in full). Raises ``LockLostError`` if the activity's
         lock was lost, ``ProviderError`` if the commit failed.
         """
-        if not isinstance(self.provider, HandsOffWork) or self.sessions is None:
+        if self.hands_off is None or self.sessions is None:
             return False
         continuation = self.sessions.take_continuation(response.instance_id)
         if continuation is None:
@@ -232,7 +234,7 @@ class OrchestrationDispatcher:
             self.sessions.put(response.instance_id, session, committed)
             return False
         item = OrchestrationWorkItem(response.instance_id, "", committed.state, committed.history, [("", response)])
-        provider = self.provider
+        provider = self.hands_off
 
         async def commit(episode: OrchestrationCommit, lease: Lease | None) -> list[ActivityWorkItem]:
             return await provider.complete_activity_with_episode(
@@ -255,8 +257,8 @@ class OrchestrationDispatcher:
         caller's request does not wait for user code taking its time: the instance is created
         locked for this process and the episode commits when it is decided.
         """
-        provider = self.provider
-        if not isinstance(provider, HandsOffWork) or not self.loop.reserve(1):
+        provider = self.hands_off
+        if provider is None or not self.loop.reserve(1):
             return False
         item = provider.first_episode_item(start, now=now)
         decided = asyncio.ensure_future(self._decide(item, now, None))

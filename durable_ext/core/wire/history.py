@@ -219,8 +219,12 @@ def _decode_parent(data: dict[str, Any]) -> ParentInstance:
     )
 
 
+#: ``json.dumps(…, separators=…)`` builds an encoder per call; a history row is written per event.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def dumps_event(event: HistoryEvent) -> str:
-    return json.dumps(event_to_dict(event), separators=(",", ":"))
+    return _COMPACT.encode(event_to_dict(event))
 
 
 def loads_event(text: str) -> HistoryEvent:

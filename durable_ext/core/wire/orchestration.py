@@ -34,9 +34,17 @@ def event_json(event: HistoryEvent, *, played: bool) -> str:
 
 def trigger_event(event: HistoryEvent, *, played: bool) -> dict[str, Any]:
     """One history entry as the SDK reads it from the trigger JSON (JSON text → dict), for code that
-    hands events to the SDK without the text in between."""
-    result: dict[str, Any] = json.loads(event_json(event, played=played))
-    return result
+    hands events to the SDK without the text in between.
+
+    ``event_to_dict`` builds only JSON values (str, int, bool, None, dicts of them), so the dict is
+    what ``json.loads(event_json(...))`` gives, without the round trip; it shares nothing with the
+    event (``Tags``, the one value taken from it by reference, is copied)."""
+    d = event_to_dict(event)
+    d["IsPlayed"] = played
+    tags = d.get("Tags")
+    if tags is not None:
+        d["Tags"] = json.loads(json.dumps(tags))
+    return d
 
 
 def context_input(execution_input: str | None) -> Any:
