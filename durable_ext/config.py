@@ -45,6 +45,8 @@ WORKER_PROCESSES_SETTING = "FUNCTIONS_WORKER_PROCESS_COUNT"
 #: take, and a status waiter in one process hears of another's commit only by polling.
 DEFAULT_WORKER_PROCESSES = min(2, os.cpu_count() or 1)
 MAX_WORKER_PROCESSES = 10
+#: App setting: "false" lets the host processes run on any CPU (default true: see ``pin_processes``).
+PIN_PROCESSES_SETTING = "DURABLE_EXT_PIN_PROCESSES"
 DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
 #: functionTimeout when host.json has none: the Functions host's default outside the Consumption plan
 #: (Premium, Dedicated, local ``func start``); Consumption ("WEBSITE_SKU" = "Dynamic") defaults to 5 minutes
@@ -128,6 +130,9 @@ class HostConfig:
     sessions: SessionSettings = SessionSettings()
     #: Host processes ``durable-ext start`` runs on the one port (app setting ``FUNCTIONS_WORKER_PROCESS_COUNT``).
     worker_processes: int = 1
+    #: With several host processes, each is bound to one CPU (``supervisor.cpu_plan``); app setting
+    #: ``DURABLE_EXT_PIN_PROCESSES``.
+    pin_processes: bool = True
 
 
 class _Section:
@@ -233,6 +238,7 @@ def load_config(
             max_events=durable.integer("extendedSessionMaxEvents", DEFAULT_SESSION_MAX_EVENTS),
         ),
         worker_processes=_worker_processes(values, env, storage.kind),
+        pin_processes=_pin_processes(values, env),
     )
 
 
@@ -250,6 +256,15 @@ def _worker_processes(values: Mapping[str, str], env: Mapping[str, str], kind: S
             f"got {_show(raw)}."
         )
     return count
+
+
+def _pin_processes(values: Mapping[str, str], env: Mapping[str, str]) -> bool:
+    raw = app_setting(PIN_PROCESSES_SETTING, values, env)
+    if raw is None or raw.strip() == "":
+        return True
+    if raw.strip().lower() in ("true", "1", "false", "0"):
+        return raw.strip().lower() in ("true", "1")
+    raise ConfigError(f"App setting {PIN_PROCESSES_SETTING} must be true or false, got {_show(raw)}.")
 
 
 def export_values(config: HostConfig, environ: MutableMapping[str, str] = os.environ) -> None:

@@ -40,7 +40,7 @@ from durable_ext.functions.loader import load_app
 from durable_ext.functions.registry import FunctionKind
 from durable_ext.log import ContextFilter, flush_console, json_console, logger
 from durable_ext.providers.factory import describe_storage
-from durable_ext.supervisor import host_slot
+from durable_ext.supervisor import HOST_CPU_ENV, host_slot
 from durable_ext.web.links import WEBHOOK_PATH
 from durable_ext.web.local_rpc import LocalFirstSession, local_addresses
 from durable_ext.web.monitor import MONITOR_ROUTE
@@ -223,7 +223,8 @@ class Host:
         lines.append(self.access_line)
         lines.append(f"Monitor: {base}{WEBHOOK_PATH}/{MONITOR_ROUTE}")
         if processes > 1:
-            lines.append(f"Host processes: {processes} on this port (FUNCTIONS_WORKER_PROCESS_COUNT).")
+            where = ", each bound to one CPU" if os.environ.get(HOST_CPU_ENV) else ""
+            lines.append(f"Host processes: {processes} on this port{where} (FUNCTIONS_WORKER_PROCESS_COUNT).")
         lines.append("")
         if json_console():
             logger.info("\n".join(lines).strip())  # one JSON record, not lines of text among them

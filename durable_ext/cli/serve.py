@@ -82,7 +82,7 @@ def start(
             except ValueError as exc:
                 raise CliUsageError(str(exc)) from None
             configure_console(level, log_format=chosen)
-        from durable_ext.supervisor import Supervisor, listen
+        from durable_ext.supervisor import Supervisor, cpu_plan, listen
 
         if listen_fd is not None or no_supervisor:
             # Bound here, as the supervisor binds: a port in use or an address this machine does
@@ -98,7 +98,8 @@ def start(
         host_args += ["--auth", auth]
     if verbose:
         host_args.append("--verbose")
-    return Supervisor(host_args, sock, processes=config.worker_processes).run()
+    processes = config.worker_processes
+    return Supervisor(host_args, sock, processes=processes, cpus=cpu_plan(processes, config.pin_processes)).run()
 
 
 def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None, sock: socket.socket | None) -> NoReturn:
@@ -108,12 +109,13 @@ def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None, sock:
     from durable_ext.auth import AuthMode
     from durable_ext.host import Host
     from durable_ext.log import flush_console
-    from durable_ext.supervisor import die_with_supervisor
+    from durable_ext.supervisor import die_with_supervisor, pin_to_host_cpu
 
     if sock is not None:
         sock.set_inheritable(False)
     if listen_fd is not None:
         die_with_supervisor()
+        pin_to_host_cpu()
         sock = socket.socket(fileno=listen_fd)
     try:
         code = asyncio.run(Host(config, auth_mode=AuthMode(auth) if auth else None, listen_socket=sock).run())

@@ -527,3 +527,18 @@ def test_an_invalid_worker_process_count_names_the_setting(tmp_path: Path, raw: 
     write_json(tmp_path / "host.json", {"version": "2.0"})
     with pytest.raises(ConfigError, match=r"FUNCTIONS_WORKER_PROCESS_COUNT must be a whole number from 1 to 10"):
         load_config(tmp_path, environ={"FUNCTIONS_WORKER_PROCESS_COUNT": raw})
+
+
+def test_host_processes_are_bound_to_cpus_unless_the_setting_says_false(tmp_path: Path) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0"})
+    assert load_config(tmp_path, environ={}).pin_processes is True
+    for raw, expected in (("false", False), ("False", False), ("0", False), ("true", True), ("1", True), ("", True)):
+        assert load_config(tmp_path, environ={"DURABLE_EXT_PIN_PROCESSES": raw}).pin_processes is expected
+    write_json(tmp_path / "local.settings.json", {"Values": {"DURABLE_EXT_PIN_PROCESSES": "false"}})
+    assert load_config(tmp_path, environ={}).pin_processes is False
+
+
+def test_an_invalid_pin_setting_names_it(tmp_path: Path) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0"})
+    with pytest.raises(ConfigError, match=r"DURABLE_EXT_PIN_PROCESSES must be true or false, got \"yes\""):
+        load_config(tmp_path, environ={"DURABLE_EXT_PIN_PROCESSES": "yes"})

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import time
 
+import pytest
 import requests
 
 from tests.e2e.hostproc import is_running
@@ -43,7 +44,8 @@ def test_two_host_processes_share_the_port_and_the_hub(host_factory):
     wait_until(lambda: "Host process 2 of 2 started." in host.log(), what="the second process's start line")
     log = host.log()  # the banner once, from the first process
     assert log.count("Functions:") == 1 and log.count("Host started.") == 1
-    assert "Host processes: 2 on this port (FUNCTIONS_WORKER_PROCESS_COUNT)." in log
+    bound = ", each bound to one CPU" if len(os.sched_getaffinity(0)) >= 2 else ""
+    assert f"Host processes: 2 on this port{bound} (FUNCTIONS_WORKER_PROCESS_COUNT)." in log
     ids = []
     for _ in range(20):  # a connection each: the two processes take turns accepting them
         r = requests.post(host.url("api/orchestrators/async_activity_orchestrator"), timeout=30)
@@ -53,6 +55,21 @@ def test_two_host_processes_share_the_port_and_the_hub(host_factory):
         status = host.wait(instance_id)
         assert (status["runtimeStatus"], status["output"]) == ("Completed", 42)
     assert host.host_pids() == pids
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="binding needs two CPUs to choose from")
+def test_each_host_process_is_bound_to_a_cpu_of_its_own_unless_told_not_to(host_factory):
+    allowed = os.sched_getaffinity(0)
+    host = host_factory(APP, env={"FUNCTIONS_WORKER_PROCESS_COUNT": "2"})
+    pids = wait_until(lambda: len(host.host_pids()) == 2 and host.host_pids(), what="two host processes")
+    cpus = [os.sched_getaffinity(pid) for pid in pids]
+    assert all(len(c) == 1 and c <= allowed for c in cpus) and cpus[0] != cpus[1], cpus
+    assert host.wait(host.start_orchestration("async_activity_orchestrator")["id"])["output"] == 42
+
+    free = host_factory(APP, env={"FUNCTIONS_WORKER_PROCESS_COUNT": "2", "DURABLE_EXT_PIN_PROCESSES": "false"})
+    pids = wait_until(lambda: len(free.host_pids()) == 2 and free.host_pids(), what="two host processes")
+    assert [os.sched_getaffinity(pid) for pid in pids] == [allowed, allowed]
+    assert "each bound to one CPU" not in free.log()
 
 
 def test_a_killed_host_process_is_replaced_and_its_instances_go_on(host_factory):
