@@ -221,6 +221,19 @@ class HostProcess:
         )
 
 
+def wait_until(condition, timeout: float = 60.0, what: str = "the condition", host: HostProcess | None = None):
+    """Poll ``condition()`` every 0.05 s until it returns something true (returned) or ``timeout``
+    seconds pass (AssertionError naming ``what``, with the end of ``host``'s log when given)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    tail = f"\n{host.log()[-3000:]}" if host is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{tail}")
+
+
 def run_async(coro):
     """Run SDK-client code on a fresh loop, closing the SDK's module-global aiohttp session after.
 

@@ -9,7 +9,7 @@ import azure.durable_functions as df
 import pytest
 import requests
 
-from tests.e2e.hostproc import HostProcess, run_async
+from tests.e2e.hostproc import HostProcess, run_async, wait_until
 
 WH = "runtime/webhooks/durabletask"
 
@@ -102,15 +102,6 @@ def test_sdk_client_signal_and_read_entity_state(counter):
     run_async(go())
 
 
-def wait_until(condition, host: HostProcess, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"condition not reached in {timeout}s\n{host.log()[-3000:]}")
-
-
 def _signal(host: HostProcess, key: str) -> int:
     session = requests.Session()
     r = session.post(host.url(f"{WH}/entities/Tally/{key}"), params={"op": "add"}, json=1, timeout=60)
@@ -148,7 +139,7 @@ def test_kill_minus_nine_mid_backlog_loses_and_repeats_no_signal(host_factory, s
     with ThreadPoolExecutor(16) as pool:
         codes = list(pool.map(lambda i: _signal(host, "one" if i < 1000 else keys[1 + i % 100]), range(2000)))
     assert codes.count(202) == 2000  # every signal is committed before its 202
-    wait_until(lambda: (entity_value(host, "Tally", "one") or 0) > 0, host)  # some batches have committed
+    wait_until(lambda: (entity_value(host, "Tally", "one") or 0) > 0, 120, "some batches to commit", host)  # some batches have committed
     assert entity_value(host, "Tally", "one") <= 300
     host.kill()
     gate.unlink()

@@ -13,13 +13,12 @@ import json
 import signal
 import subprocess
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from durable_ext.config import DEFAULT_WORKER_PROCESSES
-from tests.e2e.hostproc import HostProcess, children, is_running
+from tests.e2e.hostproc import HostProcess, children, is_running, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -96,16 +95,6 @@ def start(host_factory, tmp_path: Path, host: dict, env=None) -> HostProcess:
     return host_factory(write_app(tmp_path / "app", host), copy=False, env=env)
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def webhook_start(host: HostProcess, name: str, body=None) -> str:
     return host.start_orchestration(name, body, route="runtime/webhooks/durabletask/orchestrators")["id"]
 
@@ -122,7 +111,7 @@ def test_runaway_orchestrator_fails_with_the_timeout_and_its_process_is_replaced
     assert status["runtimeStatus"] == "Failed"
     assert "Timeout value of 00:00:05 was exceeded by function: Functions.spin" in status["output"]
     # The process whose thread spun is gone; a new one serves the same port.
-    wait_for(lambda: first_child not in children(host.proc.pid), 60, "the timed-out host process to end")
+    wait_until(lambda: first_child not in children(host.proc.pid), 60, "the timed-out host process to end")
     hello = webhook_start(host, "say_hello")
     assert host.wait(hello, timeout=120)["output"] == "Hello again"
     assert host.proc.poll() is None
@@ -156,11 +145,11 @@ def test_an_episode_longer_than_the_lock_commits(host_factory, tmp_path):
 
 def test_sigterm_ends_the_host_while_user_code_spins(host_factory, tmp_path):
     host = start(host_factory, tmp_path, {"functionTimeout": "-1"})
-    hosts = wait_for(
+    hosts = wait_until(
         lambda: len(now := children(host.proc.pid)) == DEFAULT_WORKER_PROCESSES and now, 60, "the host processes"
     )
     webhook_start(host, "spin")
-    wait_for(lambda: "Executing 'Functions.spin'" in host.log(), 60, "the runaway to start")
+    wait_until(lambda: "Executing 'Functions.spin'" in host.log(), 60, "the runaway to start")
     host.proc.send_signal(signal.SIGTERM)
     try:
         code = host.proc.wait(60)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import time
 
 import pytest
 import requests
 
-from tests.e2e.hostproc import is_running
+from tests.e2e.hostproc import is_running, wait_until
 
 APP = "tests/fixtures/apps/features"
 
@@ -26,16 +25,6 @@ def owners(host) -> dict[str, int]:
     with sqlite3.connect(path, timeout=30) as conn:
         rows = conn.execute("SELECT instance_id, locked_by FROM locks").fetchall()
     return {instance_id: int(worker.rsplit(":", 2)[1]) for instance_id, worker in rows}
-
-
-def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 def test_two_host_processes_share_the_port_and_the_hub(host_factory):
