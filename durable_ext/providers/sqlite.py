@@ -270,7 +270,9 @@ class SqliteProvider:
         await self._write(create)
         self.work_signal.notify(WorkSignal.inbox_of(start.instance_id))
 
-    def _create_pending(self, conn: sqlite3.Connection, instance_id: str, pending: tuple, dedupe: bool) -> None:
+    def _create_pending(self, conn: sqlite3.Connection, instance_id: str, pending: tuple | None, dedupe: bool) -> None:
+        """Make way for a new instance (``InstanceExistsError``, or the finished one purged) and
+        insert its ``pending`` row (None: the caller writes the row itself)."""
         row = conn.execute(
             "SELECT runtime_status FROM instances WHERE hub = ? AND instance_id = ?", (self.hub, instance_id)
         ).fetchone()
@@ -278,7 +280,8 @@ class SqliteProvider:
             if dedupe and row[0] in _RUNNING_STATUSES:
                 raise InstanceExistsError(f"An instance with ID '{instance_id}' already exists ({row[0]}).")
             self._purge(conn, [instance_id])
-        conn.execute(INSERT_PENDING, pending)
+        if pending is not None:
+            conn.execute(INSERT_PENDING, pending)
 
     async def create_instance_locking(
         self, start: TaskMessage, *, now: datetime, lease: Lease
@@ -307,10 +310,9 @@ class SqliteProvider:
         assert isinstance(event, ExecutionStarted)
         now_us = to_micros(now)
         parent = event.parent.instance_id if event.parent else None
-        state = instance_from_row(
-            (start.instance_id, event.name, RuntimeStatus.Pending.value, now_us, now_us, event.execution_id,
-             event.version, event.input, None, None, None, parent)
-        )  # fmt: skip  (the columns of INSTANCE_COLUMNS, as INSERT_PENDING leaves them)
+        # The columns of INSTANCE_COLUMNS, as INSERT_PENDING leaves them.
+        row = (start.instance_id, event.name, RuntimeStatus.Pending.value, now_us, now_us, event.execution_id)
+        state = instance_from_row((*row, event.version, event.input, None, None, None, parent))
         return OrchestrationWorkItem(start.instance_id, "", state, [], [("", start)])
 
     async def create_instance_with_episode(
@@ -332,7 +334,10 @@ class SqliteProvider:
         with nothing written.
         """
         assert isinstance(start.event, ExecutionStarted)
-        pending = pending_row(self.hub, start.instance_id, start.event, to_micros(now))
+        # The checkpoint writes the instance row as the episode left it; Pending only without one.
+        pending = (
+            None if commit.state is not None else pending_row(self.hub, start.instance_id, start.event, to_micros(now))
+        )
 
         def created(conn: sqlite3.Connection) -> None:
             self._create_pending(conn, start.instance_id, pending, dedupe=True)

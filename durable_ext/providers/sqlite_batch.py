@@ -123,16 +123,21 @@ def execute_batch(
             return [(False, exc)]
     begin()
     outcomes: list[_Outcome] = []
+    # A lone operation needs no savepoint of its own: the transaction is its savepoint.
+    alone = len(ops) == 1
     try:
         for fn, _ in ops:
             try:
-                outcomes.append((True, in_savepoint(conn, fn)))
+                outcomes.append((True, fn(conn) if alone else in_savepoint(conn, fn)))
             except sqlite3.Error as exc:
                 if not conn.in_transaction:
                     raise  # SQLite rolled the whole transaction back (I/O error, full disk …)
                 outcomes.append((False, wrap_error(exc)))
             except Exception as exc:
                 outcomes.append((False, exc))
+        if alone and not outcomes[0][0]:
+            conn.execute("ROLLBACK")  # undo what it wrote before failing; nothing else to commit
+            return outcomes
         conn.execute("COMMIT")
         check()  # committed, but to the file still at the path? Else acknowledge nothing.
     except BaseException as exc:

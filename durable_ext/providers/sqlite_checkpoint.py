@@ -102,12 +102,16 @@ def write_checkpoint(
         raise LockLostError(f"Instance '{item.instance_id}': this episode was already committed") from exc
     if rows.state is not None:
         conn.execute(UPSERT_INSTANCE, rows.state)
-    conn.executemany(INSERT_EVENT, rows.messages)
-    # A sub-orchestration start creates its instance, Pending, if it does not exist yet.
-    conn.executemany(INSERT_PENDING_IF_MISSING, rows.pending)
+    # (most of these lists are empty in most episodes: no call at all then)
+    if rows.messages:
+        conn.executemany(INSERT_EVENT, rows.messages)
+    if rows.pending:  # a sub-orchestration start creates its instance, Pending, if it does not exist yet
+        conn.executemany(INSERT_PENDING_IF_MISSING, rows.pending)
     seqs = [conn.execute(INSERT_LEASED_TASK, (*task, *lease_columns)).fetchone()[0] for task in rows.tasks[:leased]]
-    conn.executemany(INSERT_TASK, rows.tasks[leased:])
-    conn.executemany("DELETE FROM new_events WHERE seq = ? AND hub = ?", rows.consumed)
+    if len(rows.tasks) > leased:
+        conn.executemany(INSERT_TASK, rows.tasks[leased:])
+    if rows.consumed:
+        conn.executemany("DELETE FROM new_events WHERE seq = ? AND hub = ?", rows.consumed)
     if finished:
         conn.execute("DELETE FROM locks WHERE hub = ? AND instance_id = ?", key)
     else:  # unlocked; the row stays as the instance's affinity to this worker (sqlite_schema.PICK)

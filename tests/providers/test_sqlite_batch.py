@@ -107,6 +107,34 @@ def test_queued_writes_commit_together_and_a_failing_one_alone_rolls_back(tmp_pa
     assert _rows(path) == [1, 2]
 
 
+def test_a_lone_write_that_fails_leaves_nothing_and_the_next_commits(tmp_path, kind):
+    """A write alone in its batch runs without a savepoint of its own: what it wrote before failing
+    is rolled back with the transaction, and the connection goes on as before."""
+    path = tmp_path / "db.sqlite"
+
+    def insert_then_fail(conn):
+        conn.execute("INSERT INTO t VALUES (99)")
+        raise Boom("no")
+
+    def insert_then_sql_error(conn):
+        conn.execute("INSERT INTO t VALUES (98)")
+        conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+    async def main():
+        batcher = _batcher(kind, path)
+        try:
+            with pytest.raises(Boom):
+                await batcher.submit(insert_then_fail, write=True)
+            with pytest.raises(RuntimeError, match="no such table"):
+                await batcher.submit(insert_then_sql_error, write=True)
+            assert await batcher.submit(lambda conn: conn.execute("INSERT INTO t VALUES (1)").rowcount, write=True) == 1
+        finally:
+            await batcher.stop()
+
+    asyncio.run(main())
+    assert _rows(path) == [1]
+
+
 def test_a_failed_commit_fails_every_operation_of_the_batch(tmp_path, kind):
     path = tmp_path / "db.sqlite"
     aborted = []
