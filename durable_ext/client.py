@@ -312,7 +312,8 @@ class DurableClient:
                         return state if state is not None else await self.provider.get_instance(instance_id)
                     pause = max(MIN_POLL_INTERVAL, min(interval, deadline - loop.time()))
                     try:
-                        await asyncio.wait_for(wake.wait(), pause)
+                        async with asyncio.timeout(pause):  # (wait_for would wrap the wait in a task)
+                            await wake.wait()
                     except TimeoutError:
                         pass
             finally:
