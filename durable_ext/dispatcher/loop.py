@@ -146,8 +146,7 @@ class WorkLoop(Generic[T]):
         if due is not None:
             timeout = max(0.0, min(timeout, (due - self.clock.now()).total_seconds()))
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):  # (wait_for would wrap the wait in a task)
-                await self.signal.wait()
+            await asyncio.wait_for(self.signal.wait(), timeout)
 
     async def stop(self, grace: float) -> None:
         """Stop fetching; let running items finish for up to ``grace`` seconds."""
