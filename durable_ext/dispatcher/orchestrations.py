@@ -263,7 +263,7 @@ class OrchestrationDispatcher:
         item = provider.first_episode_item(start, now=now)
         decided = asyncio.ensure_future(self._decide(item, now, None))
         try:
-            await _settled_within(decided, FIRST_EPISODE_WAIT)
+            await asyncio.wait((decided,), timeout=FIRST_EPISODE_WAIT)  # (left running at the timeout)
         except BaseException:
             self.loop.accept([], 1)
             _discard(decided)
@@ -339,26 +339,6 @@ class OrchestrationDispatcher:
 def _same_start(message: TaskMessage, start: TaskMessage) -> bool:
     event, started = message.event, start.event
     return event.TYPE == started.TYPE and message.execution_id == start.execution_id
-
-
-async def _settled_within(future: asyncio.Future, seconds: float) -> None:
-    """Wait until ``future`` is done or ``seconds`` passed, whichever is first; ``future`` is left
-    running (what ``wait_for(shield(future))`` does, without its extra task and futures)."""
-    if future.done():
-        return
-    waiter = asyncio.get_running_loop().create_future()
-
-    def wake(_: object = None) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    future.add_done_callback(wake)
-    timer = asyncio.get_running_loop().call_later(seconds, wake)
-    try:
-        await waiter
-    finally:
-        timer.cancel()
-        future.remove_done_callback(wake)
 
 
 def _discard(decided: asyncio.Future) -> None:
