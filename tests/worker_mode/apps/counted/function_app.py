@@ -89,7 +89,11 @@ def blocks_once(tag: str) -> str:
     here = Path(__file__).parent
     marker = here / f"blocking-{tag}.marker"
     if not marker.exists():
-        marker.write_text(str(os.getpid()))
+        # Published whole (written aside, then renamed): a test that sees the marker reads the pid, never
+        # the empty file a plain write shows between its create and its write.
+        pending = here / f"blocking-{tag}.pending"
+        pending.write_text(str(os.getpid()))
+        os.replace(pending, marker)
         deadline = time.monotonic() + 120
         while not (here / "release").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
