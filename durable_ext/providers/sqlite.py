@@ -157,12 +157,17 @@ class SqliteProvider:
         """
         if self._closed:
             raise ProviderError(f"{self!r} is closed")
+        if not large and self._batcher.serves(asyncio.get_running_loop()):
+            result = await self._batcher.submit(fn, write=write)
+        else:
+            result = await self._thread.submit(fn, write=write)
         if self._doorbell is None:
+            # Only now: the doorbell registers next to the hub file, whose directory the first
+            # connection creates — before it, a process that opened a new hub stayed unregistered
+            # (deaf and mute to the others: they met its work at their next poll).
             self._doorbell = Doorbell(self.path, self.hub, self.work_signal)
             self._doorbell.open()
-        if not large and self._batcher.serves(asyncio.get_running_loop()):
-            return await self._batcher.submit(fn, write=write)
-        return await self._thread.submit(fn, write=write)
+        return result
 
     def _connect(self) -> sqlite3.Connection:
         if self._identity is not None:

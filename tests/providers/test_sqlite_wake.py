@@ -53,6 +53,28 @@ def test_work_enqueued_by_one_provider_wakes_the_other_providers_loops_and_waite
     assert os.listdir(tmp_path / "hub.sqlite-wake") == []  # each closed doorbell unregistered
 
 
+def test_providers_that_create_the_hubs_directory_register_too(tmp_path, run):
+    # Before: the first provider's doorbell was opened before its connection created ``.durable_ext``;
+    # it failed quietly and that process was never rung (its peers' work waited for its polls).
+    db = tmp_path / "app" / ".durable_ext" / "taskhub.sqlite"
+    a, b = SqliteProvider(db, "hubA"), SqliteProvider(db, "hubA")
+    try:
+
+        async def scenario() -> None:
+            await asyncio.gather(a.create_hub(), b.create_hub())
+            assert len(os.listdir(db.parent / "taskhub.sqlite-wake")) == 2
+            for listener, sender in ((a, b), (b, a)):
+                orchestrations = listener.work_signal.event(WorkSignal.ORCHESTRATIONS)
+                orchestrations.clear()
+                await sender.create_instance(start_message(f"from-{id(sender)}", T0), now=T0)
+                assert await _woken(orchestrations)
+
+        run(scenario())
+    finally:
+        for p in (a, b):
+            run(p.close())
+
+
 def test_a_dead_peers_registration_is_removed(tmp_path, run):
     db = tmp_path / "hub.sqlite"
     wake_dir = tmp_path / "hub.sqlite-wake"
