@@ -47,6 +47,10 @@ DEFAULT_WORKER_PROCESSES = min(2, os.cpu_count() or 1)
 MAX_WORKER_PROCESSES = 10
 #: App setting: "false" lets the host processes run on any CPU (default true: see ``pin_processes``).
 PIN_PROCESSES_SETTING = "DURABLE_EXT_PIN_PROCESSES"
+#: App setting: milliseconds an episode may take and its function still count as quick enough to run
+#: on the event loop's thread (``dispatcher.inline``); 0 turns that off.
+INLINE_EPISODE_SETTING = "DURABLE_EXT_INLINE_EPISODE_MS"
+DEFAULT_INLINE_EPISODE_LIMIT = timedelta(milliseconds=5)
 DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
 #: functionTimeout when host.json has none: the Functions host's default outside the Consumption plan
 #: (Premium, Dedicated, local ``func start``); Consumption ("WEBSITE_SKU" = "Dynamic") defaults to 5 minutes
@@ -133,6 +137,9 @@ class HostConfig:
     #: With several host processes, each is bound to one CPU (``supervisor.cpu_plan``); app setting
     #: ``DURABLE_EXT_PIN_PROCESSES``.
     pin_processes: bool = True
+    #: How long an episode may take for its function to count as quick (``dispatcher.inline``); zero:
+    #: every episode runs on a user thread. App setting ``DURABLE_EXT_INLINE_EPISODE_MS``.
+    inline_episode_limit: timedelta = DEFAULT_INLINE_EPISODE_LIMIT
 
 
 class _Section:
@@ -239,6 +246,7 @@ def load_config(
         ),
         worker_processes=_worker_processes(values, env, storage.kind),
         pin_processes=_pin_processes(values, env),
+        inline_episode_limit=_inline_episode_limit(values, env),
     )
 
 
@@ -265,6 +273,22 @@ def _pin_processes(values: Mapping[str, str], env: Mapping[str, str]) -> bool:
     if raw.strip().lower() in ("true", "1", "false", "0"):
         return raw.strip().lower() in ("true", "1")
     raise ConfigError(f"App setting {PIN_PROCESSES_SETTING} must be true or false, got {_show(raw)}.")
+
+
+def _inline_episode_limit(values: Mapping[str, str], env: Mapping[str, str]) -> timedelta:
+    raw = app_setting(INLINE_EPISODE_SETTING, values, env)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_INLINE_EPISODE_LIMIT
+    try:
+        milliseconds = float(raw)
+    except ValueError:
+        milliseconds = float("nan")
+    if not 0 <= milliseconds <= 60_000:  # also false for NaN and infinity
+        raise ConfigError(
+            f"App setting {INLINE_EPISODE_SETTING} must be a number of milliseconds from 0 (off) to 60000, "
+            f"got {_show(raw)}."
+        )
+    return timedelta(milliseconds=milliseconds)
 
 
 def export_values(config: HostConfig, environ: MutableMapping[str, str] = os.environ) -> None:

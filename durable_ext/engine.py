@@ -30,6 +30,7 @@ from durable_ext.core.clock import Clock, SystemClock
 from durable_ext.dispatcher.activities import ActivityDispatcher
 from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
+from durable_ext.dispatcher.inline import InlineEpisodes
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
 from durable_ext.dispatcher.sessions import SessionCache
 from durable_ext.dispatcher.timeouts import FunctionTimeouts
@@ -58,11 +59,15 @@ class Engine:
         shutdown_grace: float = 5.0,
         timeouts: FunctionTimeouts | None = None,
         owns_client_session: bool = True,
+        inline_episodes: InlineEpisodes | None = None,
     ) -> None:
         """``timeouts``: host.json functionTimeout and what to do with a runaway (``durable_ext start``
-        recycles its process); None: no limit — in worker mode the Functions host owns the process."""
+        recycles its process); None: no limit — in worker mode the Functions host owns the process.
+        ``inline_episodes``: which episodes may run on the loop's thread (``dispatcher.inline``: only a
+        host whose watchdog recycles a stalled process); None: none do."""
         self.config = config
         self.timeouts = timeouts or FunctionTimeouts(None)
+        self.inline_episodes = inline_episodes
         self.registry = registry
         self.clock = clock or SystemClock()
         self.shutdown_grace = shutdown_grace
@@ -111,6 +116,7 @@ class Engine:
             on_commit=self.client.notify,
             sessions=SessionCache.from_settings(config.sessions),
             timeouts=self.timeouts,
+            inline=self.inline_episodes,
         )
         activities = ActivityDispatcher(
             self.provider,

@@ -32,6 +32,7 @@ from durable_ext.auth import AccessPolicy, AuthMode, load_keys, resolve_access
 from durable_ext.auth.access import AUTH_SETTING, is_loopback
 from durable_ext.config import HostConfig, export_values
 from durable_ext.core.clock import Clock
+from durable_ext.dispatcher.inline import InlineEpisodes
 from durable_ext.dispatcher.timeouts import RECYCLE_EXIT_CODE, FunctionTimeouts, LoopWatchdog
 from durable_ext.engine import Engine
 from durable_ext.functions import replay_safe
@@ -82,8 +83,16 @@ class Host:
         self._context_filter = ContextFilter()
         for handler in logging.getLogger().handlers:
             handler.addFilter(self._context_filter)  # instance_id / function_name on the app's own records
+        # Episodes on the loop's thread only where the watchdog recycles a process they stall.
+        limit = config.inline_episode_limit.total_seconds()
+        inline = InlineEpisodes(limit) if config.function_timeout is not None and limit > 0 else None
         self.engine = Engine(
-            config, registry, clock=self.clock, shutdown_grace=self.shutdown_grace, timeouts=self.timeouts
+            config,
+            registry,
+            clock=self.clock,
+            shutdown_grace=self.shutdown_grace,
+            timeouts=self.timeouts,
+            inline_episodes=inline,
         )
         await self.engine.open()
         access = self._access_policy()
@@ -108,7 +117,12 @@ class Host:
         if config.function_timeout is not None:
             # A last resort with a wide margin: a loaded machine must never look like a blocked loop.
             margin = config.function_timeout * 2 + timedelta(seconds=30)
-            self.watchdog = LoopWatchdog(asyncio.get_running_loop(), margin)
+            self.watchdog = LoopWatchdog(
+                asyncio.get_running_loop(),
+                margin,
+                inline=self.engine.inline_episodes,
+                episode_limit=config.function_timeout,
+            )
             self.watchdog.start()
         slot, processes = host_slot()
         if slot == 0:  # the same for every process of a supervisor: printed once

@@ -75,7 +75,9 @@ class WorkLoop(Generic[T]):
         self.max_batch = max_batch
         self.handle = handle
         self.max_poll = max_poll
+        self.concurrency = concurrency
         self.slots = Slots(concurrency)
+        self._fetching = 0  # slots a fetch holds while it asks the provider (not yet work)
         self.signal = provider.work_signal.event(name)
         self.running: set[asyncio.Task] = set()
         #: Whether other dispatchers may hand work to this loop (``reserve``); the test kit's driver,
@@ -94,6 +96,8 @@ class WorkLoop(Generic[T]):
             if self.fetch_many is not None:
                 taken += self.slots.take(self.max_batch - 1)  # every free slot, up to a batch
             self.signal.clear()
+            self._fetching = taken
+            items: list[T] | None
             try:
                 if self.fetch_many is not None:
                     items = await self.fetch_many(taken)
@@ -101,8 +105,12 @@ class WorkLoop(Generic[T]):
                     item = await self.fetch()
                     items = [] if item is None else [item]
             except Exception:
-                self.slots.release(taken)
                 logger.exception("%s: fetching work failed; retrying in %.1fs", self.name, backoff)
+                items = None
+            finally:
+                self._fetching = 0
+            if items is None:
+                self.slots.release(taken)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -110,6 +118,10 @@ class WorkLoop(Generic[T]):
             self.accept(items, taken)
             if not items:
                 await self._idle()
+
+    def in_flight(self) -> int:
+        """Work items this loop is running now, fetched or handed over (a fetch under way not counted)."""
+        return self.concurrency - self.slots.free - self._fetching
 
     def reserve(self, wanted: int) -> int:
         """Take up to ``wanted`` free slots for work handed over (see the module docstring)."""

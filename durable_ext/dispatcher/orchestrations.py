@@ -1,7 +1,8 @@
 """Orchestration episodes: lock an instance, run the pure episode in a worker thread, commit.
 
 The episode (replaying history through the SDK) is CPU work in user code, so it runs on the
-thread pool; the commit is one provider call. The lock is renewed while the episode runs
+thread pool — except, with ``inline``, a quick episode when nothing else is in flight, which runs
+on the loop's thread (``dispatcher.inline``); the commit is one provider call. The lock is renewed while the episode runs
 (``dispatcher.locks``); an episode that outlives functionTimeout fails its instance
 (``dispatcher.timeouts``). A commit rejected because the lock was lost
 (another worker took the instance) is dropped: that worker's commit wins, exactly once.
@@ -13,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
+from functools import partial
 from typing import cast
 
 from durable_ext import telemetry
@@ -29,6 +31,7 @@ from durable_ext.core.sessions import EpisodeSession
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
 from durable_ext.dispatcher.handoff import Receiver
+from durable_ext.dispatcher.inline import InlineEpisodes
 from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.dispatcher.sessions import Committed, SessionCache
@@ -60,12 +63,16 @@ class OrchestrationDispatcher:
         on_commit: Callable[[str, InstanceState | None], None] | None = None,
         sessions: SessionCache | None = None,
         played: PlayedHistory | None = None,
+        inline: InlineEpisodes | None = None,
     ) -> None:
         """``on_commit(instance_id, state)`` runs after each commit that ends an instance (the client
         hands ``state`` to the requests waiting for it).
 
         ``played`` caches the played-history JSON of this dispatcher's instances between episodes
         (core.played); default: a cache of its own with the default bound.
+
+        ``inline`` decides which episodes run on the loop's thread (``dispatcher.inline``); None:
+        every episode runs on ``executor``.
         """
         self.provider = provider
         # (a runtime Protocol check walks the protocol's members: once, not per episode)
@@ -80,6 +87,7 @@ class OrchestrationDispatcher:
         self.on_commit = on_commit
         self.sessions = sessions  # extended sessions (dispatcher.sessions); None: replay in full
         self.played = played if played is not None else PlayedHistory()
+        self.inline = inline  # which episodes may run on the loop's thread; None: none do
         #: Where scheduled activities go without a fetch (send_activities_to); None: the queue only.
         self.activities: Receiver[ActivityWorkItem] | None = None
         self.loop = WorkLoop(
@@ -134,19 +142,38 @@ class OrchestrationDispatcher:
         timed_out = None
         if name:
             with invocation(name, reason="(null)", instance_id=item.instance_id) as inv:
-                episode = run_in(self.executor, self._process, item, now, session)
-                try:
-                    report = await self.timeouts.run(name, inv.id, episode)
-                except FunctionTimeoutError as exc:
-                    # Decided here, not on the pool: its threads may all be busy with runaways. The
-                    # session stays with the runaway thread; this decision replays nothing.
-                    report = self._process(item, now, fail_with=str(exc))
-                    timed_out = name
+                if self._runs_inline(name, item, session):
+                    report = self.inline.run(name, item.instance_id, partial(self._process, item, now, session))  # type: ignore[union-attr]
+                else:
+                    try:
+                        report = await self.timeouts.run(name, inv.id, self._on_thread(name, item, now, session))
+                    except FunctionTimeoutError as exc:
+                        # Decided here, not on the pool: its threads may all be busy with runaways. The
+                        # session stays with the runaway thread; this decision replays nothing.
+                        report = self._process(item, now, fail_with=str(exc))
+                        timed_out = name
                 inv.succeeded = not (report.outcome and report.outcome.failed) and not timed_out
         else:
             report = await run_in(self.executor, self._process, item, now, session)
         _log_report(item, report)
         return report, timed_out
+
+    def _runs_inline(self, name: str, item: OrchestrationWorkItem, session: EpisodeSession | None) -> bool:
+        """Whether the episode runs on the loop's thread (``dispatcher.inline``): the loop has nothing
+        else in flight, the episode replays little and its function has been quick."""
+        return (
+            self.inline is not None
+            and self.inline.allows(name)
+            and (session is not None or not item.history)
+            and self.loop.in_flight() <= 1
+        )
+
+    def _on_thread(
+        self, name: str, item: OrchestrationWorkItem, now: datetime, session: EpisodeSession | None
+    ) -> Awaitable[EpisodeReport]:
+        if self.inline is None:
+            return run_in(self.executor, self._process, item, now, session)
+        return run_in(self.executor, self.inline.timed, name, partial(self._process, item, now, session))
 
     def receiver(self) -> Receiver[OrchestrationWorkItem]:
         """Where another dispatcher sends the instances its commits lock for this one (dispatcher.handoff)."""

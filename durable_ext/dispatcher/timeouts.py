@@ -24,7 +24,9 @@ Here the same happens in two halves:
 An ``async def`` function that never awaits blocks the event loop itself, so nothing on the loop can
 notice it; :class:`LoopWatchdog` is a thread that ends the process when the loop has not run for
 longer than the limit. That invocation is not failed durably (nothing can write while the loop is
-stuck): it runs again after the restart, like work of a killed process.
+stuck): it runs again after the restart, like work of a killed process. The same thread watches an
+orchestrator episode that runs on the loop's thread (``dispatcher.inline``) and recycles the process
+once it has run for functionTimeout; its retry runs on a user thread and times out as above.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
+from durable_ext.dispatcher.inline import InlineEpisodes
 from durable_ext.errors import FunctionTimeoutError
 from durable_ext.log import flush_console, logger
 
@@ -96,12 +99,24 @@ class FunctionTimeouts:
 
 class LoopWatchdog:
     """A thread that ends the process (status ``RECYCLE_EXIT_CODE``) when the event loop stops running
-    for longer than ``limit`` — an ``async def`` function that never yields."""
+    for longer than ``limit`` — an ``async def`` function that never yields — or, with ``inline``,
+    when an orchestrator episode has run on the loop's thread for longer than ``episode_limit``
+    (functionTimeout: ``dispatcher.inline``)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, limit: timedelta, exit: Callable[[int], None] = os._exit):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        limit: timedelta,
+        exit: Callable[[int], None] = os._exit,
+        *,
+        inline: InlineEpisodes | None = None,
+        episode_limit: timedelta | None = None,
+    ):
         self.loop = loop
         self.limit = limit.total_seconds()
         self.exit = exit
+        self.inline = inline if episode_limit is not None else None
+        self.episode_limit = episode_limit.total_seconds() if episode_limit is not None else 0.0
         self.beat = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="durable-loop-watchdog", daemon=True)
@@ -123,8 +138,20 @@ class LoopWatchdog:
             await asyncio.sleep(period)
 
     def _watch(self) -> None:
-        period = min(1.0, self.limit / 4)
+        period = min(1.0, self.limit / 4, self.episode_limit / 4 if self.inline is not None else 1.0)
         while not self._stop.wait(period):
+            overdue = self.inline.overdue(self.episode_limit) if self.inline is not None else None
+            if overdue is not None:
+                logger.error(
+                    "Timeout value of %s exceeded by function 'Functions.%s' running on the event loop's thread "
+                    "(instance '%s'). Recycling the host process; the episode is retried on a worker thread.",
+                    timeout_text(timedelta(seconds=self.episode_limit)),
+                    overdue.function_name,
+                    overdue.instance_id,
+                )
+                flush_console()
+                self.exit(RECYCLE_EXIT_CODE)
+                return
             stalled = time.monotonic() - self.beat
             if stalled > self.limit:
                 logger.error(

@@ -62,6 +62,15 @@ def calls_spinning_entity(context):
 
 
 @app.orchestration_trigger(context_name="context")
+def quick_then_spin(context):
+    yield context.call_activity("hello", "x")
+    if context.get_input() == 1:  # (1 spins, 0 does not)
+        while True:
+            pass
+    return "quick"
+
+
+@app.orchestration_trigger(context_name="context")
 def say_hello(context):
     return (yield context.call_activity("hello", "again"))
 
@@ -116,6 +125,36 @@ def test_runaway_orchestrator_fails_with_the_timeout_and_its_process_is_replaced
     assert host.wait(hello, timeout=120)["output"] == "Hello again"
     assert host.proc.poll() is None
     assert "recycling the host process" in host.log()
+
+
+def test_a_runaway_on_the_event_loops_thread_recycles_the_process_and_fails_on_its_retry(host_factory, tmp_path):
+    # An orchestrator proven quick runs its episodes on the loop's thread when nothing else runs
+    # (dispatcher.inline; the limit is set so high that being quick does not depend on the machine's
+    # load). Its spin there stalls the process: the watchdog recycles it at functionTimeout, and the
+    # fresh process retries the episode on a user thread, where it times out as any runaway does.
+    host = start(
+        host_factory,
+        tmp_path,
+        TIMEOUT,
+        env={"FUNCTIONS_WORKER_PROCESS_COUNT": "1", "DURABLE_EXT_INLINE_EPISODE_MS": "60000"},
+    )
+    (first_child,) = children(host.proc.pid)
+    for _ in range(2):  # four quick episodes: proven
+        assert host.wait(webhook_start(host, "quick_then_spin", 0), timeout=120)["output"] == "quick"
+    instance = webhook_start(host, "quick_then_spin", 1)
+    status = host.wait(instance, timeout=180)
+    assert status["runtimeStatus"] == "Failed"
+    assert "Timeout value of 00:00:05 was exceeded by function: Functions.quick_then_spin" in status["output"]
+    log = host.log()
+    assert (
+        f"exceeded by function 'Functions.quick_then_spin' running on the event loop's thread (instance '{instance}')"
+        in log
+    )
+    assert first_child not in children(host.proc.pid)
+    # The retry's thread still spins: that process is recycled too; the third one serves.
+    wait_until(lambda: host.log().count("Host started.") >= 3, 60, "the second recycle")
+    hello = webhook_start(host, "say_hello")
+    assert host.wait(hello, timeout=120)["output"] == "Hello again"
 
 
 def test_runaway_activity_is_a_task_failure_the_orchestrator_can_catch(host_factory, tmp_path):

@@ -1,0 +1,219 @@
+"""dispatcher.inline: which orchestrator episodes run on the event loop's thread, and the watchdog
+that recycles a process an inline episode stalls.
+
+The placement itself (loop thread when alone, user threads under load) is checked on a real host in
+``test_episodes_run_on_the_loops_thread_only_when_alone_and_proven_quick``; the runaway end to end in
+``tests/e2e/test_timeouts.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+
+from durable_ext.config import ConfigError, load_config
+from durable_ext.dispatcher.inline import DEFAULT_LIMIT, PROVEN, InlineEpisodes
+from durable_ext.dispatcher.timeouts import RECYCLE_EXIT_CODE, LoopWatchdog
+from durable_ext.host import Host
+from durable_ext.log import logger
+from tests.e2e.hostproc import free_port
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _episode(clock: FakeClock, seconds: float, result: str = "report"):
+    def run() -> str:
+        clock.now += seconds
+        return result
+
+    return run
+
+
+def test_a_function_earns_the_loops_thread_with_quick_episodes_and_a_slow_one_resets_the_count():
+    clock = FakeClock()
+    inline = InlineEpisodes(limit=0.005, clock=clock)
+    assert not inline.allows("f")  # unknown: user threads
+    for _ in range(PROVEN - 1):
+        assert inline.timed("f", _episode(clock, 0.001)) == "report"
+    assert not inline.allows("f")
+    inline.timed("f", _episode(clock, 0.006))  # one slow episode on a thread: start over
+    for _ in range(PROVEN - 1):
+        inline.timed("f", _episode(clock, 0.001))
+    assert not inline.allows("f")
+    inline.timed("f", _episode(clock, 0.005))  # at the limit still counts as quick
+    assert inline.allows("f")
+    assert not inline.allows("g")  # per function
+
+
+def test_a_slow_episode_on_the_loops_thread_sends_its_function_back_to_threads_for_good(caplog):
+    clock = FakeClock()
+    inline = InlineEpisodes(limit=0.005, clock=clock)
+    for _ in range(PROVEN):
+        inline.timed("f", _episode(clock, 0.001))
+    assert inline.run("f", "i1", _episode(clock, 0.002)) == "report"
+    assert inline.allows("f")
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        inline.run("f", "i1", _episode(clock, 0.050))
+    assert not inline.allows("f")
+    assert "Orchestrator 'f' took 50 ms on the event loop's thread" in caplog.text
+    for _ in range(2 * PROVEN):
+        inline.timed("f", _episode(clock, 0.001))
+    assert not inline.allows("f")  # for good, in this process
+
+
+def test_the_running_inline_episode_is_known_until_it_ends_even_when_it_raises():
+    clock = FakeClock()
+    inline = InlineEpisodes(clock=clock)
+    seen = []
+
+    def episode() -> None:
+        clock.now += 2.0
+        seen.append((inline.running, inline.overdue(1.0), inline.overdue(3.0)))
+        raise ValueError("our bug, not the user's")
+
+    with pytest.raises(ValueError):
+        inline.run("f", "i1", episode)
+    (running, overdue, not_yet), = seen
+    assert (running.function_name, running.instance_id) == ("f", "i1")
+    assert overdue == running and not_yet is None
+    assert inline.running is None and inline.overdue(0) is None
+
+
+def test_the_watchdog_recycles_the_process_when_an_inline_episode_outlives_the_function_timeout(caplog):
+    inline = InlineEpisodes()
+    exited = threading.Event()
+    codes: list[int] = []
+
+    def exit(code: int) -> None:
+        codes.append(code)
+        exited.set()
+
+    async def scenario() -> None:
+        # The loop's own stall limit is an hour: only the episode's limit can fire.
+        watchdog = LoopWatchdog(
+            asyncio.get_running_loop(),
+            timedelta(hours=1),
+            exit,
+            inline=inline,
+            episode_limit=timedelta(seconds=0.2),
+        )
+        watchdog.start()
+        try:
+            # A runaway on the loop's thread: it blocks the loop until the watchdog acts (bounded).
+            inline.run("spinner", "i1", lambda: exited.wait(30))
+        finally:
+            watchdog.stop()
+
+    with caplog.at_level(logging.ERROR, logger=logger.name):
+        asyncio.run(scenario())
+    assert codes == [RECYCLE_EXIT_CODE]
+    assert "exceeded by function 'Functions.spinner' running on the event loop's thread (instance 'i1')" in caplog.text
+
+
+def test_the_app_setting_sets_the_limit_or_turns_inline_episodes_off(tmp_path):
+    def limit(value: str | None) -> timedelta:
+        environ = {} if value is None else {"DURABLE_EXT_INLINE_EPISODE_MS": value}
+        return load_config(tmp_path, environ=environ).inline_episode_limit
+
+    assert limit(None) == timedelta(seconds=DEFAULT_LIMIT)
+    assert limit("20") == timedelta(milliseconds=20)
+    assert limit("0") == timedelta(0)
+    for bad in ("fast", "-1", "nan", "1e9"):
+        with pytest.raises(ConfigError, match="DURABLE_EXT_INLINE_EPISODE_MS"):
+            limit(bad)
+
+
+APP = '''
+import threading
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.orchestration_trigger(context_name="context")
+def where(context):
+    first = threading.current_thread().name
+    yield context.call_activity("hello", "x")
+    return [first, threading.current_thread().name]
+
+
+@app.activity_trigger(input_name="name")
+def hello(name):
+    return name
+'''
+
+
+def test_episodes_run_on_the_loops_thread_only_when_alone_and_proven_quick(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "function_app.py").write_text(APP)
+    (app / "host.json").write_text(json.dumps({"version": "2.0"}))
+    # A limit no episode reaches on a loaded machine: being quick is then certain, placement is not timing.
+    config = load_config(app, port=free_port(), environ={"DURABLE_EXT_INLINE_EPISODE_MS": "60000"})
+
+    async def scenario() -> tuple[list, list]:
+        host = Host(config)
+        await host.start()
+        try:
+            client = host.engine.client
+
+            async def run(instance_id: str) -> list[str]:
+                await client.start_new("where", instance_id)
+                state = await client.wait_for_completion(instance_id, timeout=60, interval=1)
+                assert state.runtime_status.value == "Completed", state
+                return json.loads(state.output)
+
+            one_by_one = [await run(f"seq-{i}") for i in range(PROVEN + 2)]
+            together = await asyncio.gather(*(run(f"par-{i}") for i in range(8)))
+            return one_by_one, together
+        finally:
+            await host.stop()
+
+    one_by_one, together = asyncio.run(scenario())
+    loop_thread = threading.current_thread().name  # asyncio.run's loop runs here
+    episodes = [name for pair in one_by_one for name in pair]
+    # Each instance's two episodes ran replaying little (a first episode, a session continued); the
+    # first PROVEN of them on user threads, every one after on the loop's thread.
+    assert all(name != loop_thread for name in episodes[:PROVEN]), one_by_one
+    assert all(name == loop_thread for name in episodes[PROVEN:]), one_by_one
+    # Started together, the first episodes were not alone: they ran on user threads.
+    assert all(first != loop_thread for first, _ in together), together
+
+
+def test_without_a_function_timeout_every_episode_runs_on_a_user_thread(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "function_app.py").write_text(APP)
+    (app / "host.json").write_text(json.dumps({"version": "2.0", "functionTimeout": "-1"}))
+    config = load_config(app, port=free_port(), environ={"DURABLE_EXT_INLINE_EPISODE_MS": "60000"})
+
+    async def scenario() -> list:
+        host = Host(config)
+        await host.start()
+        try:
+            assert host.engine.inline_episodes is None  # no watchdog could recycle a stalled process
+            client = host.engine.client
+            outputs = []
+            for i in range(PROVEN + 2):
+                await client.start_new("where", f"i{i}")
+                state = await client.wait_for_completion(f"i{i}", timeout=60, interval=1)
+                outputs.append(json.loads(state.output))
+            return outputs
+        finally:
+            await host.stop()
+
+    outputs = asyncio.run(scenario())
+    assert all(name != threading.current_thread().name for pair in outputs for name in pair), outputs
