@@ -144,6 +144,9 @@ class Engine:
         orchestrations.send_activities_to(activities.receiver())
         activities.send_orchestrations_to(orchestrations.receiver(), orchestrations.continue_inline)
         self.client.take_new = orchestrations.take_new
+        if self.inline_episodes is not None:
+            # Activities in flight (a fan-out) keep episodes on threads: there they overlap the loop's work.
+            self.inline_episodes.alongside(activities.loop.in_flight)
         self.loops = [orchestrations.loop, activities.loop, entities.loop]
 
     def web_app(

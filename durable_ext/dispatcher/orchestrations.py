@@ -159,13 +159,14 @@ class OrchestrationDispatcher:
         return report, timed_out
 
     def _runs_inline(self, name: str, item: OrchestrationWorkItem, session: EpisodeSession | None) -> bool:
-        """Whether the episode runs on the loop's thread (``dispatcher.inline``): the loop has nothing
-        else in flight, the episode replays little and its function has been quick."""
+        """Whether the episode runs on the loop's thread (``dispatcher.inline``): nothing else is in
+        flight, the episode replays little and its function has been quick."""
         return (
             self.inline is not None
             and self.inline.allows(name)
             and (session is not None or not item.history)
             and self.loop.in_flight() <= 1
+            and self.inline.quiet()
         )
 
     def _on_thread(

@@ -72,6 +72,16 @@ def test_a_slow_episode_on_the_loops_thread_sends_its_function_back_to_threads_f
     assert not inline.allows("f")  # for good, in this process
 
 
+def test_the_process_is_quiet_while_each_other_loop_has_at_most_one_item_in_flight():
+    inline = InlineEpisodes()
+    assert inline.quiet()
+    activities = [1]
+    inline.alongside(lambda: activities[0])
+    assert inline.quiet()  # the activity whose result the episode takes
+    activities[0] = 2  # a fan-out's activities: episodes stay on threads
+    assert not inline.quiet()
+
+
 def test_the_running_inline_episode_is_known_until_it_ends_even_when_it_raises():
     clock = FakeClock()
     inline = InlineEpisodes(clock=clock)
