@@ -25,8 +25,8 @@ process is recycled (``dispatcher.timeouts``). On the loop's thread it stalls th
 :class:`~durable_ext.dispatcher.timeouts.LoopWatchdog` recycles the process once the episode has run
 for functionTimeout; nothing of the episode was committed, so a fresh process — which knows no
 function as quick — retries it on a user thread, where it fails as any runaway does. Only
-``durable-ext start`` with a functionTimeout runs episodes inline (it has the watchdog); worker mode
-and the test kit never do.
+``durable-ext start`` with a functionTimeout runs episodes inline (it has the watchdog), and only on a
+hub that hands work over in-process (SQLite: ``HandsOffWork``); worker mode and the test kit never do.
 """
 
 from __future__ import annotations
