@@ -70,6 +70,7 @@ from durable_ext.providers.sqlite_schema import (
     instance_from_row,
     micros_or_none,
     pending_row,
+    pending_state,
     to_micros,
 )
 from durable_ext.providers.sqlite_wake import Doorbell
@@ -313,11 +314,7 @@ class SqliteProvider:
         message (never queued: no id), no lock. What :meth:`create_instance_with_episode` commits."""
         event = start.event
         assert isinstance(event, ExecutionStarted)
-        now_us = to_micros(now)
-        parent = event.parent.instance_id if event.parent else None
-        # The columns of INSTANCE_COLUMNS, as INSERT_PENDING leaves them.
-        row = (start.instance_id, event.name, RuntimeStatus.Pending.value, now_us, now_us, event.execution_id)
-        state = instance_from_row((*row, event.version, event.input, None, None, None, parent))
+        state = pending_state(start.instance_id, event, to_micros(now))
         return OrchestrationWorkItem(start.instance_id, "", state, [], [("", start)])
 
     async def create_instance_with_episode(

@@ -293,6 +293,14 @@ def pending_row(hub: str, instance_id: str, event: ExecutionStarted, now_us: int
     return (hub, instance_id, event.execution_id, event.name, event.version, now_us, now_us, event.input, parent)
 
 
+def pending_state(instance_id: str, event: ExecutionStarted, now_us: int) -> InstanceState:
+    """The instance :func:`pending_row`'s insert leaves, as a read of it returns it (columns of
+    :data:`INSTANCE_COLUMNS`; what INSERT_PENDING does not set is NULL)."""
+    parent = event.parent.instance_id if event.parent else None
+    row = (instance_id, event.name, RuntimeStatus.Pending.value, now_us, now_us, event.execution_id)
+    return instance_from_row((*row, event.version, event.input, None, None, None, parent))
+
+
 UPSERT_INSTANCE = """
 INSERT INTO instances (hub, instance_id, execution_id, name, version, runtime_status, created_time,
     last_updated_time, completed_time, input, output, custom_status, parent_instance_id)
