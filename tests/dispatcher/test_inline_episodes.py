@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 from datetime import timedelta
 
@@ -22,6 +23,18 @@ from durable_ext.dispatcher.timeouts import RECYCLE_EXIT_CODE, LoopWatchdog
 from durable_ext.host import Host
 from durable_ext.log import logger
 from tests.e2e.hostproc import free_port, use_azure_storage
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    # An in-process Host exports the app's Values into os.environ (as func start does for user
+    # code). Left there, the Azurite test's AzureWebJobsStorage won over later tests' own settings:
+    # hosts they started talked to Azurite past their fault proxy, or started instead of refusing
+    # a malformed connection string.
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 class FakeClock:
