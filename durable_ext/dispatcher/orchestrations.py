@@ -2,9 +2,9 @@
 
 The episode (replaying history through the SDK) is CPU work in user code, so it runs on the
 thread pool — except, with ``inline``, a quick episode when nothing else is in flight, which runs
-on the loop's thread (``dispatcher.inline``); the commit is one provider call. The lock is renewed while the episode runs
-(``dispatcher.locks``); an episode that outlives functionTimeout fails its instance
-(``dispatcher.timeouts``). A commit rejected because the lock was lost
+on the loop's thread (``dispatcher.inline``); the commit is one provider call. The lock is renewed
+while the episode runs (``dispatcher.locks``); an episode that outlives functionTimeout fails its
+instance (``dispatcher.timeouts``). A commit rejected because the lock was lost
 (another worker took the instance) is dropped: that worker's commit wins, exactly once.
 """
 
@@ -142,8 +142,9 @@ class OrchestrationDispatcher:
         timed_out = None
         if name:
             with invocation(name, reason="(null)", instance_id=item.instance_id) as inv:
-                if self._runs_inline(name, item, session):
-                    report = self.inline.run(name, item.instance_id, partial(self._process, item, now, session))  # type: ignore[union-attr]
+                inline = self._inline_for(name, item, session)
+                if inline is not None:
+                    report = inline.run(name, item.instance_id, partial(self._process, item, now, session))
                 else:
                     try:
                         report = await self.timeouts.run(name, inv.id, self._on_thread(name, item, now, session))
@@ -158,16 +159,21 @@ class OrchestrationDispatcher:
         _log_report(item, report)
         return report, timed_out
 
-    def _runs_inline(self, name: str, item: OrchestrationWorkItem, session: EpisodeSession | None) -> bool:
-        """Whether the episode runs on the loop's thread (``dispatcher.inline``): nothing else is in
-        flight, the episode replays little and its function has been quick."""
-        return (
-            self.inline is not None
-            and self.inline.allows(name)
+    def _inline_for(
+        self, name: str, item: OrchestrationWorkItem, session: EpisodeSession | None
+    ) -> InlineEpisodes | None:
+        """``self.inline`` if the episode runs on the loop's thread (``dispatcher.inline``): nothing
+        else is in flight, the episode replays little and its function has been quick; else None."""
+        inline = self.inline
+        if (
+            inline is not None
+            and inline.allows(name)
             and (session is not None or not item.history)
             and self.loop.in_flight() <= 1
-            and self.inline.quiet()
-        )
+            and inline.quiet()
+        ):
+            return inline
+        return None
 
     def _on_thread(
         self, name: str, item: OrchestrationWorkItem, now: datetime, session: EpisodeSession | None
