@@ -16,9 +16,8 @@ loop's thread, provided that:
 
 Under load episodes keep going to threads, where they overlap the loop's own work (a fan-in's
 episodes among its activities' results, too: run inline, each took fewer results and the fan-out of
-1,000 took 40 % longer with one process). An episode on
-the loop's thread that takes longer than the limit sends its function back to user threads for good
-(in this process).
+1,000 took 40 % longer with one process). An episode on the loop's thread that takes longer than the
+limit sends its function back to user threads for good (in this process).
 
 A runaway cannot be stopped on either thread. On a user thread it fails at functionTimeout and its
 process is recycled (``dispatcher.timeouts``). On the loop's thread it stalls the process, so the
