@@ -47,10 +47,12 @@ DEFAULT_WORKER_PROCESSES = min(2, os.cpu_count() or 1)
 MAX_WORKER_PROCESSES = 10
 #: App setting: "false" lets the host processes run on any CPU (default true: see ``pin_processes``).
 PIN_PROCESSES_SETTING = "DURABLE_EXT_PIN_PROCESSES"
-#: App setting: milliseconds an episode may take and its function still count as quick enough to run
-#: on the event loop's thread (``dispatcher.inline``); 0 turns that off.
+#: App settings: milliseconds an orchestrator episode / an activity call may take and its function
+#: still count as quick enough to run on the event loop's thread (``dispatcher.inline``); 0 turns that off.
 INLINE_EPISODE_SETTING = "DURABLE_EXT_INLINE_EPISODE_MS"
 DEFAULT_INLINE_EPISODE_LIMIT = timedelta(milliseconds=5)
+INLINE_ACTIVITY_SETTING = "DURABLE_EXT_INLINE_ACTIVITY_MS"
+DEFAULT_INLINE_ACTIVITY_LIMIT = timedelta(milliseconds=1)
 DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
 #: functionTimeout when host.json has none: the Functions host's default outside the Consumption plan
 #: (Premium, Dedicated, local ``func start``); Consumption ("WEBSITE_SKU" = "Dynamic") defaults to 5 minutes
@@ -140,6 +142,8 @@ class HostConfig:
     #: How long an episode may take for its function to count as quick (``dispatcher.inline``); zero:
     #: every episode runs on a user thread. App setting ``DURABLE_EXT_INLINE_EPISODE_MS``.
     inline_episode_limit: timedelta = DEFAULT_INLINE_EPISODE_LIMIT
+    #: The same for a plain ``def`` activity's calls. App setting ``DURABLE_EXT_INLINE_ACTIVITY_MS``.
+    inline_activity_limit: timedelta = DEFAULT_INLINE_ACTIVITY_LIMIT
 
 
 class _Section:
@@ -246,7 +250,8 @@ def load_config(
         ),
         worker_processes=_worker_processes(values, env, storage.kind),
         pin_processes=_pin_processes(values, env),
-        inline_episode_limit=_inline_episode_limit(values, env),
+        inline_episode_limit=_inline_limit(INLINE_EPISODE_SETTING, DEFAULT_INLINE_EPISODE_LIMIT, values, env),
+        inline_activity_limit=_inline_limit(INLINE_ACTIVITY_SETTING, DEFAULT_INLINE_ACTIVITY_LIMIT, values, env),
     )
 
 
@@ -275,18 +280,17 @@ def _pin_processes(values: Mapping[str, str], env: Mapping[str, str]) -> bool:
     raise ConfigError(f"App setting {PIN_PROCESSES_SETTING} must be true or false, got {_show(raw)}.")
 
 
-def _inline_episode_limit(values: Mapping[str, str], env: Mapping[str, str]) -> timedelta:
-    raw = app_setting(INLINE_EPISODE_SETTING, values, env)
+def _inline_limit(setting: str, default: timedelta, values: Mapping[str, str], env: Mapping[str, str]) -> timedelta:
+    raw = app_setting(setting, values, env)
     if raw is None or raw.strip() == "":
-        return DEFAULT_INLINE_EPISODE_LIMIT
+        return default
     try:
         milliseconds = float(raw)
     except ValueError:
         milliseconds = float("nan")
     if not 0 <= milliseconds <= 60_000:  # also false for NaN and infinity
         raise ConfigError(
-            f"App setting {INLINE_EPISODE_SETTING} must be a number of milliseconds from 0 (off) to 60000, "
-            f"got {_show(raw)}."
+            f"App setting {setting} must be a number of milliseconds from 0 (off) to 60000, got {_show(raw)}."
         )
     return timedelta(milliseconds=milliseconds)
 

@@ -30,7 +30,7 @@ from durable_ext.core.clock import Clock, SystemClock
 from durable_ext.dispatcher.activities import ActivityDispatcher
 from durable_ext.dispatcher.catalog import RegistryCatalog
 from durable_ext.dispatcher.entities import EntityDispatcher
-from durable_ext.dispatcher.inline import InlineEpisodes
+from durable_ext.dispatcher.inline import InlineCalls
 from durable_ext.dispatcher.orchestrations import OrchestrationDispatcher
 from durable_ext.dispatcher.sessions import SessionCache
 from durable_ext.dispatcher.timeouts import FunctionTimeouts
@@ -59,15 +59,18 @@ class Engine:
         shutdown_grace: float = 5.0,
         timeouts: FunctionTimeouts | None = None,
         owns_client_session: bool = True,
-        inline_episodes: InlineEpisodes | None = None,
+        inline_episodes: InlineCalls | None = None,
+        inline_activities: InlineCalls | None = None,
     ) -> None:
         """``timeouts``: host.json functionTimeout and what to do with a runaway (``durable_ext start``
         recycles its process); None: no limit — in worker mode the Functions host owns the process.
-        ``inline_episodes``: which episodes may run on the loop's thread (``dispatcher.inline``: only a
-        host whose watchdog recycles a stalled process); None: none do."""
+        ``inline_episodes`` / ``inline_activities``: which episodes / activity calls may run on the
+        loop's thread (``dispatcher.inline``: only a host whose watchdog recycles a stalled process);
+        None: none do."""
         self.config = config
         self.timeouts = timeouts or FunctionTimeouts(None)
         self.inline_episodes = inline_episodes
+        self.inline_activities = inline_activities
         self.registry = registry
         self.clock = clock or SystemClock()
         self.shutdown_grace = shutdown_grace
@@ -99,10 +102,10 @@ class Engine:
         self.executor = UserThreads(max_workers=min(workers, 256), thread_name_prefix="durable-user")
         catalog = RegistryCatalog(self.registry, config.default_version)
         if not isinstance(self.provider, HandsOffWork):
-            # Episodes on the loop's thread save a tenth of a millisecond: worth it where work is handed
+            # Calls on the loop's thread save a tenth of a millisecond: worth it where work is handed
             # over in-process (SQLite), not where every step waits tens of milliseconds for a queue —
-            # there, with two workers, they made 100 sequential activities 10–40 % slower.
-            self.inline_episodes = None
+            # there, with two workers, inline episodes made 100 sequential activities 10–40 % slower.
+            self.inline_episodes = self.inline_activities = None
         self.client = DurableClient(
             self.provider,
             self.clock,
@@ -133,6 +136,7 @@ class Engine:
             http=AiohttpTransport(),
             lock_timeout=config.activity_lock_timeout,
             timeouts=self.timeouts,
+            inline=self.inline_activities,
         )
         entities = EntityDispatcher(
             self.provider,
@@ -149,10 +153,16 @@ class Engine:
         orchestrations.send_activities_to(activities.receiver())
         activities.send_orchestrations_to(orchestrations.receiver(), orchestrations.continue_inline)
         self.client.take_new = orchestrations.take_new
-        if self.inline_episodes is not None:
-            # Activities in flight (a fan-out) keep episodes on threads: there they overlap the loop's work.
-            self.inline_episodes.alongside(activities.loop.in_flight)
         self.loops = [orchestrations.loop, activities.loop, entities.loop]
+        for inline in self.inline_calls():
+            # More than one item in flight on any loop (a fan-out, concurrent instances) keeps calls
+            # on threads: there they overlap the loop's work.
+            for loop in self.loops:
+                inline.alongside(loop.in_flight)
+
+    def inline_calls(self) -> list[InlineCalls]:
+        """The kinds of calls that may run on the loop's thread (``dispatcher.inline``)."""
+        return [inline for inline in (self.inline_episodes, self.inline_activities) if inline is not None]
 
     def web_app(
         self,

@@ -32,7 +32,7 @@ from durable_ext.auth import AccessPolicy, AuthMode, load_keys, resolve_access
 from durable_ext.auth.access import AUTH_SETTING, is_loopback
 from durable_ext.config import HostConfig, export_values
 from durable_ext.core.clock import Clock
-from durable_ext.dispatcher.inline import InlineEpisodes
+from durable_ext.dispatcher.inline import InlineCalls
 from durable_ext.dispatcher.timeouts import RECYCLE_EXIT_CODE, FunctionTimeouts, LoopWatchdog
 from durable_ext.engine import Engine
 from durable_ext.functions import replay_safe
@@ -83,16 +83,14 @@ class Host:
         self._context_filter = ContextFilter()
         for handler in logging.getLogger().handlers:
             handler.addFilter(self._context_filter)  # instance_id / function_name on the app's own records
-        # Episodes on the loop's thread only where the watchdog recycles a process they stall.
-        limit = config.inline_episode_limit.total_seconds()
-        inline = InlineEpisodes(limit) if config.function_timeout is not None and limit > 0 else None
         self.engine = Engine(
             config,
             registry,
             clock=self.clock,
             shutdown_grace=self.shutdown_grace,
             timeouts=self.timeouts,
-            inline_episodes=inline,
+            inline_episodes=_inline_calls("Orchestrator", config.inline_episode_limit, config),
+            inline_activities=_inline_calls("Activity", config.inline_activity_limit, config),
         )
         await self.engine.open()
         access = self._access_policy()
@@ -120,7 +118,7 @@ class Host:
             self.watchdog = LoopWatchdog(
                 asyncio.get_running_loop(),
                 margin,
-                inline=self.engine.inline_episodes,
+                inline=self.engine.inline_calls(),
                 episode_limit=config.function_timeout,
             )
             self.watchdog.start()
@@ -263,3 +261,11 @@ def _exit_after(seconds: float, code: int) -> threading.Timer:
 
 def _display_host(host: str) -> str:
     return "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host
+
+
+def _inline_calls(kind: str, limit: timedelta, config: HostConfig) -> InlineCalls | None:
+    """Calls of ``kind`` on the loop's thread (``dispatcher.inline``), only where the watchdog
+    recycles a process they stall (a functionTimeout), and unless the limit turns them off."""
+    if config.function_timeout is None or limit <= timedelta(0):
+        return None
+    return InlineCalls(kind, limit.total_seconds())

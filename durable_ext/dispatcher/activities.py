@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import timedelta
 from functools import partial
-from typing import cast
+from typing import TypeVar, cast
 
 from durable_ext import telemetry
 from durable_ext.core import events as e
@@ -24,14 +24,18 @@ from durable_ext.core.shim import HTTP_ACTIVITY_NAME
 from durable_ext.core.wire.activities import activity_failure_details
 from durable_ext.dispatcher.handoff import Receiver
 from durable_ext.dispatcher.http_activity import HttpTransport, call_http
+from durable_ext.dispatcher.inline import InlineCalls
 from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.dispatcher.timeouts import FunctionTimeouts
 from durable_ext.errors import FunctionTimeoutError, LockLostError, ProviderError
-from durable_ext.functions.invoke import ActivityFailure, run_activity
-from durable_ext.functions.registry import Registry
+from durable_ext.functions.invoke import ActivityFailure, SyncCall, run_activity
+from durable_ext.functions.registry import FunctionInfo, Registry
+from durable_ext.functions.threads import run_in
 from durable_ext.log import invocation, logger
 from durable_ext.providers.base import HandsOffWork, Provider, WorkSignal
+
+T = TypeVar("T")
 
 
 class ActivityDispatcher:
@@ -47,8 +51,11 @@ class ActivityDispatcher:
         http: HttpTransport,
         lock_timeout: timedelta = timedelta(minutes=5),
         timeouts: FunctionTimeouts | None = None,
+        inline: InlineCalls | None = None,
     ) -> None:
-        """``http`` sends the requests of the built-in ``call_http`` activity."""
+        """``http`` sends the requests of the built-in ``call_http`` activity. ``inline`` decides
+        which calls of plain ``def`` activities run on the loop's thread (``dispatcher.inline``; its
+        ``alongside`` loops include this one's); None: every one runs on ``executor``."""
         self.provider = provider
         self.registry = registry
         self.clock = clock
@@ -57,6 +64,7 @@ class ActivityDispatcher:
         self.http = http
         self.lock_timeout = lock_timeout
         self.timeouts = timeouts or FunctionTimeouts(None)
+        self.inline = inline
         #: Where woken instances go without a fetch (send_orchestrations_to); None: the queue only.
         self.orchestrations: Receiver[OrchestrationWorkItem] | None = None
         self.continue_inline: Callable[[ActivityWorkItem, TaskMessage], Awaitable[bool]] | None = None
@@ -149,13 +157,24 @@ class ActivityDispatcher:
             # The extension's text for a missing activity has this leading space and no list of names.
             message = " " + unknown_function(scheduled.name, DurableKind.ACTIVITY)
             return self._failed(scheduled, message, "")
-        with invocation(info.function_name, reason="(null)", instance_id=item.message.instance_id) as inv:
+        instance_id = item.message.instance_id
+        with invocation(info.function_name, reason="(null)", instance_id=instance_id) as inv:
             try:
-                output = await self.timeouts.run(
-                    info.function_name,
-                    inv.id,
-                    run_activity(info, scheduled.input, executor=self.executor, invocation_id=inv.id),
-                )
+                inline = self._inline_for(info)
+                if inline is not None:
+                    # No asyncio timeout: it could not fire while the call holds the loop (the watchdog's job).
+                    output = await run_activity(
+                        info,
+                        scheduled.input,
+                        invocation_id=inv.id,
+                        call=partial(_on_loop, inline, info.function_name, instance_id),
+                    )
+                else:
+                    output = await self.timeouts.run(
+                        info.function_name,
+                        inv.id,
+                        run_activity(info, scheduled.input, invocation_id=inv.id, call=self._on_thread(info)),
+                    )
             except FunctionTimeoutError as exc:
                 inv.succeeded = False
                 timed_out.append(info.function_name)
@@ -168,6 +187,20 @@ class ActivityDispatcher:
                 return self._failed(scheduled, " " + failure.message, failure.details)
         return e.TaskCompleted(timestamp=self.clock.now(), task_scheduled_id=task_id, result=output)
 
+    def _inline_for(self, info: FunctionInfo) -> InlineCalls | None:
+        """``self.inline`` if this call runs on the loop's thread (``dispatcher.inline``): a plain
+        ``def`` proven quick, nothing else in flight; else None."""
+        inline = self.inline
+        if inline is not None and not info.is_async and inline.allows(info.function_name) and inline.quiet():
+            return inline
+        return None
+
+    def _on_thread(self, info: FunctionInfo) -> SyncCall:
+        inline, executor = self.inline, self.executor
+        if inline is None:
+            return partial(run_in, executor)
+        return lambda call: run_in(executor, inline.timed, info.function_name, call)
+
     def _failed(self, scheduled: e.TaskScheduled, message: str, stack: str) -> e.TaskFailed:
         # "failed: " + " ValueError: boom" gives the host's double space (EXT ``TaskActivityShim``).
         return e.TaskFailed(
@@ -179,3 +212,7 @@ class ActivityDispatcher:
 
     async def _renew(self, item: ActivityWorkItem) -> None:
         await self.provider.renew_activity_lock(item, now=self.clock.now(), lock_timeout=self.lock_timeout)
+
+
+async def _on_loop(inline: InlineCalls, function_name: str, instance_id: str, call: Callable[[], T]) -> T:
+    return inline.run(function_name, instance_id, call)

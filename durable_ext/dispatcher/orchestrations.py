@@ -31,7 +31,7 @@ from durable_ext.core.sessions import EpisodeSession
 from durable_ext.core.status import RuntimeStatus
 from durable_ext.core.transitions import Catalog, EpisodeReport, process_work_item
 from durable_ext.dispatcher.handoff import Receiver
-from durable_ext.dispatcher.inline import InlineEpisodes
+from durable_ext.dispatcher.inline import InlineCalls
 from durable_ext.dispatcher.locks import hand_back, renewing
 from durable_ext.dispatcher.loop import WorkLoop
 from durable_ext.dispatcher.sessions import Committed, SessionCache
@@ -63,7 +63,7 @@ class OrchestrationDispatcher:
         on_commit: Callable[[str, InstanceState | None], None] | None = None,
         sessions: SessionCache | None = None,
         played: PlayedHistory | None = None,
-        inline: InlineEpisodes | None = None,
+        inline: InlineCalls | None = None,
     ) -> None:
         """``on_commit(instance_id, state)`` runs after each commit that ends an instance (the client
         hands ``state`` to the requests waiting for it).
@@ -71,8 +71,8 @@ class OrchestrationDispatcher:
         ``played`` caches the played-history JSON of this dispatcher's instances between episodes
         (core.played); default: a cache of its own with the default bound.
 
-        ``inline`` decides which episodes run on the loop's thread (``dispatcher.inline``); None:
-        every episode runs on ``executor``.
+        ``inline`` decides which episodes run on the loop's thread (``dispatcher.inline``; its
+        ``alongside`` loops include this one's); None: every episode runs on ``executor``.
         """
         self.provider = provider
         # (a runtime Protocol check walks the protocol's members: once, not per episode)
@@ -159,19 +159,11 @@ class OrchestrationDispatcher:
         _log_report(item, report)
         return report, timed_out
 
-    def _inline_for(
-        self, name: str, item: OrchestrationWorkItem, session: EpisodeSession | None
-    ) -> InlineEpisodes | None:
+    def _inline_for(self, name: str, item: OrchestrationWorkItem, session: EpisodeSession | None) -> InlineCalls | None:
         """``self.inline`` if the episode runs on the loop's thread (``dispatcher.inline``): nothing
         else is in flight, the episode replays little and its function has been quick; else None."""
         inline = self.inline
-        if (
-            inline is not None
-            and inline.allows(name)
-            and (session is not None or not item.history)
-            and self.loop.in_flight() <= 1
-            and inline.quiet()
-        ):
+        if inline is not None and inline.allows(name) and (session is not None or not item.history) and inline.quiet():
             return inline
         return None
 

@@ -25,8 +25,9 @@ An ``async def`` function that never awaits blocks the event loop itself, so not
 notice it; :class:`LoopWatchdog` is a thread that ends the process when the loop has not run for
 longer than the limit. That invocation is not failed durably (nothing can write while the loop is
 stuck): it runs again after the restart, like work of a killed process. The same thread watches an
-orchestrator episode that runs on the loop's thread (``dispatcher.inline``) and recycles the process
-once it has run for functionTimeout; its retry runs on a user thread and times out as above.
+orchestrator episode or activity call that runs on the loop's thread (``dispatcher.inline``) and
+recycles the process once it has run for functionTimeout; its retry runs on a user thread and times
+out as above.
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
-from durable_ext.dispatcher.inline import InlineEpisodes
+from durable_ext.dispatcher.inline import InlineCalls
 from durable_ext.errors import FunctionTimeoutError
 from durable_ext.log import flush_console, logger
 
@@ -100,7 +101,7 @@ class FunctionTimeouts:
 class LoopWatchdog:
     """A thread that ends the process (status ``RECYCLE_EXIT_CODE``) when the event loop stops running
     for longer than ``limit`` — an ``async def`` function that never yields — or, with ``inline``,
-    when an orchestrator episode has run on the loop's thread for longer than ``episode_limit``
+    when a call of one of those kinds has run on the loop's thread for longer than ``episode_limit``
     (functionTimeout: ``dispatcher.inline``)."""
 
     def __init__(
@@ -109,13 +110,13 @@ class LoopWatchdog:
         limit: timedelta,
         exit: Callable[[int], None] = os._exit,
         *,
-        inline: InlineEpisodes | None = None,
+        inline: Sequence[InlineCalls] = (),
         episode_limit: timedelta | None = None,
     ):
         self.loop = loop
         self.limit = limit.total_seconds()
         self.exit = exit
-        self.inline = inline if episode_limit is not None else None
+        self.inline = tuple(inline) if episode_limit is not None else ()
         self.episode_limit = episode_limit.total_seconds() if episode_limit is not None else 0.0
         self.beat = time.monotonic()
         self._stop = threading.Event()
@@ -138,13 +139,13 @@ class LoopWatchdog:
             await asyncio.sleep(period)
 
     def _watch(self) -> None:
-        period = min(1.0, self.limit / 4, self.episode_limit / 4 if self.inline is not None else 1.0)
+        period = min(1.0, self.limit / 4, self.episode_limit / 4 if self.inline else 1.0)
         while not self._stop.wait(period):
-            overdue = self.inline.overdue(self.episode_limit) if self.inline is not None else None
+            overdue = next((found for inline in self.inline if (found := inline.overdue(self.episode_limit))), None)
             if overdue is not None:
                 logger.error(
                     "Timeout value of %s exceeded by function 'Functions.%s' running on the event loop's thread "
-                    "(instance '%s'). Recycling the host process; the episode is retried on a worker thread.",
+                    "(instance '%s'). Recycling the host process; the call is retried on a worker thread.",
                     timeout_text(timedelta(seconds=self.episode_limit)),
                     overdue.function_name,
                     overdue.instance_id,

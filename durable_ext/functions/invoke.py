@@ -15,7 +15,7 @@ import functools
 import inspect
 import json
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -80,19 +80,32 @@ def encode_activity_output(value: Any) -> str:
         raise ValueError(f"activity trigger output must be json serializable ({value})") from exc
 
 
+#: How the call of a plain ``def`` function is run: ``call`` given the blocking call, an awaitable
+#: of its outcome (by default ``run_in(executor, blocking)``: on a user thread).
+SyncCall = Callable[[Callable[[], Any]], Awaitable[Any]]
+
+
 async def run_activity(
-    info: FunctionInfo, input_text: str | None, *, executor: Executor | None, invocation_id: str
+    info: FunctionInfo,
+    input_text: str | None,
+    *,
+    invocation_id: str,
+    executor: Executor | None = None,
+    call: SyncCall | None = None,
 ) -> str:
     """Run an activity on its action ``input`` text; returns the ``df_dumps`` text of its result.
 
-    Raises ActivityFailure for every failure of the invocation (decode, user code, encode).
+    A plain ``def`` runs through ``call`` (default: on ``executor``). Raises ActivityFailure for
+    every failure of the invocation (decode, user code, encode).
     """
     try:
         kwargs = {info.trigger_binding_name: decode_activity_input(input_text)}
-        result = await _invoke(info, kwargs, executor=executor, invocation_id=invocation_id)
+        result = await _invoke(
+            info, kwargs, invocation_id=invocation_id, call=call or functools.partial(run_in, executor)
+        )
         return encode_activity_output(result)
     except Exception as exc:
-        raise ActivityFailure(f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))) from exc
+        raise ActivityFailure(f"{type(exc).__name__}: {exc}", _traceback_text(exc)) from exc
 
 
 async def run_http(
@@ -119,7 +132,7 @@ async def run_http(
     kwargs.update(outs)
     # Bindings this runtime cannot serve (blob input, …) still need their parameter filled.
     kwargs.update(dict.fromkeys(info.unserved_input_names))
-    result = await _invoke(info, kwargs, executor=executor, invocation_id=invocation_id)
+    result = await _invoke(info, kwargs, invocation_id=invocation_id, call=functools.partial(run_in, executor))
     if info.http_output_name not in (None, "$return"):
         result = outs[info.http_output_name].get()
     return to_http_response(result, info.function_name)
@@ -139,7 +152,7 @@ def is_coroutine_function(fn: Callable[..., Any]) -> bool:
     return False
 
 
-async def _invoke(info: FunctionInfo, kwargs: dict[str, Any], *, executor: Executor | None, invocation_id: str) -> Any:
+async def _invoke(info: FunctionInfo, kwargs: dict[str, Any], *, invocation_id: str, call: SyncCall) -> Any:
     context: Context | None = None
     if info.wants_context:
         context = Context(invocation_id, info.function_name, info.function_directory)
@@ -148,13 +161,28 @@ async def _invoke(info: FunctionInfo, kwargs: dict[str, Any], *, executor: Execu
     if info.is_async:
         result = fn(**kwargs)
     else:
-        call = functools.partial(_run_sync, fn, kwargs, context)
-        # Copy contextvars into the thread as asyncio.to_thread does (log correlation, etc.).
-        result = await run_in(executor, contextvars.copy_context().run, call)
+        # Copy contextvars into the call as asyncio.to_thread does (log correlation, etc.).
+        result = await call(functools.partial(contextvars.copy_context().run, _run_sync, fn, kwargs, context))
     # Covers async functions and sync wrappers that hand back a coroutine (finished on the loop).
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+def _traceback_text(exc: BaseException) -> str:
+    """The traceback of a failed call from the user function's frame on.
+
+    The frames above it only say how the call was run, and they differ between a user thread and
+    the loop's thread (``dispatcher.inline``): the same failure must write the same history wherever
+    it ran. An error of the runtime's own (input or output conversion) keeps them all.
+    """
+    start = exc.__traceback__
+    tb = start
+    while tb is not None:
+        if tb.tb_frame.f_code in _CALLS_USER_CODE and tb.tb_next is not None:
+            start = tb.tb_next
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, start))
 
 
 def _run_sync(fn: Callable[..., Any], kwargs: dict[str, Any], context: Context | None) -> Any:
@@ -162,6 +190,10 @@ def _run_sync(fn: Callable[..., Any], kwargs: dict[str, Any], context: Context |
         # The worker sets this in the executing thread so logging from user threads can correlate.
         context.thread_local_storage.invocation_id = context.invocation_id
     return fn(**kwargs)
+
+
+#: The frames that call the user function (the last one in a traceback is where user code starts).
+_CALLS_USER_CODE = frozenset({_invoke.__code__, _run_sync.__code__})
 
 
 async def close_client_session() -> None:

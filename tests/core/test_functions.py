@@ -401,6 +401,36 @@ def test_raising_activity(basic: Registry, executor: ThreadPoolExecutor) -> None
     assert "Traceback" in caught.value.details and 'raise ValueError("boom")' in caught.value.details
 
 
+def test_a_failure_traceback_starts_at_user_code_wherever_the_call_ran(
+    basic: Registry, executor: ThreadPoolExecutor
+) -> None:
+    # The runtime's frames above the user's differ between a user thread and the loop's thread
+    # (dispatcher.inline): left in, the same failure wrote different TaskFailed details.
+    info = basic.activity("boom")
+    assert info is not None
+
+    async def on_loop(call):
+        return call()
+
+    details = []
+    for call in (None, on_loop):
+        with pytest.raises(ActivityFailure) as caught:
+            asyncio.run(run_activity(info, "null", executor=executor, invocation_id="inv-1", call=call))
+        details.append(caught.value.details)
+    assert details[0] == details[1]
+    first_frame = details[0].splitlines()[1]
+    assert first_frame.strip().startswith('File "') and "durable_ext" not in first_frame, details[0]
+    assert 'raise ValueError("boom")' in details[0]
+
+
+def test_a_failure_of_the_runtimes_own_conversion_keeps_its_frames(
+    basic: Registry, executor: ThreadPoolExecutor
+) -> None:
+    with pytest.raises(ActivityFailure) as caught:
+        activity(basic, "unserializable", "null", executor)
+    assert "invoke.py" in caught.value.details and "encode_activity_output" in caught.value.details
+
+
 def test_unserializable_result(basic: Registry, executor: ThreadPoolExecutor) -> None:
     with pytest.raises(ActivityFailure, match="ValueError: activity trigger output must be json serializable"):
         activity(basic, "unserializable", "null", executor)

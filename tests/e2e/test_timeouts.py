@@ -71,6 +71,21 @@ def quick_then_spin(context):
 
 
 @app.orchestration_trigger(context_name="context")
+def calls_quick_or_spin(context):
+    try:
+        return (yield context.call_activity("quick_or_spin", context.get_input()))
+    except Exception as exc:
+        return str(exc)
+
+
+@app.activity_trigger(input_name="spin")
+def quick_or_spin(spin):
+    while spin:  # (1 spins, 0 does not)
+        pass
+    return "quick"
+
+
+@app.orchestration_trigger(context_name="context")
 def say_hello(context):
     return (yield context.call_activity("hello", "again"))
 
@@ -152,6 +167,34 @@ def test_a_runaway_on_the_event_loops_thread_recycles_the_process_and_fails_on_i
     )
     assert first_child not in children(host.proc.pid)
     # The retry's thread still spins: that process is recycled too; the third one serves.
+    wait_until(lambda: host.log().count("Host started.") >= 3, 60, "the second recycle")
+    hello = webhook_start(host, "say_hello")
+    assert host.wait(hello, timeout=120)["output"] == "Hello again"
+
+
+def test_a_runaway_activity_on_the_event_loops_thread_recycles_the_process_and_fails_on_its_retry(
+    host_factory, tmp_path
+):
+    # The same for an activity proven quick: its spin on the loop's thread is ended by a recycle, and
+    # its retry, on a user thread in the fresh process, is the task failure the orchestrator catches.
+    host = start(
+        host_factory,
+        tmp_path,
+        TIMEOUT,
+        env={"FUNCTIONS_WORKER_PROCESS_COUNT": "1", "DURABLE_EXT_INLINE_ACTIVITY_MS": "60000"},
+    )
+    (first_child,) = children(host.proc.pid)
+    for _ in range(3):  # three quick calls: proven
+        assert host.wait(webhook_start(host, "calls_quick_or_spin", 0), timeout=120)["output"] == "quick"
+    instance = webhook_start(host, "calls_quick_or_spin", 1)
+    status = host.wait(instance, timeout=180)
+    assert status["runtimeStatus"] == "Completed"
+    assert "Timeout value of 00:00:05 was exceeded by function: Functions.quick_or_spin" in status["output"]
+    assert (
+        f"exceeded by function 'Functions.quick_or_spin' running on the event loop's thread (instance '{instance}')"
+        in host.log()
+    )
+    assert first_child not in children(host.proc.pid)
     wait_until(lambda: host.log().count("Host started.") >= 3, 60, "the second recycle")
     hello = webhook_start(host, "say_hello")
     assert host.wait(hello, timeout=120)["output"] == "Hello again"

@@ -1,8 +1,8 @@
-"""dispatcher.inline: which orchestrator episodes run on the event loop's thread, and the watchdog
-that recycles a process an inline episode stalls.
+"""dispatcher.inline: which orchestrator episodes and activity calls run on the event loop's thread,
+and the watchdog that recycles a process an inline call stalls.
 
 The placement itself (loop thread when alone, user threads under load) is checked on a real host in
-``test_episodes_run_on_the_loops_thread_only_when_alone_and_proven_quick``; the runaway end to end in
+``test_calls_run_on_the_loops_thread_only_when_alone_and_proven_quick``; the runaways end to end in
 ``tests/e2e/test_timeouts.py``.
 """
 
@@ -18,7 +18,7 @@ from datetime import timedelta
 import pytest
 
 from durable_ext.config import ConfigError, load_config
-from durable_ext.dispatcher.inline import DEFAULT_LIMIT, PROVEN, InlineEpisodes
+from durable_ext.dispatcher.inline import DEFAULT_ACTIVITY_LIMIT, DEFAULT_EPISODE_LIMIT, PROVEN, InlineCalls
 from durable_ext.dispatcher.timeouts import RECYCLE_EXIT_CODE, LoopWatchdog
 from durable_ext.host import Host
 from durable_ext.log import logger
@@ -55,7 +55,7 @@ def _episode(clock: FakeClock, seconds: float, result: str = "report"):
 
 def test_a_function_earns_the_loops_thread_with_quick_episodes_and_a_slow_one_resets_the_count():
     clock = FakeClock()
-    inline = InlineEpisodes(limit=0.005, clock=clock)
+    inline = InlineCalls("Orchestrator", limit=0.005, clock=clock)
     assert not inline.allows("f")  # unknown: user threads
     for _ in range(PROVEN - 1):
         assert inline.timed("f", _episode(clock, 0.001)) == "report"
@@ -71,7 +71,7 @@ def test_a_function_earns_the_loops_thread_with_quick_episodes_and_a_slow_one_re
 
 def test_a_slow_episode_on_the_loops_thread_sends_its_function_back_to_threads_for_good(caplog):
     clock = FakeClock()
-    inline = InlineEpisodes(limit=0.005, clock=clock)
+    inline = InlineCalls("Orchestrator", limit=0.005, clock=clock)
     for _ in range(PROVEN):
         inline.timed("f", _episode(clock, 0.001))
     assert inline.run("f", "i1", _episode(clock, 0.002)) == "report"
@@ -79,25 +79,49 @@ def test_a_slow_episode_on_the_loops_thread_sends_its_function_back_to_threads_f
     with caplog.at_level(logging.INFO, logger=logger.name):
         inline.run("f", "i1", _episode(clock, 0.050))
     assert not inline.allows("f")
-    assert "Orchestrator 'f' took 50 ms on the event loop's thread" in caplog.text
+    assert "Orchestrator 'f' took 50 ms on the event loop's thread; it runs on worker threads" in caplog.text
     for _ in range(2 * PROVEN):
         inline.timed("f", _episode(clock, 0.001))
     assert not inline.allows("f")  # for good, in this process
 
 
-def test_the_process_is_quiet_while_each_other_loop_has_at_most_one_item_in_flight():
-    inline = InlineEpisodes()
+def test_the_process_is_quiet_while_each_loop_has_at_most_one_item_in_flight():
+    inline = InlineCalls("Orchestrator")
     assert inline.quiet()
-    activities = [1]
+    orchestrations, activities = [1], [1]
+    inline.alongside(lambda: orchestrations[0])
     inline.alongside(lambda: activities[0])
-    assert inline.quiet()  # the activity whose result the episode takes
+    assert inline.quiet()  # the episode itself, and the activity whose result it takes
     activities[0] = 2  # a fan-out's activities: episodes stay on threads
     assert not inline.quiet()
+    activities[0], orchestrations[0] = 1, 2  # another instance's episode too
+    assert not inline.quiet()
+
+
+def test_a_call_on_the_loops_thread_does_not_see_the_running_loop():
+    # As on a user thread: a plain def that runs a coroutine of its own with asyncio.run still can.
+    inline = InlineCalls("Activity")
+
+    async def double(x: int) -> int:
+        await asyncio.sleep(0)
+        return 2 * x
+
+    def activity() -> int:
+        with pytest.raises(RuntimeError):
+            asyncio.get_running_loop()
+        return asyncio.run(double(21))
+
+    async def scenario() -> tuple[int, asyncio.AbstractEventLoop]:
+        result = inline.run("activity", "i1", activity)
+        return result, asyncio.get_running_loop()  # back for the loop's own code
+
+    result, loop = asyncio.run(scenario())
+    assert result == 42 and loop is not None
 
 
 def test_the_running_inline_episode_is_known_until_it_ends_even_when_it_raises():
     clock = FakeClock()
-    inline = InlineEpisodes(clock=clock)
+    inline = InlineCalls("Orchestrator", clock=clock)
     seen = []
 
     def episode() -> None:
@@ -114,7 +138,7 @@ def test_the_running_inline_episode_is_known_until_it_ends_even_when_it_raises()
 
 
 def test_the_watchdog_recycles_the_process_when_an_inline_episode_outlives_the_function_timeout(caplog):
-    inline = InlineEpisodes()
+    inline = InlineCalls("Orchestrator")
     exited = threading.Event()
     codes: list[int] = []
 
@@ -128,7 +152,7 @@ def test_the_watchdog_recycles_the_process_when_an_inline_episode_outlives_the_f
             asyncio.get_running_loop(),
             timedelta(hours=1),
             exit,
-            inline=inline,
+            inline=[InlineCalls("Activity"), inline],
             episode_limit=timedelta(seconds=0.2),
         )
         watchdog.start()
@@ -144,16 +168,23 @@ def test_the_watchdog_recycles_the_process_when_an_inline_episode_outlives_the_f
     assert "exceeded by function 'Functions.spinner' running on the event loop's thread (instance 'i1')" in caplog.text
 
 
-def test_the_app_setting_sets_the_limit_or_turns_inline_episodes_off(tmp_path):
+@pytest.mark.parametrize(
+    ("setting", "field", "default"),
+    [
+        ("DURABLE_EXT_INLINE_EPISODE_MS", "inline_episode_limit", DEFAULT_EPISODE_LIMIT),
+        ("DURABLE_EXT_INLINE_ACTIVITY_MS", "inline_activity_limit", DEFAULT_ACTIVITY_LIMIT),
+    ],
+)
+def test_the_app_settings_set_the_limits_or_turn_inline_calls_off(tmp_path, setting, field, default):
     def limit(value: str | None) -> timedelta:
-        environ = {} if value is None else {"DURABLE_EXT_INLINE_EPISODE_MS": value}
-        return load_config(tmp_path, environ=environ).inline_episode_limit
+        environ = {} if value is None else {setting: value}
+        return getattr(load_config(tmp_path, environ=environ), field)
 
-    assert limit(None) == timedelta(seconds=DEFAULT_LIMIT)
+    assert limit(None) == timedelta(seconds=default)
     assert limit("20") == timedelta(milliseconds=20)
     assert limit("0") == timedelta(0)
     for bad in ("fast", "-1", "nan", "1e9"):
-        with pytest.raises(ConfigError, match="DURABLE_EXT_INLINE_EPISODE_MS"):
+        with pytest.raises(ConfigError, match=setting):
             limit(bad)
 
 
@@ -169,23 +200,25 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.orchestration_trigger(context_name="context")
 def where(context):
     first = threading.current_thread().name
-    yield context.call_activity("hello", "x")
-    return [first, threading.current_thread().name]
+    activity = yield context.call_activity("hello", "x")
+    return [first, threading.current_thread().name, activity]
 
 
 @app.activity_trigger(input_name="name")
 def hello(name):
-    return name
+    return threading.current_thread().name
 '''
 
+#: Limits no call reaches on a loaded machine: being quick is then certain, placement is not timing.
+NEVER_SLOW = {"DURABLE_EXT_INLINE_EPISODE_MS": "60000", "DURABLE_EXT_INLINE_ACTIVITY_MS": "60000"}
 
-def test_episodes_run_on_the_loops_thread_only_when_alone_and_proven_quick(tmp_path):
+
+def test_calls_run_on_the_loops_thread_only_when_alone_and_proven_quick(tmp_path):
     app = tmp_path / "app"
     app.mkdir()
     (app / "function_app.py").write_text(APP)
     (app / "host.json").write_text(json.dumps({"version": "2.0"}))
-    # A limit no episode reaches on a loaded machine: being quick is then certain, placement is not timing.
-    config = load_config(app, port=free_port(), environ={"DURABLE_EXT_INLINE_EPISODE_MS": "60000"})
+    config = load_config(app, port=free_port(), environ=NEVER_SLOW)
 
     async def scenario() -> tuple[list, list]:
         host = Host(config)
@@ -207,24 +240,28 @@ def test_episodes_run_on_the_loops_thread_only_when_alone_and_proven_quick(tmp_p
 
     one_by_one, together = asyncio.run(scenario())
     loop_thread = threading.current_thread().name  # asyncio.run's loop runs here
-    episodes = [name for pair in one_by_one for name in pair]
+    episodes = [name for first, second, _ in one_by_one for name in (first, second)]
     # Each instance's two episodes ran replaying little (a first episode, a session continued); the
     # first PROVEN of them on user threads, every one after on the loop's thread.
     assert all(name != loop_thread for name in episodes[:PROVEN]), one_by_one
     assert all(name == loop_thread for name in episodes[PROVEN:]), one_by_one
+    # The same for the activity's calls, one per instance.
+    activities = [activity for _, _, activity in one_by_one]
+    assert all(name != loop_thread for name in activities[:PROVEN]), one_by_one
+    assert all(name == loop_thread for name in activities[PROVEN:]), one_by_one
     # Started together, the first episodes were not alone: they ran on user threads.
-    assert all(first != loop_thread for first, _ in together), together
+    assert all(first != loop_thread for first, _, _ in together), together
 
 
-def _sequential_episode_threads(config, instances: int = PROVEN + 2) -> list[list[str]]:
+def _sequential_call_threads(config, instances: int = PROVEN + 2) -> list[list[str]]:
     """Run ``where`` ``instances`` times, one after the other, on a host in this process; each
-    instance's episodes' thread names. Asserts the host has no inline episodes at all."""
+    instance's episodes' and activity's thread names. Asserts the host runs no calls inline at all."""
 
     async def scenario() -> list:
         host = Host(config)
         await host.start()
         try:
-            assert host.engine.inline_episodes is None
+            assert host.engine.inline_calls() == []
             client = host.engine.client
             outputs = []
             for i in range(instances):
@@ -247,17 +284,17 @@ def _app(tmp_path, host: dict):
     return app
 
 
-def test_on_azure_storage_every_episode_runs_on_a_user_thread(tmp_path, azurite):
+def test_on_azure_storage_every_call_runs_on_a_user_thread(tmp_path, azurite):
     # Each step waits for a queue there: 0.1 ms saved buys nothing, and with two workers it cost.
     app = _app(tmp_path, {})
     use_azure_storage(app, azurite.connection_string)
-    config = load_config(app, port=free_port(), environ={"DURABLE_EXT_INLINE_EPISODE_MS": "60000"})
-    outputs = _sequential_episode_threads(config)
-    assert all(name != threading.current_thread().name for pair in outputs for name in pair), outputs
+    config = load_config(app, port=free_port(), environ=NEVER_SLOW)
+    outputs = _sequential_call_threads(config)
+    assert all(name != threading.current_thread().name for names in outputs for name in names), outputs
 
 
-def test_without_a_function_timeout_every_episode_runs_on_a_user_thread(tmp_path):
+def test_without_a_function_timeout_every_call_runs_on_a_user_thread(tmp_path):
     app = _app(tmp_path, {"functionTimeout": "-1"})
-    config = load_config(app, port=free_port(), environ={"DURABLE_EXT_INLINE_EPISODE_MS": "60000"})
-    outputs = _sequential_episode_threads(config)
-    assert all(name != threading.current_thread().name for pair in outputs for name in pair), outputs
+    config = load_config(app, port=free_port(), environ=NEVER_SLOW)
+    outputs = _sequential_call_threads(config)
+    assert all(name != threading.current_thread().name for names in outputs for name in names), outputs
