@@ -138,7 +138,7 @@ class OrchestrationDispatcher:
         self, item: OrchestrationWorkItem, now: datetime, session: EpisodeSession | None
     ) -> tuple[EpisodeReport, str | None]:
         """Decide the episode; with it, the function name if it outlived functionTimeout."""
-        name = item.state.name if item.state else _start_name(item)
+        name = _name_of(item)
         timed_out = None
         if name:
             with invocation(name, reason="(null)", instance_id=item.instance_id) as inv:
@@ -198,7 +198,7 @@ class OrchestrationDispatcher:
         self, item: OrchestrationWorkItem, report: EpisodeReport, now: datetime, lease: Lease | None
     ) -> list[ActivityWorkItem]:
         """Commit the episode; the activity tasks it locked for this process under ``lease``."""
-        name = item.state.name if item.state else _start_name(item)
+        name = _name_of(item)
         tracing = telemetry.ACTIVE
         traced = tracing.episode(item, report, self.provider.hub, now) if tracing is not None else None
         handed: list[ActivityWorkItem] = []
@@ -287,6 +287,16 @@ class OrchestrationDispatcher:
         if provider is None or not self.loop.reserve(1):
             return False
         item = provider.first_episode_item(start, now=now)
+
+        async def commit(episode: OrchestrationCommit, lease: Lease | None) -> list[ActivityWorkItem]:
+            return await provider.create_instance_with_episode(
+                start, item, episode, now=self.clock.now(), worker_id=self.worker_id, lease=lease
+            )
+
+        name = _name_of(item)
+        if name and self._inline_for(name, item, None) is not None:
+            # It runs on the loop's thread, here and now (dispatcher.inline): no task to wait for.
+            return await self._run_inline(item, self._decide(item, now, None), now, commit)
         decided = asyncio.ensure_future(self._decide(item, now, None))
         try:
             await asyncio.wait((decided,), timeout=FIRST_EPISODE_WAIT)  # (left running at the timeout)
@@ -295,12 +305,6 @@ class OrchestrationDispatcher:
             _discard(decided)
             raise
         if decided.done():
-
-            async def commit(episode: OrchestrationCommit, lease: Lease | None) -> list[ActivityWorkItem]:
-                return await provider.create_instance_with_episode(
-                    start, item, episode, now=self.clock.now(), worker_id=self.worker_id, lease=lease
-                )
-
             return await self._run_inline(item, decided, now, commit)
         try:
             locked = await provider.create_instance_locking(
@@ -371,6 +375,11 @@ def _discard(decided: asyncio.Future) -> None:
     """Drop an episode decided for nothing (its instance was not created): its outcome is not
     wanted, and its session is never kept (only a commit keeps one)."""
     decided.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
+def _name_of(item: OrchestrationWorkItem) -> str | None:
+    """The orchestrator function ``item``'s episode runs (None for an instance that does not exist)."""
+    return item.state.name if item.state else _start_name(item)
 
 
 def _start_name(item: OrchestrationWorkItem) -> str | None:

@@ -159,7 +159,13 @@ class SqliteProvider:
         if self._closed:
             raise ProviderError(f"{self!r} is closed")
         if not large and self._batcher.serves(asyncio.get_running_loop()):
-            result = await self._batcher.submit(fn, write=write)
+            outcome = self._batcher.run_alone(fn, write=write)
+            if outcome is None:
+                result = await self._batcher.submit(fn, write=write)
+            elif outcome[0]:
+                result = outcome[1]
+            else:
+                raise outcome[1]
         else:
             result = await self._thread.submit(fn, write=write)
         if self._doorbell is None:

@@ -194,6 +194,23 @@ class LoopBatcher:
             loop.call_soon(self._flush)
         return future
 
+    def run_alone(self, fn: Operation, *, write: bool) -> _Outcome | None:
+        """``fn``'s outcome, run now, when the batch it would join is one of its own anyway: nothing
+        queued or waiting for a lock, and no other callback ready on the loop (anything submitted
+        from now on runs after the flush ``submit`` would schedule). None: ``submit`` it.
+
+        The same batch, two loop iterations sooner: the flush's and the caller's wake-up.
+        """
+        loop = self.loop
+        # (BaseEventLoop's queue of ready callbacks; a loop without one never runs operations alone)
+        ready = getattr(loop, "_ready", None)
+        if ready is None or ready or self._pending or self._busy_since is not None or self._closed:
+            return None
+        try:
+            return self._execute([(fn, write)], wait=False)[0]
+        except Busy:
+            return None  # nothing ran: queued, it waits for the lock as a batch does
+
     def close(self) -> None:
         """Run what is queued (waiting for a lock if it must), then close the connection."""
         self._closed = True
@@ -219,12 +236,25 @@ class LoopBatcher:
         """Run the next batch; False if it must wait for another process's lock (retry scheduled)."""
         count = min(len(self._pending), self.max_batch)
         batch = [self._pending[i] for i in range(count)]
-        ops = [(fn, write) for fn, write, _ in batch]
+        try:
+            outcomes = self._execute([(fn, write) for fn, write, _ in batch], wait)
+        except Busy:
+            return self._wait_for_lock()
+        self._busy_since = None
+        self._pause = _FIRST_BUSY_PAUSE
+        for _ in range(count):
+            self._pending.popleft()
+        _resolve([(future, ok, value) for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True)])
+        return True
+
+    def _execute(self, ops: list[tuple[Operation, bool]], wait: bool) -> list[_Outcome]:
+        """``execute_batch`` on the loop's connection; raises ``Busy`` (nothing ran) for a lock it
+        must wait for, unless ``wait``."""
         try:
             if self._conn is None:
                 self._conn = open_connection(self.connect)
             conn = self._conn
-            outcomes = execute_batch(
+            return execute_batch(
                 conn,
                 ops,
                 begin=lambda: self._begin(conn, wait),
@@ -234,17 +264,11 @@ class LoopBatcher:
                 check=self.check,
             )
         except Busy:
-            return self._wait_for_lock()
+            raise
         except sqlite3.Error as exc:
-            outcomes = [(False, self.wrap_error(exc))] * count
+            return [(False, self.wrap_error(exc))] * len(ops)
         except Exception as exc:
-            outcomes = [(False, exc)] * count
-        self._busy_since = None
-        self._pause = _FIRST_BUSY_PAUSE
-        for _ in range(count):
-            self._pending.popleft()
-        _resolve([(future, ok, value) for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True)])
-        return True
+            return [(False, exc)] * len(ops)
 
     def _begin(self, conn: sqlite3.Connection, wait: bool) -> None:
         if wait:

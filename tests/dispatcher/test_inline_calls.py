@@ -249,8 +249,10 @@ def test_calls_run_on_the_loops_thread_only_when_alone_and_proven_quick(tmp_path
     activities = [activity for _, _, activity in one_by_one]
     assert all(name != loop_thread for name in activities[:PROVEN]), one_by_one
     assert all(name == loop_thread for name in activities[PROVEN:]), one_by_one
-    # Started together, the first episodes were not alone: they ran on user threads.
-    assert all(first != loop_thread for first, _, _ in together), together
+    # Started together (all eight in flight from one iteration of the loop on), the first episodes
+    # were not alone — but for the very first one's, decided before the others started: they ran
+    # on user threads.
+    assert sum(first == loop_thread for first, _, _ in together) <= 1, together
 
 
 def _sequential_call_threads(config, instances: int = PROVEN + 2) -> list[list[str]]:

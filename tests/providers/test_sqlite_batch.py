@@ -238,3 +238,79 @@ def test_a_failing_check_after_the_commit_acknowledges_none_of_the_batch(tmp_pat
     results = asyncio.run(scenario())
     assert [type(r) for r in results] == [Boom, Boom]
     assert aborted == [True]
+
+
+def _loop_batcher(path, check=lambda: None) -> LoopBatcher:
+    return LoopBatcher(_connect(path), wrap_error=lambda exc: RuntimeError(str(exc)), check=check)
+
+
+def test_a_lone_operation_on_an_idle_loop_runs_at_once_and_is_committed(tmp_path):
+    # The batch it would join is one of its own: run now, two loop iterations sooner, same outcome.
+    path = tmp_path / "db.sqlite"
+
+    async def scenario():
+        batcher = _loop_batcher(path)
+        try:
+            await batcher.submit(lambda conn: None, write=False)  # binds the batcher to this loop
+            written = batcher.run_alone(lambda conn: conn.execute("INSERT INTO t VALUES (1)").rowcount, write=True)
+            seen_by_another_connection = _rows(path)  # before this coroutine yields once
+            failed = batcher.run_alone(lambda conn: conn.execute("INSERT INTO nope VALUES (1)"), write=True)
+            return written, seen_by_another_connection, failed
+        finally:
+            batcher.close()
+
+    written, seen, failed = asyncio.run(scenario())
+    assert written == (True, 1)
+    assert seen == [1]  # committed when acknowledged
+    assert failed[0] is False and "no such table: nope" in str(failed[1])
+    assert _rows(path) == [1]
+
+
+def test_an_operation_runs_alone_only_when_nothing_else_could_share_its_batch(tmp_path):
+    path = tmp_path / "db.sqlite"
+
+    async def scenario():
+        batcher = _loop_batcher(path)
+        try:
+            insert = lambda conn: conn.execute("INSERT INTO t VALUES (1)").rowcount
+            assert batcher.run_alone(insert, write=True) is None  # not bound to a loop yet
+            await batcher.submit(lambda conn: None, write=False)
+            asyncio.get_running_loop().call_soon(lambda: None)  # another callback ready: it may submit
+            assert batcher.run_alone(insert, write=True) is None
+            await asyncio.sleep(0)
+            queued = batcher.submit(insert, write=True)  # a batch already waiting for its flush
+            assert batcher.run_alone(insert, write=True) is None
+            assert await queued == 1
+            assert batcher.run_alone(insert, write=True) == (True, 1)
+        finally:
+            batcher.close()
+
+    asyncio.run(scenario())
+    assert _rows(path) == [1, 1]
+
+
+def test_an_operation_that_finds_the_write_lock_taken_is_queued_to_wait_for_it(tmp_path):
+    path = tmp_path / "db.sqlite"
+    other = _connect(path)()
+
+    async def scenario():
+        batcher = _loop_batcher(path)
+        try:
+            await batcher.submit(lambda conn: None, write=False)
+            other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+            insert = lambda conn: conn.execute("INSERT INTO t VALUES (2)").rowcount
+            assert batcher.run_alone(insert, write=True) is None  # nothing ran
+            write = batcher.submit(insert, write=True)
+            await asyncio.sleep(0.05)
+            assert not write.done()
+            other.execute("INSERT INTO t VALUES (1)")
+            other.execute("COMMIT")
+            return await write
+        finally:
+            batcher.close()
+
+    try:
+        assert asyncio.run(scenario()) == 1
+    finally:
+        other.close()
+    assert _rows(path) == [1, 2]
