@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from contextvars import ContextVar
+from typing import Any
 
 logger = logging.getLogger("durable_ext")
 
@@ -227,7 +228,7 @@ class Invocation:
 
     def __enter__(self) -> Invocation:
         self._token = _running.set((self.function_name, self.instance_id, self.id))
-        _info("Executing 'Functions.%s' (Reason='%s', Id=%s)", (self.function_name, self.reason, self.id))
+        info_line("Executing 'Functions.%s' (Reason='%s', Id=%s)", (self.function_name, self.reason, self.id))
         self._start = time.perf_counter()
         return self
 
@@ -236,7 +237,7 @@ class Invocation:
             self.succeeded = False
         ms = round((time.perf_counter() - self._start) * 1000)
         outcome = "Succeeded" if self.succeeded else "Failed"
-        _info("Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)", (self.function_name, outcome, self.id, ms))
+        info_line("Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)", (self.function_name, outcome, self.id, ms))
         _running.reset(self._token)
 
 
@@ -249,12 +250,13 @@ def invocation(function_name: str, reason: str = "(null)", *, instance_id: str |
     return Invocation(function_name, reason, instance_id)
 
 
-def _info(msg: str, args: tuple) -> None:
-    """``logger.info(msg, *args)``, cheaper: these two lines are written for every function execution.
+def info_line(msg: str, args: tuple, extra: dict[str, Any] | None = None) -> None:
+    """``logger.info(msg, *args, extra=extra)``, cheaper, for lines written for every function
+    execution or instance.
 
     No lookup of the caller's file and line (a walk up the stack per record; they name no source),
     and when the runtime's console is the logger's only destination in the ``func start`` text
-    format, no log record at all: nothing could read one but that handler.
+    format, no log record at all: nothing could read one but that handler (which shows no ``extra``).
     """
     if not logger.isEnabledFor(logging.INFO):
         return
@@ -263,4 +265,4 @@ def _info(msg: str, args: tuple) -> None:
         console = handlers[0]
         if type(console) is ConsoleHandler and console.write_text_line(msg % args):
             return
-    logger.handle(logger.makeRecord(logger.name, logging.INFO, "(durable_ext)", 0, msg, args, None))
+    logger.handle(logger.makeRecord(logger.name, logging.INFO, "(durable_ext)", 0, msg, args, None, extra=extra))

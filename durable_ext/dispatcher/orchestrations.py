@@ -38,7 +38,7 @@ from durable_ext.dispatcher.sessions import Committed, SessionCache
 from durable_ext.dispatcher.timeouts import FunctionTimeouts
 from durable_ext.errors import FunctionTimeoutError, HandOffDeclined, LockLostError, ProviderError
 from durable_ext.functions.threads import run_in
-from durable_ext.log import invocation, logger
+from durable_ext.log import info_line, invocation, logger
 from durable_ext.providers.base import HandsOffWork, Lease, Provider, WorkSignal
 
 #: How long a new instance's creation waits for its first episode, to write both at once
@@ -397,10 +397,11 @@ def _log_report(item: OrchestrationWorkItem, report: EpisodeReport) -> None:
         state = report.commit.state
         detail = f" Output: {_clip(state.output)}" if state and state.output else ""
         name = state.name if state else ""
-        logger.info(
-            "Orchestration '%s' (%s) %s.%s", item.instance_id, name, status.value, detail,
-            extra={"instance_id": item.instance_id, "function_name": name},
-        )  # fmt: skip
+        info_line(
+            "Orchestration '%s' (%s) %s.%s",
+            (item.instance_id, name, status.value, detail),
+            {"instance_id": item.instance_id, "function_name": name},
+        )
     for note in report.notes:
         logger.debug("Instance '%s': %s", item.instance_id, note)
 

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from durable_ext.log import ContextFilter, JsonFormatter, invocation, logger, parse_format
+from durable_ext.log import ContextFilter, JsonFormatter, info_line, invocation, logger, parse_format
 
 
 @pytest.fixture
@@ -61,6 +61,17 @@ def test_explicit_fields_win_and_exceptions_are_kept(json_lines):
     assert lines[1]["instance_id"] == "other" and lines[1]["function_name"] == "orch"
     assert "instance_id" not in lines[2] and lines[2]["function_name"] == "http_start"
     assert "ValueError: boom" in lines[2]["exception"]
+
+
+def test_the_cheap_info_lines_keep_their_explicit_fields(json_lines):
+    # (the per-instance "Orchestration '…' Completed." line goes through info_line)
+    with invocation("http_start"):
+        info_line(
+            "Orchestration '%s' (%s) %s.", ("o-1", "orch", "Completed"), {"instance_id": "o-1", "function_name": "orch"}
+        )
+    line = json_lines()[1]
+    assert line["message"] == "Orchestration 'o-1' (orch) Completed."
+    assert (line["instance_id"], line["function_name"], line["level"]) == ("o-1", "orch", "INFO")
 
 
 def test_log_format_setting():
