@@ -8,6 +8,7 @@ the SDK's orchestration context (which additionally wants ``IsPlayed``: :mod:`.o
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
@@ -27,14 +28,27 @@ from durable_ext.core.status import RuntimeStatus
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
+#: The last value :func:`format_datetime` formatted, and its text: the events of one episode share
+#: one timestamp (the reference kept makes the identity check safe).
+_last_formatted: tuple[datetime, str] = (datetime(2000, 1, 1), "2000-01-01T00:00:00.000000Z")
+
+
 def format_datetime(value: datetime) -> str:
     """UTC ISO-8601 with microseconds and ``Z`` (naive values are taken as UTC)."""
-    if value.tzinfo is not None and value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    if value.year < 1000:
-        return value.strftime(DATETIME_FORMAT)  # glibc's %Y does not pad: keep what was always written
-    # The same text as DATETIME_FORMAT at half strftime's cost (every event's timestamp goes through here).
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    global _last_formatted
+    last = _last_formatted  # (one read: other threads replace the pair, never change it)
+    if last[0] is value:
+        return last[1]
+    utc = value
+    if utc.tzinfo is not None and utc.tzinfo is not UTC:
+        utc = utc.astimezone(UTC)
+    if utc.year < 1000:
+        text = utc.strftime(DATETIME_FORMAT)  # glibc's %Y does not pad: keep what was always written
+    else:
+        # The same text as DATETIME_FORMAT at half strftime's cost (every event's timestamp goes through here).
+        text = utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    _last_formatted = (value, text)
+    return text
 
 
 def format_datetime_seconds(value: datetime) -> str:
@@ -74,20 +88,30 @@ _RENAMES = {"status": "OrchestrationStatus", "parent": "ParentInstance", "instan
 # Trace fields are written only when set: most histories have none, and the SDK reads every event.
 _OPTIONAL = frozenset({"parent_trace_context", "client_span_id"})
 
-_FIELD_MAPS: dict[type[HistoryEvent], tuple[tuple[str, str, bool], ...]] = {}
+_FieldMap = tuple[tuple[str, str, bool, Callable[[Any], Any] | None], ...]
+_FIELD_MAPS: dict[type[HistoryEvent], _FieldMap] = {}
 
 
-def _field_map(cls: type[HistoryEvent]) -> tuple[tuple[str, str, bool], ...]:
-    """(our name, DTFx name, written only when not None) of each field but the common ones."""
+def _field_map(cls: type[HistoryEvent]) -> _FieldMap:
+    """(our name, DTFx name, written only when not None, what turns a value that is not None
+    into JSON — None: it is JSON already) of each field but the common ones."""
     found = _FIELD_MAPS.get(cls)
     if found is None:
         skip = ("event_id", "timestamp")
         found = _FIELD_MAPS[cls] = tuple(
-            (f.name, _RENAMES.get(f.name, _pascal(f.name)), f.name in _OPTIONAL)
+            (f.name, _RENAMES.get(f.name, _pascal(f.name)), f.name in _OPTIONAL, _encoder(str(f.type)))
             for f in fields(cls)
             if f.name not in skip
         )
     return found
+
+
+def _encoder(annotation: str) -> Callable[[Any], Any] | None:
+    """What turns a value of a field so annotated into JSON (``_ENCODERS``); None: nothing does."""
+    for name, encode in _ENCODERS:
+        if name in annotation:
+            return encode
+    return None
 
 
 def trace_context_to_dict(value: TraceContext) -> dict[str, Any]:
@@ -115,23 +139,30 @@ def trace_context_from_dict(data: Any) -> TraceContext | None:
     )
 
 
-def _encode_value(name: str, value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_datetime(value)
-    if isinstance(value, RuntimeStatus):
-        return value.value
-    if isinstance(value, ParentInstance):
-        return {
-            "Name": value.name,
-            "Version": value.version,
-            "TaskScheduleId": value.task_scheduled_id,
-            "OrchestrationInstance": {"InstanceId": value.instance_id, "ExecutionId": value.execution_id},
-        }
-    if isinstance(value, FailureDetails):
-        return {"ErrorType": value.error_type, "ErrorMessage": value.error_message, "StackTrace": value.stack_trace}
-    if isinstance(value, TraceContext):
-        return trace_context_to_dict(value)
-    return value
+def _parent_to_dict(value: ParentInstance) -> dict[str, Any]:
+    return {
+        "Name": value.name,
+        "Version": value.version,
+        "TaskScheduleId": value.task_scheduled_id,
+        "OrchestrationInstance": {"InstanceId": value.instance_id, "ExecutionId": value.execution_id},
+    }
+
+
+def _failure_to_dict(value: FailureDetails) -> dict[str, Any]:
+    return {"ErrorType": value.error_type, "ErrorMessage": value.error_message, "StackTrace": value.stack_trace}
+
+
+def _status_value(value: RuntimeStatus) -> str:
+    return value.value
+
+
+_ENCODERS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("datetime", format_datetime),
+    ("RuntimeStatus", _status_value),
+    ("ParentInstance", _parent_to_dict),
+    ("FailureDetails", _failure_to_dict),
+    ("TraceContext", trace_context_to_dict),
+)
 
 
 def event_to_dict(event: HistoryEvent) -> dict[str, Any]:
@@ -143,7 +174,7 @@ def event_to_dict(event: HistoryEvent) -> dict[str, Any]:
     }
     if isinstance(event, ExecutionStarted):
         out["OrchestrationInstance"] = {"InstanceId": event.instance_id, "ExecutionId": event.execution_id}
-        out["ParentInstance"] = _encode_value("parent", event.parent)
+        out["ParentInstance"] = _parent_to_dict(event.parent) if event.parent is not None else None
         out["Name"] = event.name
         # The SDK requires the key, null allowed (SDK ``models/history/HistoryEvent.py``).
         out["Version"] = event.version
@@ -155,11 +186,14 @@ def event_to_dict(event: HistoryEvent) -> dict[str, Any]:
         if event.parent_trace_context is not None:
             out["ParentTraceContext"] = trace_context_to_dict(event.parent_trace_context)
         return out
-    for attr, key, optional in _field_map(type(event)):
+    for attr, key, optional, encode in _field_map(type(event)):
         value = getattr(event, attr)
-        if value is None and optional:
-            continue
-        out[key] = _encode_value(attr, value)
+        if value is None:
+            if optional:
+                continue
+        elif encode is not None:
+            value = encode(value)
+        out[key] = value
     return out
 
 
@@ -188,7 +222,7 @@ def event_from_dict(data: dict[str, Any]) -> HistoryEvent:
             parent_trace_context=trace_context_from_dict(data.get("ParentTraceContext")),
         )
     kwargs: dict[str, Any] = {}
-    for attr, key, _ in _field_map(cls):
+    for attr, key, _, _ in _field_map(cls):
         if key not in data:
             continue
         value = data[key]
