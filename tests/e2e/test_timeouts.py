@@ -142,62 +142,55 @@ def test_runaway_orchestrator_fails_with_the_timeout_and_its_process_is_replaced
     assert "recycling the host process" in host.log()
 
 
-def test_a_runaway_on_the_event_loops_thread_recycles_the_process_and_fails_on_its_retry(host_factory, tmp_path):
-    # An orchestrator proven quick runs its episodes on the loop's thread when nothing else runs
-    # (dispatcher.inline; the limit is set so high that being quick does not depend on the machine's
-    # load). Its spin there stalls the process: the watchdog recycles it at functionTimeout, and the
-    # fresh process retries the episode on a user thread, where it times out as any runaway does.
-    host = start(
-        host_factory,
-        tmp_path,
-        TIMEOUT,
-        env={"FUNCTIONS_WORKER_PROCESS_COUNT": "1", "DURABLE_EXT_INLINE_EPISODE_MS": "60000"},
-    )
+def _runaway_on_the_loops_thread(
+    host_factory, tmp_path: Path, setting: str, orchestrator: str, function: str, quick_runs: int
+) -> dict:
+    """Prove ``orchestrator`` quick (``quick_runs`` instances with input 0, on one host process whose
+    ``setting`` is so high that being quick does not depend on the machine's load), then start one
+    with input 1, whose ``function`` spins on the loop's thread. Checks that the watchdog recycled
+    that process, that the retry's spinning thread got its process recycled too and that a third one
+    serves; returns the spinning instance's status."""
+    host = start(host_factory, tmp_path, TIMEOUT, env={"FUNCTIONS_WORKER_PROCESS_COUNT": "1", setting: "60000"})
     (first_child,) = children(host.proc.pid)
-    for _ in range(2):  # four quick episodes: proven
-        assert host.wait(webhook_start(host, "quick_then_spin", 0), timeout=120)["output"] == "quick"
-    instance = webhook_start(host, "quick_then_spin", 1)
+    for _ in range(quick_runs):
+        assert host.wait(webhook_start(host, orchestrator, 0), timeout=120)["output"] == "quick"
+    instance = webhook_start(host, orchestrator, 1)
     status = host.wait(instance, timeout=180)
-    assert status["runtimeStatus"] == "Failed"
-    assert "Timeout value of 00:00:05 was exceeded by function: Functions.quick_then_spin" in status["output"]
-    log = host.log()
     assert (
-        f"exceeded by function 'Functions.quick_then_spin' running on the event loop's thread (instance '{instance}')"
-        in log
+        f"exceeded by function 'Functions.{function}' running on the event loop's thread (instance '{instance}')"
+        in host.log()
     )
     assert first_child not in children(host.proc.pid)
     # The retry's thread still spins: that process is recycled too; the third one serves.
     wait_until(lambda: host.log().count("Host started.") >= 3, 60, "the second recycle")
     hello = webhook_start(host, "say_hello")
     assert host.wait(hello, timeout=120)["output"] == "Hello again"
+    return status
+
+
+def test_a_runaway_on_the_event_loops_thread_recycles_the_process_and_fails_on_its_retry(host_factory, tmp_path):
+    # An orchestrator proven quick runs its episodes on the loop's thread when nothing else runs
+    # (dispatcher.inline). Its spin there stalls the process: the watchdog recycles it at
+    # functionTimeout, and the fresh process retries the episode on a user thread, where it times
+    # out as any runaway does. (Two instances: four quick episodes.)
+    status = _runaway_on_the_loops_thread(
+        host_factory, tmp_path, "DURABLE_EXT_INLINE_EPISODE_MS", "quick_then_spin", "quick_then_spin", 2
+    )
+    assert status["runtimeStatus"] == "Failed"
+    assert "Timeout value of 00:00:05 was exceeded by function: Functions.quick_then_spin" in status["output"]
 
 
 def test_a_runaway_activity_on_the_event_loops_thread_recycles_the_process_and_fails_on_its_retry(
     host_factory, tmp_path
 ):
-    # The same for an activity proven quick: its spin on the loop's thread is ended by a recycle, and
-    # its retry, on a user thread in the fresh process, is the task failure the orchestrator catches.
-    host = start(
-        host_factory,
-        tmp_path,
-        TIMEOUT,
-        env={"FUNCTIONS_WORKER_PROCESS_COUNT": "1", "DURABLE_EXT_INLINE_ACTIVITY_MS": "60000"},
+    # The same for an activity proven quick (three calls): its spin on the loop's thread is ended by a
+    # recycle, and its retry, on a user thread in the fresh process, is the task failure the
+    # orchestrator catches.
+    status = _runaway_on_the_loops_thread(
+        host_factory, tmp_path, "DURABLE_EXT_INLINE_ACTIVITY_MS", "calls_quick_or_spin", "quick_or_spin", 3
     )
-    (first_child,) = children(host.proc.pid)
-    for _ in range(3):  # three quick calls: proven
-        assert host.wait(webhook_start(host, "calls_quick_or_spin", 0), timeout=120)["output"] == "quick"
-    instance = webhook_start(host, "calls_quick_or_spin", 1)
-    status = host.wait(instance, timeout=180)
     assert status["runtimeStatus"] == "Completed"
     assert "Timeout value of 00:00:05 was exceeded by function: Functions.quick_or_spin" in status["output"]
-    assert (
-        f"exceeded by function 'Functions.quick_or_spin' running on the event loop's thread (instance '{instance}')"
-        in host.log()
-    )
-    assert first_child not in children(host.proc.pid)
-    wait_until(lambda: host.log().count("Host started.") >= 3, 60, "the second recycle")
-    hello = webhook_start(host, "say_hello")
-    assert host.wait(hello, timeout=120)["output"] == "Hello again"
 
 
 def test_runaway_activity_is_a_task_failure_the_orchestrator_can_catch(host_factory, tmp_path):
