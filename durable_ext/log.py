@@ -17,13 +17,13 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import random
 import sys
 import threading
 import time
-import uuid
 from contextvars import ContextVar
 from typing import Any
+
+from durable_ext.core.clock import new_guid_text
 
 logger = logging.getLogger("durable_ext")
 
@@ -222,8 +222,8 @@ class Invocation:
         self.function_name = function_name
         self.reason = reason
         self.instance_id = instance_id
-        # A GUID's shape, as the Functions host logs it; only has to be unique (see new_token).
-        self.id = str(uuid.UUID(int=random.getrandbits(128), version=4))
+        # A GUID's shape, as the Functions host logs it; only has to be unique.
+        self.id = new_guid_text()
         self.succeeded = True
 
     def __enter__(self) -> Invocation:

@@ -21,6 +21,7 @@ from durable_ext.core.sessions import EpisodeSession, SessionOrchestrator
 from durable_ext.core.shim import Aligner, Decision, ShimResult
 from durable_ext.core.wire.orchestration import (
     OrchestratorState,
+    context_dict,
     context_json,
     event_json,
     parse_actions,
@@ -142,24 +143,32 @@ def run_episode(
         replayed = delta
         resumed = True
     else:
-        trigger = build_context(
-            past,
-            new,
-            instance_id=instance_id,
-            parent_instance_id=parent_instance_id,
-            execution_input=execution_input,
-            played=played,
-        )
         resumed = False
         replayed = past + new
         aligner = Aligner(execution_id)
         # (what isinstance(invoke, SessionOrchestrator) asks, without a runtime Protocol check's cost)
         start_session = getattr(invoke, "start_session", None) if keep_session else None
-        if start_session is not None:
+        if start_session is not None and not past:
+            # A first episode: the parsed trigger, as the SDK would read it, without the text.
+            fields = context_dict(
+                new, instance_id=instance_id, parent_instance_id=parent_instance_id, execution_input=execution_input
+            )
             starter = cast(SessionOrchestrator, invoke)
-            state, resumable, error, details = _invoke(lambda: starter.start_session(trigger))
+            state, resumable, error, details = _invoke(lambda: starter.start_session(fields))
         else:
-            state, resumable, error, details = _invoke(lambda: invoke(trigger))
+            trigger = build_context(
+                past,
+                new,
+                instance_id=instance_id,
+                parent_instance_id=parent_instance_id,
+                execution_input=execution_input,
+                played=played,
+            )
+            if start_session is not None:
+                starter = cast(SessionOrchestrator, invoke)
+                state, resumable, error, details = _invoke(lambda: starter.start_session(trigger))
+            else:
+                state, resumable, error, details = _invoke(lambda: invoke(trigger))
     if state is None:
         return EpisodeOutcome(failed=True, error=error, details=details, resumed=resumed)
     custom_status = state.custom_status

@@ -23,7 +23,7 @@ the cache, and the first episode after it replays in full and is checked event b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from durable_ext.core import events as e
 from durable_ext.core.shim import Aligner
@@ -47,9 +47,12 @@ class SessionOrchestrator(Protocol):
 
     def __call__(self, context_json: str) -> str: ...
 
-    def start_session(self, context_json: str) -> tuple[str, Resumable | None]:
+    def start_session(self, trigger: str | dict[str, Any]) -> tuple[str, Resumable | None]:
         """Like ``__call__`` (full replay; all actions), plus the live state to continue from,
-        or None when there is nothing to continue (the orchestrator is not a generator, or done)."""
+        or None when there is nothing to continue (the orchestrator is not a generator, or done).
+
+        ``trigger``: the trigger JSON, or for a first episode what the SDK parses from it
+        (``core.wire.orchestration.context_dict``)."""
 
 
 @dataclass(slots=True)

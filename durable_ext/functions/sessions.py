@@ -101,9 +101,12 @@ class SdkOrchestrator:
         finally:
             replay_safe.end_episode()
 
-    def start_session(self, context_json: str) -> tuple[str, _Live | None]:
+    def start_session(self, trigger: str | dict[str, Any]) -> tuple[str, _Live | None]:
         # Orchestrator.create's handle, step by step (azure/durable_functions/orchestrator.py).
-        context = DurableOrchestrationContext.from_json(context_json)
+        if isinstance(trigger, str):
+            context = DurableOrchestrationContext.from_json(trigger)
+        else:  # what from_json builds from the text's json.loads
+            context = DurableOrchestrationContext(**trigger)
         context._input_expected_type = getattr(self.handle, "_df_input_type", None)
         executor = TaskOrchestrationExecutor()
         replay_safe.begin_episode(context, self.function_name)

@@ -356,7 +356,7 @@ class SqliteProvider:
                 (self.hub, start.instance_id, worker_id),
             )
 
-        return await self._commit_episode(item, commit, now, lease, created)
+        return await self._commit_episode(item, commit, now, lease, created, creates=True)
 
     async def send_message(self, message: TaskMessage, *, visible_at: datetime | None = None) -> None:
         """Append to the inbox; does not check that the instance exists (the client does)."""
@@ -502,8 +502,11 @@ class SqliteProvider:
         now: datetime,
         lease: Lease | None,
         prelude: Callable[[sqlite3.Connection], None] | None = None,
+        *,
+        creates: bool = False,
     ) -> list[ActivityWorkItem]:
         """Checkpoint ``commit`` in one transaction; the tasks it leased under ``lease``.
+        ``creates``: the instance has no row yet (``prelude`` makes way for it).
 
         ``prelude(conn)`` runs first in that transaction, for an episode whose one message was
         never queued and which holds no lock (``complete_activity_with_episode``,
@@ -538,7 +541,7 @@ class SqliteProvider:
                 raise HandOffDeclined(str(exc)) from exc
 
         # Serialised before the write lock is taken (the batch runs ``work`` inside its transaction).
-        rows = checkpoint_rows(self.hub, item, commit, now_us, queued=prelude is None)
+        rows = checkpoint_rows(self.hub, item, commit, now_us, queued=prelude is None, stored=not creates)
 
         def work(conn: sqlite3.Connection) -> list[ActivityWorkItem]:
             try:

@@ -30,6 +30,7 @@ from durable_ext.providers.sqlite_schema import (
     from_micros,
     instance_from_row,
     instance_row,
+    instance_update,
     micros_or_none,
     pending_row,
     task_row,
@@ -41,6 +42,8 @@ class Checkpoint(NamedTuple):
 
     history: list[tuple]
     state: tuple | None
+    #: The instance row's UPDATE (statement, parameters), when the row holds the work item's state.
+    update: tuple[str, tuple] | None
     messages: list[tuple]
     pending: list[tuple]
     tasks: list[tuple]
@@ -52,9 +55,17 @@ def lock_lost(what: str) -> LockLostError:
 
 
 def checkpoint_rows(
-    hub: str, item: OrchestrationWorkItem, commit: OrchestrationCommit, now_us: int, *, queued: bool = True
+    hub: str,
+    item: OrchestrationWorkItem,
+    commit: OrchestrationCommit,
+    now_us: int,
+    *,
+    queued: bool = True,
+    stored: bool = True,
 ) -> Checkpoint:
-    """``queued``: ``item``'s messages are rows of the inbox, deleted by the checkpoint."""
+    """``queued``: ``item``'s messages are rows of the inbox, deleted by the checkpoint.
+    ``stored``: the instance's row holds ``item.state`` (it may be gone: then it is written whole);
+    False for an instance this checkpoint creates."""
     state = commit.state or item.state
     execution_id = (state.execution_id if state else None) or ""
     first = 0 if commit.replace_history else len(item.history)
@@ -64,6 +75,11 @@ def checkpoint_rows(
             for i, ev in enumerate(commit.new_history)
         ],
         state=None if commit.state is None else instance_row(hub, commit.state),
+        update=(
+            instance_update(hub, commit.state, item.state)
+            if stored and commit.state is not None and item.state is not None
+            else None
+        ),
         messages=[event_row(hub, m.message, micros_or_none(m.visible_at), now_us) for m in commit.messages],
         pending=[
             pending_row(hub, m.message.instance_id, event, now_us)
@@ -100,7 +116,7 @@ def write_checkpoint(
         conn.executemany(INSERT_HISTORY, rows.history)
     except sqlite3.IntegrityError as exc:
         raise LockLostError(f"Instance '{item.instance_id}': this episode was already committed") from exc
-    if rows.state is not None:
+    if rows.state is not None and (rows.update is None or conn.execute(*rows.update).rowcount == 0):
         conn.execute(UPSERT_INSTANCE, rows.state)
     # (most of these lists are empty in most episodes: no call at all then)
     if rows.messages:

@@ -301,6 +301,51 @@ def pending_state(instance_id: str, event: ExecutionStarted, now_us: int) -> Ins
     return instance_from_row((*row, event.version, event.input, None, None, None, parent))
 
 
+def instance_update(hub: str, state: InstanceState, stored: InstanceState) -> tuple[str, tuple]:
+    """An UPDATE (statement, parameters) of the row that holds ``stored`` to hold ``state``.
+
+    It names an indexed column (``runtime_status``, ``created_time``) only when its value changes:
+    SQLite rewrites the index entry of every column a SET names, changed or not — one more page
+    in the WAL for each, at every checkpoint of a running instance (:data:`UPSERT_INSTANCE` names
+    them all)."""
+    status = state.runtime_status is not stored.runtime_status
+    created = state.created_time != stored.created_time
+    params: tuple = (
+        state.execution_id,
+        state.name,
+        state.version,
+        to_micros(state.last_updated_time),
+        micros_or_none(state.completed_time),
+        state.input,
+        state.output,
+        state.custom_status,
+        state.parent_instance_id,
+    )
+    if status:
+        params += (state.runtime_status.value,)
+    if created:
+        params += (to_micros(state.created_time),)
+    return _UPDATE_INSTANCE[status, created], (*params, hub, state.instance_id)
+
+
+def _update_instance(status: bool, created: bool) -> str:
+    columns = [
+        "execution_id", "name", "version", "last_updated_time", "completed_time", "input", "output",
+        "custom_status", "parent_instance_id",
+    ]  # fmt: skip
+    if status:
+        columns.append("runtime_status")
+    if created:
+        columns.append("created_time")
+    assignments = ", ".join(f"{column} = ?" for column in columns)
+    return f"UPDATE instances SET {assignments} WHERE hub = ? AND instance_id = ?"
+
+
+_UPDATE_INSTANCE = {
+    (status, created): _update_instance(status, created) for status in (False, True) for created in (False, True)
+}
+
+
 UPSERT_INSTANCE = """
 INSERT INTO instances (hub, instance_id, execution_id, name, version, runtime_status, created_time,
     last_updated_time, completed_time, input, output, custom_status, parent_instance_id)

@@ -109,3 +109,21 @@ def test_the_sdks_event_dicts_and_history_rows_are_what_the_json_round_trip_give
         assert dumps_event(event) == json.dumps(event_to_dict(event), separators=(",", ":"))
     started = events[len(EVENTS)]
     assert trigger_event(started, played=True)["Tags"] is not started.tags  # the SDK may keep it
+
+
+def test_a_first_episodes_parsed_trigger_is_what_the_sdk_parses_from_the_text():
+    """A first episode hands the SDK ``context_dict`` instead of ``context_json``'s text: the same
+    fields, for every kind of stored input (a number or a list stays its text: see context_input)."""
+    from durable_ext.core.wire.orchestration import context_dict, context_json, event_json
+
+    for execution_input in (None, '"text"', '{"a": [1, "ü"]}', "5", "[1, 2]", "null", "not json"):
+        events = [
+            e.OrchestratorStarted(timestamp=NOW),
+            e.ExecutionStarted(
+                timestamp=NOW, name="o", instance_id="i", execution_id="x", input=execution_input, tags={"k": "v"}
+            ),
+        ]
+        for parent in (None, "p"):
+            fields = {"instance_id": "i", "parent_instance_id": parent, "execution_input": execution_input}
+            text = context_json([event_json(ev, played=False) for ev in events], replaying=False, **fields)
+            assert context_dict(events, **fields) == json.loads(text), execution_input

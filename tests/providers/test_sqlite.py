@@ -310,3 +310,43 @@ def test_host_processes_starting_together_all_open_a_new_hub_file(tmp_path):
         ]
         errors = [p.communicate(timeout=60)[1] for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0], errors
+
+
+def test_a_checkpoint_leaves_the_instance_row_as_the_episode_left_the_instance(open_provider, run):
+    """The row of a running instance is updated naming only the indexed columns that change (see
+    ``sqlite_schema.instance_update``); every column still ends up as the episode's state says,
+    and a row that is gone is written whole."""
+    provider = open_provider()
+    start_running(run, provider, "row", T0)
+    steps = [
+        (RuntimeStatus.Running, {"custom_status": '"half"'}),  # status unchanged
+        (RuntimeStatus.Running, {"created_time": T0 + timedelta(seconds=2), "input": '"next"'}),  # as continue-as-new
+        (RuntimeStatus.Completed, {"output": '"done"'}),  # status changes
+    ]
+    for n, (status, changes) in enumerate(steps, start=1):
+        at = T0 + timedelta(seconds=n)
+        run(provider.send_message(TaskMessage("row", e.EventRaised(timestamp=at, name=f"e{n}"))))
+        item = lock(run, provider, at)
+        state = state_after(item, at, status, **changes)
+        run(provider.complete_orchestration(item, OrchestrationCommit(state, episode(at)), now=at))
+        assert run(provider.get_instance("row")) == state, status
+
+    start_running(run, provider, "gone", T0)
+    run(provider.send_message(TaskMessage("gone", e.EventRaised(timestamp=T0, name="x"))))
+    item = lock(run, provider, T0)
+    run(provider._run(lambda conn: conn.execute("DELETE FROM instances WHERE instance_id = 'gone'"), write=True))
+    state = state_after(item, T0, RuntimeStatus.Running, custom_status='"back"')
+    run(provider.complete_orchestration(item, OrchestrationCommit(state, episode(T0)), now=T0))
+    assert run(provider.get_instance("gone")) == state
+
+
+def test_an_instance_rows_update_names_an_indexed_column_only_when_it_changes():
+    base = sqlite_schema.pending_state("i", start_message("i", T0).event, to_micros(T0))  # type: ignore[arg-type]
+    running = dataclasses.replace(base, runtime_status=RuntimeStatus.Running, last_updated_time=T0 + timedelta(1))
+    sql, params = sqlite_schema.instance_update("h", running, running)
+    assert "runtime_status" not in sql and "created_time" not in sql and params[-2:] == ("h", "i")
+    sql, params = sqlite_schema.instance_update("h", running, base)
+    assert "runtime_status" in sql and "created_time" not in sql and "Running" in params
+    later = dataclasses.replace(running, created_time=T0 + timedelta(2))
+    sql, params = sqlite_schema.instance_update("h", later, running)
+    assert "runtime_status" not in sql and "created_time" in sql and to_micros(later.created_time) in params

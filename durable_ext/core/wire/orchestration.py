@@ -74,23 +74,41 @@ def context_json(
     replaying: bool,
 ) -> str:
     """The orchestration-trigger JSON around ``history`` (entries already written by :func:`event_json`)."""
-    rest = json.dumps(
-        {
-            "input": context_input(execution_input),
-            "instanceId": instance_id,
-            "isReplaying": replaying,
-            "parentInstanceId": parent_instance_id,
-            # What the extension sends so the SDK emits schema V3 actions.
-            "upperSchemaVersion": 1,
-            "upperSchemaVersionNew": 2,
-            # Null keeps the SDK from splitting long timers into chains of its own.
-            "longRunningTimerIntervalDuration": None,
-            "maximumShortTimerDuration": None,
-            "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
-        }
-    )
+    rest = json.dumps(_context_fields(instance_id, parent_instance_id, execution_input, replaying))
     # The same text json.dumps would write for {"history": [...], **rest}, without re-encoding history.
     return '{"history": [' + ", ".join(history) + "], " + rest[1:]
+
+
+def context_dict(
+    events: list[HistoryEvent],
+    *,
+    instance_id: str,
+    parent_instance_id: str | None,
+    execution_input: str | None,
+) -> dict[str, Any]:
+    """What the SDK's ``from_json`` reads from :func:`context_json` for ``events``, all of them new
+    (a first episode), without the text in between (see :func:`trigger_event`)."""
+    fields = _context_fields(instance_id, parent_instance_id, execution_input, replaying=False)
+    fields["history"] = [trigger_event(event, played=False) for event in events]
+    return fields
+
+
+def _context_fields(
+    instance_id: str, parent_instance_id: str | None, execution_input: str | None, replaying: bool
+) -> dict[str, Any]:
+    return {
+        "input": context_input(execution_input),
+        "instanceId": instance_id,
+        "isReplaying": replaying,
+        "parentInstanceId": parent_instance_id,
+        # What the extension sends so the SDK emits schema V3 actions.
+        "upperSchemaVersion": 1,
+        "upperSchemaVersionNew": 2,
+        # Null keeps the SDK from splitting long timers into chains of its own.
+        "longRunningTimerIntervalDuration": None,
+        "maximumShortTimerDuration": None,
+        "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
+    }
 
 
 def stored_input(text: str | None) -> str | None:
