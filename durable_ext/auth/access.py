@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
@@ -157,6 +158,7 @@ def _host_name(host_header: str) -> str | None:
     return name.rstrip(".") or None
 
 
+@functools.lru_cache(maxsize=64)  # asked for every request's Host; bounded, as any header may be sent
 def _is_ip(name: str) -> bool:
     try:
         ipaddress.ip_address(name)

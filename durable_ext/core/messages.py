@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from durable_ext.core.events import HistoryEvent
 from durable_ext.core.status import RuntimeStatus
@@ -43,6 +44,16 @@ class InstanceState:
     custom_status: str | None = None
     completed_time: datetime | None = None
     parent_instance_id: str | None = None
+
+    def evolve(self, **changes: Any) -> InstanceState:
+        """``dataclasses.replace(self, **changes)`` without its walk over the field objects (an
+        episode makes one or two)."""
+        values = {name: getattr(self, name) for name in _STATE_FIELDS}
+        values.update(changes)
+        return InstanceState(**values)
+
+
+_STATE_FIELDS = tuple(InstanceState.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)

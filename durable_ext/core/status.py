@@ -17,6 +17,10 @@ class RuntimeStatus(Enum):
     Pending = "Pending"
     Suspended = "Suspended"
 
+    # Members are singletons: identity hashing (C) instead of Enum's hash of the name (Python),
+    # for the sets below and every dict keyed by a status.
+    __hash__ = object.__hash__
+
     @property
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATUSES

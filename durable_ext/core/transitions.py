@@ -255,7 +255,7 @@ class _Episode:
         if too_big and not outcome.failed:
             return self._fail(name, too_big, "", invoked=name, outcome=outcome)
         if outcome.custom_status is not None or self.state.custom_status is not None:
-            self.state = replace(self.state, custom_status=outcome.custom_status)
+            self.state = self.state.evolve(custom_status=outcome.custom_status)
         if outcome.failed:
             return self._fail(name, outcome.error, outcome.details, invoked=name, outcome=outcome)
         missing = self._missing_function(outcome.decisions)
@@ -324,12 +324,12 @@ class _Episode:
     ) -> EpisodeReport:
         assert self.state is not None
         self.new.append(e.OrchestratorCompleted(timestamp=self.now))
-        self.state = replace(
-            self.state,
+        done = status.is_terminal
+        self.state = self.state.evolve(
             runtime_status=status,
             last_updated_time=self.now,
-            output=output if status.is_terminal else self.state.output,
-            completed_time=self.now if status.is_terminal else None,
+            output=output if done else self.state.output,
+            completed_time=self.now if done else None,
         )
         history = self.past + self.new if self.replace_history else self.new
         session = self.next_session if status is RuntimeStatus.Running else None

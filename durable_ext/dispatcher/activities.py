@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from functools import partial
 from typing import TypeVar, cast
@@ -95,13 +96,13 @@ class ActivityDispatcher:
         what = f"Activity '{scheduled.name}' of '{item.message.instance_id}'"
         timed_out: list[str] = []
         tracing = telemetry.ACTIVE
-        async with renewing(partial(self._renew, item), self.lock_timeout, what):
-            if tracing is not None and scheduled.parent_trace_context is not None:
-                with tracing.activity(scheduled, item.message.instance_id, self.provider.hub) as traced:
-                    result = await self._execute(scheduled, item, timed_out)
-                    traced(result)
-            else:
-                result = await self._execute(scheduled, item, timed_out)
+        renewed = partial(renewing, partial(self._renew, item), self.lock_timeout, what)
+        if tracing is not None and scheduled.parent_trace_context is not None:
+            with tracing.activity(scheduled, item.message.instance_id, self.provider.hub) as traced:
+                result = await self._execute(scheduled, item, timed_out, renewed)
+                traced(result)
+        else:
+            result = await self._execute(scheduled, item, timed_out, renewed)
         response = TaskMessage(item.message.instance_id, result, item.message.execution_id)
         try:
             await self._complete(item, response)
@@ -147,11 +148,18 @@ class ActivityDispatcher:
             self.continue_inline = continue_inline
 
     async def _execute(
-        self, scheduled: e.TaskScheduled, item: ActivityWorkItem, timed_out: list[str]
+        self,
+        scheduled: e.TaskScheduled,
+        item: ActivityWorkItem,
+        timed_out: list[str],
+        renewed: Callable[[], AbstractAsyncContextManager[None]],
     ) -> e.HistoryEvent:
+        """Run the activity; ``renewed()`` keeps the task's lock while a call that lets the loop run
+        (on a thread, or an HTTP call) is in progress."""
         task_id = scheduled.event_id
         if scheduled.name == HTTP_ACTIVITY_NAME:
-            return await call_http(scheduled, self.clock.now, self.http)
+            async with renewed():
+                return await call_http(scheduled, self.clock.now, self.http)
         info = self.registry.activity(scheduled.name)
         if info is None:
             # The extension's text for a missing activity has this leading space and no list of names.
@@ -162,7 +170,8 @@ class ActivityDispatcher:
             try:
                 inline = self._inline_for(info)
                 if inline is not None:
-                    # No asyncio timeout: it could not fire while the call holds the loop (the watchdog's job).
+                    # No asyncio timeout and no lock renewal: neither could fire while the call holds
+                    # the loop (a runaway is the watchdog's job).
                     output = await run_activity(
                         info,
                         scheduled.input,
@@ -170,11 +179,12 @@ class ActivityDispatcher:
                         call=partial(_on_loop, inline, info.function_name, instance_id),
                     )
                 else:
-                    output = await self.timeouts.run(
-                        info.function_name,
-                        inv.id,
-                        run_activity(info, scheduled.input, invocation_id=inv.id, call=self._on_thread(info)),
-                    )
+                    async with renewed():
+                        output = await self.timeouts.run(
+                            info.function_name,
+                            inv.id,
+                            run_activity(info, scheduled.input, invocation_id=inv.id, call=self._on_thread(info)),
+                        )
             except FunctionTimeoutError as exc:
                 inv.succeeded = False
                 timed_out.append(info.function_name)

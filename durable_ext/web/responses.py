@@ -36,16 +36,21 @@ class WebError(DurableExtError):
         self.response = response
 
 
+#: What ``json.dumps(…, ensure_ascii=False, allow_nan=False)`` uses, built once (dumps with
+#: options builds an encoder per call; every answer of the API is one).
+_UTF8_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
     """``body`` as UTF-8 JSON; text that UTF-8 cannot carry (a lone surrogate someone stored) is
     sent as a ``\\uXXXX`` escape instead, so reading such a value never fails. Non-finite numbers
     (stored ``NaN``/``Infinity``, which Python's json reads) are sent as the strings ``"NaN"``,
     ``"Infinity"`` and ``"-Infinity"``, as Newtonsoft writes them: bare, they are not JSON."""
     try:
-        dumped = json.dumps(body, ensure_ascii=False, allow_nan=False)
+        dumped = _UTF8_JSON.encode(body)
     except ValueError:
         body = json_safe(body)
-        dumped = json.dumps(body, ensure_ascii=False, allow_nan=False)
+        dumped = _UTF8_JSON.encode(body)
     try:
         text = dumped.encode("utf-8")
     except UnicodeEncodeError:

@@ -359,3 +359,16 @@ def test_entity_call_and_signal_are_recorded_as_event_sent():
     inst.deliver(e.EventRaised(timestamp=inst.clock, name=call["id"], input=response))
     assert inst.state.runtime_status is RuntimeStatus.Completed
     assert json.loads(inst.state.output) == 5
+
+
+def test_an_instance_state_evolves_as_dataclasses_replace_would_for_every_field():
+    import dataclasses
+
+    from durable_ext.core.messages import InstanceState
+
+    names = [f.name for f in dataclasses.fields(InstanceState)]
+    state = InstanceState(**{name: f"old {name}" for name in names})  # type: ignore[arg-type]
+    for name in names:
+        changed = state.evolve(**{name: f"new {name}"})
+        assert changed == dataclasses.replace(state, **{name: f"new {name}"})
+        assert [getattr(changed, n) for n in names] == [f"{'new' if n == name else 'old'} {n}" for n in names]
