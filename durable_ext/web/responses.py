@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from durable_ext.core.wire.jsontext import text_encoder
 from durable_ext.errors import DurableExtError
 from durable_ext.log import logger
 from durable_ext.web.status_payload import json_safe
@@ -36,9 +37,8 @@ class WebError(DurableExtError):
         self.response = response
 
 
-#: What ``json.dumps(…, ensure_ascii=False, allow_nan=False)`` uses, built once (dumps with
-#: options builds an encoder per call; every answer of the API is one).
-_UTF8_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+#: ``json.dumps(…, ensure_ascii=False, allow_nan=False)``: every answer of the API is one.
+_utf8_json = text_encoder(ensure_ascii=False, allow_nan=False)
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -47,10 +47,10 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     (stored ``NaN``/``Infinity``, which Python's json reads) are sent as the strings ``"NaN"``,
     ``"Infinity"`` and ``"-Infinity"``, as Newtonsoft writes them: bare, they are not JSON."""
     try:
-        dumped = _UTF8_JSON.encode(body)
+        dumped = _utf8_json(body)
     except ValueError:
         body = json_safe(body)
-        dumped = _UTF8_JSON.encode(body)
+        dumped = _utf8_json(body)
     try:
         text = dumped.encode("utf-8")
     except UnicodeEncodeError:

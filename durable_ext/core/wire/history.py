@@ -23,6 +23,7 @@ from durable_ext.core.events import (
     TraceContext,
 )
 from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.wire.jsontext import dumps_compact
 
 #: The SDK formats datetimes this way; we keep microseconds so replays see byte-identical values.
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -253,12 +254,8 @@ def _decode_parent(data: dict[str, Any]) -> ParentInstance:
     )
 
 
-#: ``json.dumps(…, separators=…)`` builds an encoder per call; a history row is written per event.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-
-
 def dumps_event(event: HistoryEvent) -> str:
-    return _COMPACT.encode(event_to_dict(event))
+    return dumps_compact(event_to_dict(event))
 
 
 def loads_event(text: str) -> HistoryEvent:

@@ -21,6 +21,7 @@ from typing import Any
 from durable_ext.core import actions as a
 from durable_ext.core.events import HistoryEvent
 from durable_ext.core.wire.history import event_to_dict
+from durable_ext.core.wire.jsontext import dumps
 
 # -- the trigger JSON --------------------------------------------------------------------------
 
@@ -29,7 +30,7 @@ def event_json(event: HistoryEvent, *, played: bool) -> str:
     """One history entry of the trigger JSON, exactly as ``json.dumps`` writes it inside the list."""
     d = event_to_dict(event)
     d["IsPlayed"] = played
-    return json.dumps(d)
+    return dumps(d)
 
 
 def trigger_event(event: HistoryEvent, *, played: bool) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def context_json(
     replaying: bool,
 ) -> str:
     """The orchestration-trigger JSON around ``history`` (entries already written by :func:`event_json`)."""
-    rest = json.dumps(_context_fields(instance_id, parent_instance_id, execution_input, replaying))
+    rest = dumps(_context_fields(instance_id, parent_instance_id, execution_input, replaying))
     # The same text json.dumps would write for {"history": [...], **rest}, without re-encoding history.
     return '{"history": [' + ", ".join(history) + "], " + rest[1:]
 
