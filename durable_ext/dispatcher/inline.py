@@ -90,7 +90,11 @@ class InlineCalls:
 
     def quiet(self) -> bool:
         """Whether the loops (``alongside``) have at most one item each in flight."""
-        return all(in_flight() <= 1 for in_flight in self._others)
+        # Asked several times per orchestration step: a plain loop, not all() over a generator.
+        for in_flight in self._others:  # noqa: SIM110
+            if in_flight() > 1:
+                return False
+        return True
 
     def allows(self, function_name: str) -> bool:
         """Whether ``function_name`` has shown itself quick (the dispatcher checks the rest)."""

@@ -240,13 +240,17 @@ def micros_or_none(value: datetime | None) -> int | None:
     return None if value is None else to_micros(value)
 
 
+#: Stored status text → status (``RuntimeStatus(text)`` is a Python-level call per row read).
+_STATUSES = {status.value: status for status in RuntimeStatus}
+
+
 def instance_from_row(row: tuple, *, include_input: bool = True) -> InstanceState:
     """Map a ``SELECT INSTANCE_COLUMNS`` row."""
     (iid, name, status, created, updated, execution_id, version, input_, output, custom, completed, parent) = row
     return InstanceState(
         instance_id=iid,
         name=name,
-        runtime_status=RuntimeStatus(status),
+        runtime_status=_STATUSES[status],
         created_time=from_micros(created),
         last_updated_time=from_micros(updated),
         execution_id=execution_id,
@@ -298,11 +302,20 @@ def pending_row(hub: str, instance_id: str, event: ExecutionStarted, now_us: int
 
 
 def pending_state(instance_id: str, event: ExecutionStarted, now_us: int) -> InstanceState:
-    """The instance :func:`pending_row`'s insert leaves, as a read of it returns it (columns of
-    :data:`INSTANCE_COLUMNS`; what INSERT_PENDING does not set is NULL)."""
-    parent = event.parent.instance_id if event.parent else None
-    row = (instance_id, event.name, RuntimeStatus.Pending.value, now_us, now_us, event.execution_id)
-    return instance_from_row((*row, event.version, event.input, None, None, None, parent))
+    """The instance :func:`pending_row`'s insert leaves, as a read of it returns it (what
+    INSERT_PENDING does not set is None)."""
+    at = from_micros(now_us)
+    return InstanceState(
+        instance_id=instance_id,
+        name=event.name,
+        runtime_status=RuntimeStatus.Pending,
+        created_time=at,
+        last_updated_time=at,
+        execution_id=event.execution_id,
+        version=event.version,
+        input=event.input,
+        parent_instance_id=event.parent.instance_id if event.parent else None,
+    )
 
 
 def instance_update(hub: str, state: InstanceState, stored: InstanceState) -> tuple[str, tuple]:
