@@ -40,6 +40,13 @@ SCHEMA_VERSION = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
+# Partial: only a task put back with a delay has a visible_time. An index entry per task cost two
+# pages more in every activity's two commits (insert, delete); a query on visible_time > ? or
+# visible_time = ? implies NOT NULL and still uses it.
+_NEW_TASKS_VISIBLE = (
+    "CREATE INDEX IF NOT EXISTS new_tasks_visible ON new_tasks (hub, visible_time) WHERE visible_time IS NOT NULL"
+)
+
 _DDL = (
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS hubs (hub TEXT PRIMARY KEY, created_time INTEGER NOT NULL)",
@@ -102,7 +109,7 @@ _DDL = (
     )""",
     "CREATE INDEX IF NOT EXISTS new_tasks_queue ON new_tasks (hub, seq)",
     "CREATE INDEX IF NOT EXISTS new_tasks_instance ON new_tasks (hub, instance_id)",
-    "CREATE INDEX IF NOT EXISTS new_tasks_visible ON new_tasks (hub, visible_time)",
+    _NEW_TASKS_VISIBLE,
     """CREATE TABLE IF NOT EXISTS locks (
         hub TEXT NOT NULL,
         instance_id TEXT NOT NULL,
@@ -207,6 +214,7 @@ def _ensure_schema(conn: sqlite3.Connection) -> None:
     try:
         for statement in _DDL:
             conn.execute(statement)
+        _make_partial(conn, "new_tasks_visible", _NEW_TASKS_VISIBLE)
         row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
         if row[0] is None:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -219,6 +227,15 @@ def _ensure_schema(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _make_partial(conn: sqlite3.Connection, name: str, ddl: str) -> None:
+    """Rebuild index ``name`` with ``ddl`` when a file made by an earlier version has it whole (the
+    same name and columns: older code reads and writes the file as before)."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
+    if row is not None and " WHERE " not in row[0].upper():
+        conn.execute(f"DROP INDEX {name}")
+        conn.execute(ddl)
 
 
 # -- values --------------------------------------------------------------------------------------

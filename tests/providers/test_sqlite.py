@@ -24,7 +24,15 @@ from durable_ext.providers import sqlite_schema
 from durable_ext.providers.factory import create_provider, describe_storage
 from durable_ext.providers.sqlite import SqliteProvider
 from durable_ext.providers.sqlite_schema import from_micros, prefix_upper_bound, to_micros
-from tests.providers.test_contract import LOCK, episode, lock, start_message, start_running, state_after
+from tests.providers.test_contract import (
+    LOCK,
+    episode,
+    lock,
+    lock_activity,
+    start_message,
+    start_running,
+    state_after,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
@@ -350,3 +358,31 @@ def test_an_instance_rows_update_names_an_indexed_column_only_when_it_changes():
     later = dataclasses.replace(running, created_time=T0 + timedelta(2))
     sql, params = sqlite_schema.instance_update("h", later, running)
     assert "runtime_status" not in sql and "created_time" in sql and to_micros(later.created_time) in params
+
+
+def test_a_hub_file_from_before_gets_the_partial_task_index_and_delayed_tasks_are_still_found(db, open_provider, run):
+    """``new_tasks_visible`` indexes only tasks put back with a delay; a file whose index covers
+    every task (made by an earlier version) has it rebuilt on open, and nothing else changes."""
+    provider = open_provider()
+    start_running(run, provider, "late", T0, activities=2)
+    run(provider.close())
+    with sqlite3.connect(db) as conn:  # the index as earlier versions made it
+        conn.execute("DROP INDEX new_tasks_visible")
+        conn.execute("CREATE INDEX new_tasks_visible ON new_tasks (hub, visible_time)")
+
+    provider = open_provider()
+    with sqlite3.connect(db) as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'new_tasks_visible'").fetchone()
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT min(visible_time) FROM new_tasks WHERE hub = 'hubA' AND visible_time > 1"
+        ).fetchall()
+    assert sql.endswith("WHERE visible_time IS NOT NULL")
+    assert "new_tasks_visible" in plan[0][3]
+    first = lock_activity(run, provider, T0)
+    run(provider.abandon_activity(first, retry_at=T0 + timedelta(seconds=30)))
+    assert run(provider.next_visible_time(T0)) == T0 + timedelta(seconds=30)
+    second = lock_activity(run, provider, T0)
+    assert second is not None and second.id != first.id
+    assert lock_activity(run, provider, T0) is None  # the first waits for its time
+    again = lock_activity(run, provider, T0 + timedelta(seconds=31))
+    assert again is not None and again.id == first.id
