@@ -149,10 +149,11 @@ class ConsoleHandler(logging.StreamHandler):
     def write_text_line(self, message: str) -> bool:
         """Queue ``message`` as :class:`FuncFormatter` would write an Information record of it,
         if that is all this handler would do with one; False (nothing written) otherwise."""
-        if type(self.formatter) is not FuncFormatter or not all(
-            isinstance(f, StampingFilter) and f.passes_plain_now() for f in self.filters
-        ):
+        if type(self.formatter) is not FuncFormatter:
             return False
+        for f in self.filters:  # (a plain loop: two lines per function execution come here)
+            if not (isinstance(f, StampingFilter) and f.passes_plain_now()):
+                return False
         self._queue(f"[{_stamp(time.time())}] {message}{self.terminator}", urgent=False)
         return True
 

@@ -526,7 +526,16 @@ class SqliteProvider:
         def checkpoint(conn: sqlite3.Connection, rows: Checkpoint, locked: bool) -> list[int]:
             nonlocal waiting
             seqs = write_checkpoint(
-                conn, self.hub, item, commit.replace_history, rows, leased, lease_columns, locked=locked, finished=finished
+                conn,
+                self.hub,
+                item,
+                commit.replace_history,
+                rows,
+                leased,
+                lease_columns,
+                locked=locked,
+                finished=finished,
+                unlocked=creates,  # (the prelude wrote the row unlocked)
             )
             waiting = not finished and conn.execute(HAS_MESSAGE, (self.hub, item.instance_id, now_us)).fetchone()
             return seqs

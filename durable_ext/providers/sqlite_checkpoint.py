@@ -102,11 +102,13 @@ def write_checkpoint(
     *,
     locked: bool = True,
     finished: bool = False,
+    unlocked: bool = False,
 ) -> list[int]:
     """Write one episode; the seqs of the first ``leased`` tasks, inserted leased (``lease_columns``:
     worker, expiry, token). ``locked``: ``item`` holds the instance's lock, checked here (else the
     caller made sure the instance is free). ``LockLostError`` if the lock or the history's key says
-    another worker got there first."""
+    another worker got there first. ``unlocked``: the instance's ``locks`` row already says
+    unlocked (the caller just wrote it)."""
     key = (hub, item.instance_id)
     if locked:
         check_lock(conn, hub, item)
@@ -130,7 +132,7 @@ def write_checkpoint(
         conn.executemany("DELETE FROM new_events WHERE seq = ? AND hub = ?", rows.consumed)
     if finished:
         conn.execute("DELETE FROM locks WHERE hub = ? AND instance_id = ?", key)
-    else:  # unlocked; the row stays as the instance's affinity to this worker (sqlite_schema.PICK)
+    elif not unlocked:  # unlock; the row stays as the instance's affinity to this worker (sqlite_schema.PICK)
         conn.execute("UPDATE locks SET lock_expiration = 0, lock_token = '' WHERE hub = ? AND instance_id = ?", key)
     return seqs
 
