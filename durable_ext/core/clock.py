@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
+import secrets
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -23,7 +23,7 @@ def new_id() -> str:
 
     What ``uuid.uuid4().hex`` gives (random bits from ``os.urandom``, version 4, RFC 4122 variant),
     without building a ``UUID`` on the way: two are made for every instance started."""
-    raw = bytearray(os.urandom(16))
+    raw = bytearray(secrets.token_bytes(16))
     raw[6] = raw[6] & 0x0F | 0x40
     raw[8] = raw[8] & 0x3F | 0x80
     return raw.hex()
