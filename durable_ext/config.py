@@ -53,6 +53,9 @@ INLINE_EPISODE_SETTING = "DURABLE_EXT_INLINE_EPISODE_MS"
 DEFAULT_INLINE_EPISODE_LIMIT = timedelta(milliseconds=5)
 INLINE_ACTIVITY_SETTING = "DURABLE_EXT_INLINE_ACTIVITY_MS"
 DEFAULT_INLINE_ACTIVITY_LIMIT = timedelta(milliseconds=1)
+IDLE_SPIN_SETTING = "DURABLE_EXT_IDLE_SPIN_US"
+#: Seconds the host's event loop polls before it sleeps (``eventloop``): ~a client's turnaround.
+DEFAULT_IDLE_SPIN = 100e-6
 DEFAULT_SQLITE_FILE = Path(".durable_ext") / "taskhub.sqlite"
 #: functionTimeout when host.json has none: the Functions host's default outside the Consumption plan
 #: (Premium, Dedicated, local ``func start``); Consumption ("WEBSITE_SKU" = "Dynamic") defaults to 5 minutes
@@ -144,6 +147,9 @@ class HostConfig:
     inline_episode_limit: timedelta = DEFAULT_INLINE_EPISODE_LIMIT
     #: The same for a plain ``def`` activity's calls. App setting ``DURABLE_EXT_INLINE_ACTIVITY_MS``.
     inline_activity_limit: timedelta = DEFAULT_INLINE_ACTIVITY_LIMIT
+    #: Seconds ``durable-ext start``'s event loop polls before it sleeps (``eventloop``); 0: never.
+    #: App setting ``DURABLE_EXT_IDLE_SPIN_US`` (microseconds).
+    idle_spin: float = DEFAULT_IDLE_SPIN
 
 
 class _Section:
@@ -252,6 +258,7 @@ def load_config(
         pin_processes=_pin_processes(values, env),
         inline_episode_limit=_inline_limit(INLINE_EPISODE_SETTING, DEFAULT_INLINE_EPISODE_LIMIT, values, env),
         inline_activity_limit=_inline_limit(INLINE_ACTIVITY_SETTING, DEFAULT_INLINE_ACTIVITY_LIMIT, values, env),
+        idle_spin=_idle_spin(values, env),
     )
 
 
@@ -293,6 +300,19 @@ def _inline_limit(setting: str, default: timedelta, values: Mapping[str, str], e
             f"App setting {setting} must be a number of milliseconds from 0 (off) to 60000, got {_show(raw)}."
         )
     return timedelta(milliseconds=milliseconds)
+
+
+def _idle_spin(values: Mapping[str, str], env: Mapping[str, str]) -> float:
+    raw = app_setting(IDLE_SPIN_SETTING, values, env)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_IDLE_SPIN
+    microseconds = _to_int(raw)
+    if microseconds is None or not 0 <= microseconds <= 10_000:
+        raise ConfigError(
+            f"App setting {IDLE_SPIN_SETTING} must be a whole number of microseconds from 0 (off) to 10000, "
+            f"got {_show(raw)}."
+        )
+    return microseconds / 1e6
 
 
 def export_values(config: HostConfig, environ: MutableMapping[str, str] = os.environ) -> None:

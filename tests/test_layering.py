@@ -54,7 +54,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("functions",),
     ("dispatcher", "client", "hubs"),
     ("web",),
-    ("host", "supervisor", "worker", "runner", "testing", "engine"),
+    ("host", "supervisor", "eventloop", "worker", "runner", "testing", "engine"),
     ("cli", "__main__"),
 ]
 

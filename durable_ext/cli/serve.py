@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import sys
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -107,6 +108,7 @@ def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None, sock:
     ``os._exit``: threads stuck in user code must not hold up the exit (a normal exit joins the
     thread pool)."""
     from durable_ext.auth import AuthMode
+    from durable_ext.eventloop import new_event_loop
     from durable_ext.host import Host
     from durable_ext.log import flush_console
     from durable_ext.supervisor import die_with_supervisor, pin_to_host_cpu
@@ -118,7 +120,8 @@ def _run_host(config: HostConfig, auth: str | None, listen_fd: int | None, sock:
         pin_to_host_cpu()
         sock = socket.socket(fileno=listen_fd)
     try:
-        code = asyncio.run(Host(config, auth_mode=AuthMode(auth) if auth else None, listen_socket=sock).run())
+        with asyncio.Runner(loop_factory=partial(new_event_loop, config.idle_spin)) as runner:
+            code = runner.run(Host(config, auth_mode=AuthMode(auth) if auth else None, listen_socket=sock).run())
     except DurableExtError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         code = 2
