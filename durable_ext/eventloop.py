@@ -9,7 +9,10 @@ is picked up by a loop that never slept. The loop only spins when it is about to
 ``spin`` each time: an idle host wakes about once a second (the dispatchers' polls), so the cost
 is a fraction of a per mille of a core; a busy one rarely blocks at all.
 
-App setting ``DURABLE_EXT_IDLE_SPIN_US`` (``config.idle_spin``): microseconds, 0 turns it off.
+App setting ``DURABLE_EXT_IDLE_SPIN_US`` (``config.idle_spin``): microseconds, 0 turns it off. By
+default it is on for SQLite hubs only: on Azure Storage the loop mostly waits for storage round
+trips, and spinning through them only took CPU from what answers them (an Azurite on the same
+machine answered a one-activity orchestration 11 % slower).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import selectors
 import socket
 
@@ -103,3 +104,11 @@ def test_the_app_setting_sets_the_spin_in_microseconds_or_turns_it_off(tmp_path)
     for bad in ("fast", "-1", "1.5", "10001"):
         with pytest.raises(ConfigError, match=IDLE_SPIN_SETTING):
             spin(bad)
+
+
+def test_on_azure_storage_the_loop_does_not_spin_unless_told_to(tmp_path):
+    durable = {"storageProvider": {"type": "AzureStorage"}}
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"durableTask": durable}}))
+    environ = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    assert load_config(tmp_path, environ=environ).idle_spin == 0
+    assert load_config(tmp_path, environ={**environ, IDLE_SPIN_SETTING: "100"}).idle_spin == pytest.approx(100e-6)
