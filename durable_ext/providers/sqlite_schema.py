@@ -267,7 +267,7 @@ def instance_from_row(row: tuple, *, include_input: bool = True) -> InstanceStat
     return InstanceState(
         instance_id=iid,
         name=name,
-        runtime_status=_STATUSES[status],
+        runtime_status=_STATUSES.get(status) or RuntimeStatus(status),  # (ValueError if unknown, as before)
         created_time=from_micros(created),
         last_updated_time=from_micros(updated),
         execution_id=execution_id,
