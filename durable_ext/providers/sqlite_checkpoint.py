@@ -69,15 +69,16 @@ def checkpoint_rows(
     state = commit.state or item.state
     execution_id = (state.execution_id if state else None) or ""
     first = 0 if commit.replace_history else len(item.history)
+    row = None if commit.state is None else instance_row(hub, commit.state)
     return Checkpoint(
         history=[
             (hub, item.instance_id, execution_id, first + i, int(ev.TYPE), dumps_event(ev))
             for i, ev in enumerate(commit.new_history)
         ],
-        state=None if commit.state is None else instance_row(hub, commit.state),
+        state=row,
         update=(
-            instance_update(hub, commit.state, item.state)
-            if stored and commit.state is not None and item.state is not None
+            instance_update(row, commit.state, item.state)
+            if stored and row is not None and commit.state is not None and item.state is not None
             else None
         ),
         messages=[event_row(hub, m.message, micros_or_none(m.visible_at), now_us) for m in commit.messages],

@@ -335,44 +335,38 @@ def pending_state(instance_id: str, event: ExecutionStarted, now_us: int) -> Ins
     )
 
 
-def instance_update(hub: str, state: InstanceState, stored: InstanceState) -> tuple[str, tuple]:
-    """An UPDATE (statement, parameters) of the row that holds ``stored`` to hold ``state``.
+def instance_update(row: tuple, state: InstanceState, stored: InstanceState) -> tuple[str, tuple]:
+    """An UPDATE (statement, parameters) of the row that holds ``stored`` to hold ``state``, whose
+    :func:`instance_row` is ``row``.
 
     It names an indexed column (``runtime_status``, ``created_time``) only when its value changes:
     SQLite rewrites the index entry of every column a SET names, changed or not — one more page
     in the WAL for each, at every checkpoint of a running instance (:data:`UPSERT_INSTANCE` names
     them all)."""
-    status = state.runtime_status is not stored.runtime_status
-    created = state.created_time != stored.created_time
-    params: tuple = (
-        state.execution_id,
-        state.name,
-        state.version,
-        to_micros(state.last_updated_time),
-        micros_or_none(state.completed_time),
-        state.input,
-        state.output,
-        state.custom_status,
-        state.parent_instance_id,
-    )
-    if status:
-        params += (state.runtime_status.value,)
-    if created:
-        params += (to_micros(state.created_time),)
-    return _UPDATE_INSTANCE[status, created], (*params, hub, state.instance_id)
+    sql, positions = _UPDATE_INSTANCE[
+        state.runtime_status is not stored.runtime_status, state.created_time != stored.created_time
+    ]
+    return sql, (*(row[i] for i in positions), row[0], row[1])
 
 
-def _update_instance(status: bool, created: bool) -> str:
-    columns = [
-        "execution_id", "name", "version", "last_updated_time", "completed_time", "input", "output",
-        "custom_status", "parent_instance_id",
-    ]  # fmt: skip
-    if status:
-        columns.append("runtime_status")
-    if created:
-        columns.append("created_time")
-    assignments = ", ".join(f"{column} = ?" for column in columns)
-    return f"UPDATE instances SET {assignments} WHERE hub = ? AND instance_id = ?"
+#: The columns of :func:`instance_row`, in its order (that of :data:`UPSERT_INSTANCE`).
+_ROW_COLUMNS = (
+    "hub", "instance_id", "execution_id", "name", "version", "runtime_status", "created_time",
+    "last_updated_time", "completed_time", "input", "output", "custom_status", "parent_instance_id",
+)  # fmt: skip
+
+
+def _update_instance(status: bool, created: bool) -> tuple[str, tuple[int, ...]]:
+    """The UPDATE setting every column but the key and the indexed ones not changed, and the
+    positions in an :func:`instance_row` of the values it sets, in order."""
+    skipped = {"hub", "instance_id"}  # (the WHERE's)
+    if not status:
+        skipped.add("runtime_status")
+    if not created:
+        skipped.add("created_time")
+    positions = tuple(i for i, name in enumerate(_ROW_COLUMNS) if name not in skipped)
+    assignments = ", ".join(f"{_ROW_COLUMNS[i]} = ?" for i in positions)
+    return f"UPDATE instances SET {assignments} WHERE hub = ? AND instance_id = ?", positions
 
 
 _UPDATE_INSTANCE = {

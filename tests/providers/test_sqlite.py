@@ -351,12 +351,12 @@ def test_a_checkpoint_leaves_the_instance_row_as_the_episode_left_the_instance(o
 def test_an_instance_rows_update_names_an_indexed_column_only_when_it_changes():
     base = sqlite_schema.pending_state("i", start_message("i", T0).event, to_micros(T0))  # type: ignore[arg-type]
     running = dataclasses.replace(base, runtime_status=RuntimeStatus.Running, last_updated_time=T0 + timedelta(1))
-    sql, params = sqlite_schema.instance_update("h", running, running)
+    sql, params = sqlite_schema.instance_update(sqlite_schema.instance_row("h", running), running, running)
     assert "runtime_status" not in sql and "created_time" not in sql and params[-2:] == ("h", "i")
-    sql, params = sqlite_schema.instance_update("h", running, base)
+    sql, params = sqlite_schema.instance_update(sqlite_schema.instance_row("h", running), running, base)
     assert "runtime_status" in sql and "created_time" not in sql and "Running" in params
     later = dataclasses.replace(running, created_time=T0 + timedelta(2))
-    sql, params = sqlite_schema.instance_update("h", later, running)
+    sql, params = sqlite_schema.instance_update(sqlite_schema.instance_row("h", later), later, running)
     assert "runtime_status" not in sql and "created_time" in sql and to_micros(later.created_time) in params
 
 
