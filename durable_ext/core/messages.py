@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from durable_ext.core.events import HistoryEvent
+from durable_ext.core.events import ExecutionStarted, HistoryEvent
 from durable_ext.core.status import RuntimeStatus
 
 
@@ -54,6 +54,21 @@ class InstanceState:
 
 
 _STATE_FIELDS = tuple(InstanceState.__dataclass_fields__)
+
+
+def pending_state(instance_id: str, started: ExecutionStarted, at: datetime) -> InstanceState:
+    """A new instance as its ``ExecutionStarted`` describes it, Pending since ``at``."""
+    return InstanceState(
+        instance_id=instance_id,
+        name=started.name,
+        runtime_status=RuntimeStatus.Pending,
+        created_time=at,
+        last_updated_time=at,
+        execution_id=started.execution_id,
+        version=started.version,
+        input=started.input,
+        parent_instance_id=started.parent.instance_id if started.parent else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from durable_ext.core import messages
 from durable_ext.core.events import EventType, ExecutionStarted
 from durable_ext.core.messages import InstanceQuery, InstanceState, TaskMessage
 from durable_ext.core.status import RuntimeStatus
@@ -321,18 +322,7 @@ def pending_row(hub: str, instance_id: str, event: ExecutionStarted, now_us: int
 def pending_state(instance_id: str, event: ExecutionStarted, now_us: int) -> InstanceState:
     """The instance :func:`pending_row`'s insert leaves, as a read of it returns it (what
     INSERT_PENDING does not set is None)."""
-    at = from_micros(now_us)
-    return InstanceState(
-        instance_id=instance_id,
-        name=event.name,
-        runtime_status=RuntimeStatus.Pending,
-        created_time=at,
-        last_updated_time=at,
-        execution_id=event.execution_id,
-        version=event.version,
-        input=event.input,
-        parent_instance_id=event.parent.instance_id if event.parent else None,
-    )
+    return messages.pending_state(instance_id, event, from_micros(now_us))
 
 
 def instance_update(row: tuple, state: InstanceState, stored: InstanceState) -> tuple[str, tuple]:

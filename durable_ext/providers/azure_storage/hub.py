@@ -21,8 +21,7 @@ from azure.data.tables import UpdateMode
 
 from durable_ext.core.clock import Clock
 from durable_ext.core.events import ExecutionStarted, HistoryEvent
-from durable_ext.core.messages import InstancePage, InstanceQuery, InstanceState
-from durable_ext.core.status import RuntimeStatus
+from durable_ext.core.messages import InstancePage, InstanceQuery, InstanceState, pending_state
 from durable_ext.errors import LockLostError
 from durable_ext.providers.azure_storage import history as hist
 from durable_ext.providers.azure_storage import instances as inst
@@ -162,17 +161,7 @@ class AzureHub:
     async def pending_entity(
         self, event: ExecutionStarted, now: datetime, *, generation: int = 0, blob_urls: dict[str, str] | None = None
     ) -> dict[str, Any]:
-        state = InstanceState(
-            instance_id=event.instance_id,
-            name=event.name,
-            runtime_status=RuntimeStatus.Pending,
-            created_time=now,
-            last_updated_time=now,
-            execution_id=event.execution_id,
-            version=event.version,
-            input=event.input,
-            parent_instance_id=event.parent.instance_id if event.parent else None,
-        )
+        state = pending_state(event.instance_id, event, now)
         preserved: dict[str, Any] = {"Generation": generation}
         if event.scheduled_start_time is not None:
             preserved["ScheduledStartTime"] = event.scheduled_start_time
