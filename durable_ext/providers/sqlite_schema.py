@@ -159,10 +159,6 @@ def connect(path: Path) -> sqlite3.Connection:
         # The WAL file never shrinks by itself: after a checkpoint resets it, truncate it back to this
         # size, so one burst of large payloads does not hold disk space for good.
         conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-        if os.environ.get("DX_CACHE"):
-            conn.execute(f"PRAGMA cache_size={int(os.environ['DX_CACHE'])}")
-        if os.environ.get("DX_MMAP"):
-            conn.execute(f"PRAGMA mmap_size={int(os.environ['DX_MMAP'])}")
         _ensure_schema(conn)
     except BaseException:
         conn.close()
